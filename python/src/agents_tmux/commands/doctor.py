@@ -1,0 +1,146 @@
+"""Check what agents.tmux needs and say what to fix.
+
+Checks tmux (3.2 or newer), git, Python and its packages, the agent commands
+of the config, and, inside tmux, that the plugin is loaded. Exit status 1
+when something required is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "check tmux, git, Python, the agent commands and the plugin; say what to fix"
+MIN_TMUX = (3, 2)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dir", "-C", metavar="DIR", help="check the config of the repository at DIR (default: here)")
+
+
+def tmux_version(text: str) -> tuple[int, int] | None:
+    """``(3, 3)`` from ``tmux 3.3a``; None for builds without a number.
+
+    >>> tmux_version("tmux 3.3a"), tmux_version("tmux next-3.5"), tmux_version("tmux master")
+    ((3, 3), (3, 5), None)
+    """
+    match = re.search(r"(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class Report:
+    def __init__(self) -> None:
+        self.failed = False
+
+    def ok(self, what: str) -> None:
+        print(f"  ok    {what}")
+
+    def warn(self, what: str) -> None:
+        print(f"  warn  {what}")
+
+    def fail(self, what: str) -> None:
+        self.failed = True
+        print(f"  FIX   {what}")
+
+
+def run(args: argparse.Namespace) -> int:
+    report = Report()
+    print("agents.tmux doctor")
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        report.fail("tmux is not installed: apt-get install tmux (or your system's package manager)")
+    else:
+        text = subprocess.run([tmux, "-V"], capture_output=True, text=True, check=False).stdout.strip()
+        version = tmux_version(text)
+        if version is not None and version < MIN_TMUX:
+            report.fail(f"{text} is too old: agents.tmux needs tmux 3.2 or newer (pane options in formats, display-popup)")
+        else:
+            report.ok(text or "tmux")
+    git = shutil.which("git")
+    if git is None:
+        report.fail("git is not installed: apt-get install git")
+    else:
+        report.ok(subprocess.run([git, "--version"], capture_output=True, text=True, check=False).stdout.strip())
+    if sys.version_info < (3, 10):
+        report.fail(f"Python {sys.version.split()[0]} is too old: agents.tmux needs 3.10 or newer")
+    else:
+        report.ok(f"Python {sys.version.split()[0]} ({sys.executable})")
+    for package in ("libtmux",) + (("tomli",) if sys.version_info < (3, 11) else ()):
+        try:
+            report.ok(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            report.fail(f"the Python package {package} is missing: delete the plugin's .venv folder and run scripts/agents again")
+    _check_agents(report, Path(args.dir or os.getcwd()))
+    if tmux is not None:
+        _check_plugin(report, args)
+    print("all good" if not report.failed else "some things need fixing (lines marked FIX)")
+    return 1 if report.failed else 0
+
+
+def _check_agents(report: Report, directory: Path) -> None:
+    from agents_tmux import config, gitops
+
+    try:
+        repo_root = gitops.find_repo(directory).root
+    except AgentsError:
+        repo_root = None
+    try:
+        cfg = config.load(repo_root, _tmux_options())
+    except AgentsError as exc:
+        report.fail(str(exc))
+        return
+    for path in cfg.sources:
+        report.ok(f"config file {path}")
+    for name, kind in sorted(cfg.agents.items()):
+        found = shutil.which(kind.command[0])
+        if found:
+            report.ok(f"agent {name}: {found}")
+        elif name == cfg.agent:
+            hint = " (npm install -g @anthropic-ai/claude-code)" if name == "claude" else ""
+            report.fail(f"agent {name}: `{kind.command[0]}` is not on PATH; it is the default agent{hint}")
+        else:
+            report.warn(f"agent {name}: `{kind.command[0]}` is not on PATH (only needed for --agent {name})")
+
+
+def _tmux_options() -> dict[str, str]:
+    if not os.environ.get("TMUX"):
+        return {}
+    try:
+        from agents_tmux import panes
+        from agents_tmux.tmuxcmd import Socket
+
+        return panes.plugin_options(panes.connect(Socket()))
+    except AgentsError:
+        return {}
+
+
+def _check_plugin(report: Report, args: argparse.Namespace) -> None:
+    from agents_tmux.tmuxcmd import run as tmux_run
+
+    socket = socket_of(args)
+    if not (socket.name or socket.path or os.environ.get("TMUX")):
+        report.warn("not inside tmux: start it with `scripts/agents up`, or load the plugin from your tmux.conf")
+        return
+    try:
+        keys = tmux_run(socket, "list-keys", "-T", "prefix")
+        status = tmux_run(socket, "show-options", "-gv", "status-right") + tmux_run(socket, "show-options", "-gv", "status-left")
+    except AgentsError as exc:
+        report.warn(f"cannot ask tmux ({exc})")
+        return
+    if "agents spawn" in keys or "agents-task" in keys:
+        report.ok("the plugin is loaded (its spawn key is bound)")
+    else:
+        report.fail("the plugin is not loaded in this tmux server: add `run-shell /path/to/agents.tmux` (or the TPM line) to tmux.conf")
+    if "@agent_state" in status:
+        report.ok("the status bar shows the agents")
+    elif "#{agents_status}" in status:
+        report.warn("status-right has #{agents_status} but the plugin has not replaced it: set status-right before the plugin loads")

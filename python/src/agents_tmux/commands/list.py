@@ -1,0 +1,51 @@
+"""List every agent in this tmux server: name, state, branch, worktree, pane.
+
+With --json, one JSON array of objects (every pane fact, for scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from agents_tmux.cli import socket_of
+
+HELP = "list the agents of this tmux server"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def format_duration(seconds: int) -> str:
+    """``42s``, ``5m``, ``3h``, ``2d``: how long, at a glance.
+
+    >>> format_duration(42), format_duration(300), format_duration(7200)
+    ('42s', '5m', '2h')
+    """
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import panes
+
+    agents = panes.list_agents(panes.connect(socket_of(args)))
+    if args.json:
+        print(json.dumps([agent.as_dict() for agent in agents], indent=2))
+        return 0
+    if not agents:
+        print("no agents (start one with prefix + A, or: agents spawn \"TASK\")")
+        return 0
+    rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", "WORKTREE")]
+    for agent in agents:
+        rows.append((
+            agent.name, agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
+            agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}", agent.worktree,
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    return 0

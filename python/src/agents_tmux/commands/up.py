@@ -1,0 +1,97 @@
+"""Start (or attach to) a tmux session for this repository with agents.tmux ready.
+
+The session runs on its own tmux server (socket ``agents`` unless -L/-S say
+otherwise) with the plugin's conf/tmux.conf and the plugin loaded, so
+``prefix + A`` works at once and the user's own tmux is left alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+from agents_tmux import paths
+from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import Socket, tmux_binary, tmux_quote
+
+HELP = "start or attach to a tmux session for this repository, plugin loaded"
+DEFAULT_SOCKET = "agents"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="?", help="the repository (default: the current folder)")
+    parser.add_argument("--session", "-s", metavar="NAME", help="session name (default: the repository's name)")
+    parser.add_argument("--detach", "-d", action="store_true", help="start the session but do not attach")
+    parser.add_argument("--config", metavar="FILE", help=f"tmux config to start with (default: {paths.PLUGIN_DIR / 'conf' / 'tmux.conf'})")
+
+
+def session_name(folder: Path) -> str:
+    """A tmux session name from a folder name (tmux forbids ``.`` and ``:``).
+
+    >>> session_name(Path("/src/my.app:v2"))
+    'my_app_v2'
+    """
+    return re.sub(r"[.:\s]+", "_", folder.name).strip("_") or "agents"
+
+
+def plugin_loader() -> Path:
+    """A one-line tmux config that runs the plugin (written once, kept up to date)."""
+    from agents_tmux.launch import atomic_write
+
+    path = paths.state_dir() / "load-plugin.conf"
+    entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
+    text = f"# Written by `agents up`: load agents.tmux after the main config.\nrun-shell {tmux_quote(entry)}\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return path
+    except OSError:
+        pass
+    atomic_write(path, text)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import gitops
+
+    tmux = tmux_binary()
+    folder = Path(args.directory or os.getcwd()).expanduser().resolve()
+    if not folder.is_dir():
+        raise AgentsError(f"not a folder: {folder}")
+    try:
+        folder = gitops.find_repo(folder).worktree
+    except AgentsError as exc:
+        print(f"agents up: note: {exc}; prefix + A needs a git repository")
+    socket = Socket(name=args.socket_name or (None if args.socket_path else DEFAULT_SOCKET), path=args.socket_path)
+    name = args.session or session_name(folder)
+    conf = Path(args.config).expanduser() if args.config else paths.PLUGIN_DIR / "conf" / "tmux.conf"
+    if not conf.is_file():
+        raise AgentsError(f"tmux config not found: {conf}")
+    base = [tmux, *socket.flags()]
+    env = dict(os.environ)
+    env.pop("TMUX", None)  # our own server: never nest into the one we may be in
+    env.pop("TMUX_PANE", None)
+    exists = subprocess.run([*base, "has-session", "-t", f"={name}"], env=env, capture_output=True, check=False).returncode == 0
+    if not exists:
+        # Two config files: the optimised one, then one that loads the plugin.
+        # tmux remembers both (#{config_files}), so prefix + r reloads both
+        # and the plugin's status segment comes back after every reload.
+        started = subprocess.run(
+            [*base, "-f", str(conf.resolve()), "-f", str(plugin_loader()),
+             "new-session", "-d", "-s", name, "-c", str(folder), "-x", "200", "-y", "50"],
+            env=env, capture_output=True, text=True, check=False,
+        )
+        if started.returncode != 0:
+            raise AgentsError(f"tmux could not start the session: {(started.stderr or started.stdout).strip()}")
+    where = " ".join(["tmux", *socket.flags(), "attach", "-t", name])
+    if args.detach or not os.isatty(0) or not os.isatty(1):
+        state = "is running" if exists else "started"
+        print(f"session {name} {state} in {folder}; attach with: {where}")
+        return 0
+    if os.environ.get("TMUX"):
+        print(f"agents up: you are inside tmux already; attaching to {name} on its own server (detach with prefix + d)")
+    os.execvpe(tmux, [tmux, *socket.flags(), "attach-session", "-t", f"={name}"], env)
+    return 0  # not reached

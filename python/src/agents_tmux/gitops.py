@@ -1,0 +1,114 @@
+"""The git work agents.tmux does: find the repository, create and inspect worktrees.
+
+Every call runs the real ``git`` with an argument vector (no shell), and
+every failure becomes one :class:`AgentsError` line.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents_tmux.errors import AgentsError
+
+
+def git(cwd: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``git -C cwd args...`` and return the finished process."""
+    if shutil.which("git") is None:
+        raise AgentsError("git is not installed or not on PATH (Debian/Ubuntu: apt-get install git)")
+    env = dict(os.environ)
+    # Never stop to ask: a prompt in a key binding's background job would hang.
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.pop("GIT_DIR", None)
+    env.pop("GIT_WORK_TREE", None)
+    proc = subprocess.run(
+        ["git", "-C", str(cwd), *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise AgentsError(f"git {args[0]} failed: {detail.removeprefix('fatal: ')}")
+    return proc
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A git repository as seen from one of its working trees."""
+
+    #: The main working tree (where ``.git`` is), even when found from a linked worktree.
+    root: Path
+    #: The working tree the lookup started in (the main one or a linked worktree).
+    worktree: Path
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+
+def find_repo(path: Path | str) -> Repo:
+    """The repository containing ``path``, or a clear error saying why there is none."""
+    start = Path(path)
+    if not start.is_dir():
+        raise AgentsError(f"not a folder: {start}")
+    probe = git(start, "rev-parse", "--is-bare-repository", "--is-inside-work-tree", check=False)
+    if probe.returncode != 0:
+        raise AgentsError(f"not inside a git repository: {start} (cd into a repository first, or run `git init`)")
+    bare, inside = (probe.stdout.split() + ["", ""])[:2]
+    if bare == "true" or inside != "true":
+        raise AgentsError(f"{start} is a bare repository or a .git folder: agents need a working tree")
+    worktree = Path(git(start, "rev-parse", "--show-toplevel").stdout.strip())
+    common = git(start, "rev-parse", "--path-format=absolute", "--git-common-dir").stdout.strip()
+    listing = git(start, "worktree", "list", "--porcelain").stdout
+    first = next((line[len("worktree "):] for line in listing.splitlines() if line.startswith("worktree ")), "")
+    root = Path(first) if first else Path(common).parent
+    if git(start, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False).returncode != 0:
+        raise AgentsError(f"the repository {root} has no commits yet: make a first commit so agents have something to branch from")
+    return Repo(root=root, worktree=worktree)
+
+
+def resolve_base(repo: Repo, ref: str | None) -> tuple[str, str]:
+    """``(name, commit)`` of the base to branch from: ``ref`` or the current HEAD.
+
+    The name is a branch name when there is one (so a later merge knows
+    where to go back to), else the commit itself.
+    """
+    if ref is None:
+        branch = git(repo.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+        commit = git(repo.worktree, "rev-parse", "--verify", "HEAD^{commit}").stdout.strip()
+        return (branch or commit), commit
+    if ref.startswith("-"):
+        raise AgentsError(f"not a valid base: {ref!r}")
+    proc = git(repo.worktree, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}", check=False)
+    if proc.returncode != 0:
+        raise AgentsError(f"base {ref!r} is not a commit, branch or tag in {repo.root}")
+    return ref, proc.stdout.strip()
+
+
+def branch_exists(repo: Repo, branch: str) -> bool:
+    """True when ``refs/heads/<branch>`` exists."""
+    return git(repo.root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
+
+
+def valid_branch_name(repo: Repo, branch: str) -> bool:
+    """True when git accepts ``branch`` as a branch name."""
+    return git(repo.root, "check-ref-format", "--branch", branch, check=False).returncode == 0
+
+
+def add_worktree(repo: Repo, path: Path, branch: str, base_commit: str) -> None:
+    """Create ``branch`` at ``base_commit`` checked out in a new worktree at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    git(repo.root, "worktree", "add", "--quiet", "-b", branch, str(path), base_commit)
+
+
+def registered_worktrees(repo: Repo) -> set[Path]:
+    """Every worktree path git knows for ``repo``, including missing ones."""
+    listing = git(repo.root, "worktree", "list", "--porcelain").stdout
+    return {Path(line[len("worktree "):]) for line in listing.splitlines() if line.startswith("worktree ")}

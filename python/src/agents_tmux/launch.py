@@ -1,0 +1,143 @@
+"""Build the command line that starts (or resumes) an agent, and Claude's hook settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents_tmux import paths
+from agents_tmux.config import AgentKind
+
+#: Claude Code events agents.tmux listens to. Tool events take a matcher.
+CLAUDE_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "SessionEnd",
+)
+_MATCHED_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest")
+
+
+@dataclass(frozen=True)
+class Launch:
+    """What the agent's pane runs, and what to record about it."""
+
+    argv: tuple[str, ...]
+    #: Text to type into the pane once the agent runs (prompt mode "keys").
+    typed_prompt: str = ""
+    #: Claude's session id when agents.tmux chose it up front.
+    session_id: str = ""
+
+
+def hook_command() -> str:
+    """The shell command Claude runs for each hook: this Python, isolated, no site."""
+    handler = Path(__file__).with_name("hook.py")
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(handler))}"
+
+
+def claude_settings() -> dict[str, object]:
+    """The settings JSON passed with ``claude --settings``: only our hooks."""
+    command = {"type": "command", "command": hook_command(), "timeout": 10}
+    hooks: dict[str, list[dict[str, object]]] = {}
+    for event in CLAUDE_EVENTS:
+        entry: dict[str, object] = {"hooks": [command]}
+        if event in _MATCHED_EVENTS:
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
+    return {"hooks": hooks}
+
+
+def write_claude_settings() -> Path:
+    """Write the settings file (atomically, only when it changed); return its path.
+
+    One file serves every agent: its content depends only on where this
+    plugin and its Python live. The user's own ~/.claude/settings.json and the
+    repository's .claude/ are never touched; Claude merges ours with theirs.
+    """
+    path = paths.state_dir() / "claude-settings.json"
+    text = json.dumps(claude_settings(), indent=2) + "\n"
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return path
+    except OSError:
+        pass
+    atomic_write(path, text)
+    return path
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _with_prompt(kind: AgentKind, argv: list[str], prompt: str) -> str:
+    """Add ``prompt`` to ``argv`` as ``kind`` wants; return text to type instead, if any."""
+    if not prompt or kind.prompt == "none":
+        return ""
+    if kind.prompt == "keys":
+        return prompt
+    if kind.prompt.startswith("flag:"):
+        argv += [kind.prompt[len("flag:"):], prompt]
+    else:
+        # "--" would be safer for prompts starting with "-", but Claude Code's
+        # parser takes it; a leading space keeps such a prompt a positional.
+        argv.append(" " + prompt if prompt.startswith("-") else prompt)
+    return ""
+
+
+def start_command(kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "") -> Launch:
+    """The command that starts a new agent of ``kind`` on ``prompt``."""
+    argv = list(kind.command)
+    session_id = ""
+    if kind.hooks == "claude":
+        argv += ["--settings", str(write_claude_settings())]
+        if kind.session_id_flag:
+            session_id = str(uuid.uuid4())
+            argv += [kind.session_id_flag, session_id]
+    if system_prompt and kind.system_prompt_flag:
+        argv += [kind.system_prompt_flag, system_prompt]
+    typed = _with_prompt(kind, argv, prompt)
+    return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id)
+
+
+def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "") -> Launch:
+    """The command that brings an agent's conversation back after a restart.
+
+    With a known session id and a ``resume`` template, resume that exact
+    conversation; otherwise fall back to ``continue`` (the newest conversation
+    in the worktree), and failing that start the agent afresh.
+    """
+    argv = list(kind.command)
+    if kind.hooks == "claude":
+        argv += ["--settings", str(write_claude_settings())]
+    if session_id and kind.resume:
+        argv += [part.replace("{session_id}", session_id) for part in kind.resume]
+    elif kind.continue_args:
+        argv += list(kind.continue_args)
+    if system_prompt and kind.system_prompt_flag:
+        argv += [kind.system_prompt_flag, system_prompt]
+    return Launch(argv=tuple(argv), session_id=session_id)

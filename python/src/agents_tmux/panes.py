@@ -1,0 +1,156 @@
+"""The live agents: tmux panes that carry ``@agent_*`` options, read through libtmux.
+
+tmux is the live database (see the README's design section): an agent is a
+pane with ``@agent_name`` set, and its facts are that pane's user options.
+A pane that dies takes its facts with it, so nothing here goes stale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import libtmux
+
+from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import Socket, literal_args
+
+#: The pane options every agent carries, in the order ``agents list`` shows them.
+AGENT_FIELDS = (
+    "name",
+    "state",
+    "state_since",
+    "kind",
+    "branch",
+    "base",
+    "worktree",
+    "repo",
+    "role",
+    "task",
+    "session_id",
+    "transcript",
+)
+_SEP = "\x1f"  # unit separator: cannot occur in names, paths or one-line tasks
+#: Global options agents.tmux reads (besides the per-pane facts).
+PLUGIN_OPTIONS = (
+    "@agents-agent",
+    "@agents-command",
+    "@agents-spawn-target",
+    "@agents-max",
+    "@agents-branch-prefix",
+    "@agents-worktree-dir",
+    "@agents-focus",
+    "@agents-log",
+)
+
+
+@dataclass(frozen=True)
+class Agent:
+    """One live agent, as its pane describes it."""
+
+    pane_id: str
+    session: str
+    window_index: str
+    window_id: str
+    name: str
+    state: str
+    state_since: str
+    kind: str
+    branch: str
+    base: str
+    worktree: str
+    repo: str
+    role: str
+    task: str
+    session_id: str
+    transcript: str
+    pane_pid: str
+
+    @property
+    def seconds_in_state(self) -> int:
+        """How long the agent has been in its state (0 when unknown)."""
+        try:
+            return max(0, int(time.time()) - int(self.state_since))
+        except ValueError:
+            return 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def connect(socket: Socket) -> libtmux.Server:
+    """The tmux server for ``socket``, or a clear error when none runs there."""
+    server = libtmux.Server(socket_name=socket.name, socket_path=socket.path)
+    if not server.is_alive():
+        where = socket.path or socket.name or "the default socket"
+        raise AgentsError(f"no tmux server is running on {where} (start one with `scripts/agents up`, or run this inside tmux)")
+    return server
+
+
+def cmd(server: libtmux.Server, *args: str) -> Any:
+    """``server.cmd`` with text arguments kept literal (see :func:`literal_args`)."""
+    return server.cmd(*literal_args(args))
+
+
+def run(server: libtmux.Server, *args: str) -> list[str]:
+    """Run a tmux command on ``server``; its stdout lines, or a clear error."""
+    result = cmd(server, *args)
+    if result.returncode != 0:
+        detail = (result.stderr or ["exit status %s" % result.returncode])[-1]
+        raise AgentsError(f"tmux {args[0]}: {detail}")
+    return list(result.stdout)
+
+
+def plugin_options(server: libtmux.Server) -> dict[str, str]:
+    """The global ``@agents-*`` options that override the config file, in one call."""
+    fmt = _SEP.join("#{%s}" % name for name in PLUGIN_OPTIONS)
+    lines = run(server, "display-message", "-p", fmt) if _has_client_or_session(server) else []
+    values = lines[0].split(_SEP) if lines else [""] * len(PLUGIN_OPTIONS)
+    return dict(zip(PLUGIN_OPTIONS, values))
+
+
+def _has_client_or_session(server: libtmux.Server) -> bool:
+    return bool(server.cmd("list-sessions", "-F", "#{session_id}").stdout)
+
+
+def list_agents(server: libtmux.Server) -> list[Agent]:
+    """Every pane of the server that carries an agent, in session/window/pane order."""
+    fields = ["pane_id", "session_name", "window_index", "window_id", "pane_pid"]
+    fmt = _SEP.join([*("#{%s}" % f for f in fields), *("#{@agent_%s}" % f for f in AGENT_FIELDS)])
+    result = server.cmd("list-panes", "-a", "-F", fmt)
+    agents: list[Agent] = []
+    for line in result.stdout:
+        parts = line.split(_SEP)
+        if len(parts) != len(fields) + len(AGENT_FIELDS):
+            continue
+        pane_id, session, window_index, window_id, pane_pid = parts[: len(fields)]
+        facts = dict(zip(AGENT_FIELDS, parts[len(fields):]))
+        if not facts["name"]:
+            continue
+        agents.append(
+            Agent(pane_id=pane_id, session=session, window_index=window_index, window_id=window_id, pane_pid=pane_pid, **facts)
+        )
+    return agents
+
+
+def find_agent(server: libtmux.Server, name: str) -> Agent:
+    """The live agent called ``name`` (or with that pane id), or a clear error."""
+    for agent in list_agents(server):
+        if name in (agent.name, agent.pane_id):
+            return agent
+    raise AgentsError(f"no running agent is called {name!r} (see `agents list`)")
+
+
+def set_pane_options(server: libtmux.Server, pane_id: str, options: dict[str, str], keep_existing: tuple[str, ...] = ()) -> None:
+    """Set several pane options in one tmux call.
+
+    Options named in ``keep_existing`` are set only if the pane has no value
+    yet (``set -o``): the agent may already have reported a newer state.
+    """
+    args: list[str] = []
+    for option, value in options.items():
+        flags = "-pqo" if option in keep_existing else "-pq"
+        args += ["set-option", flags, "-t", pane_id, option, value, ";"]
+    if args:
+        cmd(server, *args[:-1])

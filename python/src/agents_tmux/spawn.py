@@ -1,0 +1,280 @@
+"""``agents spawn``: a task in, a new worktree, branch and pane with the agent running.
+
+The order of work is chosen so that a failure leaves nothing half made:
+everything that can be refused (bad task, no repository, bad config, the
+cap) is checked before the first thing is created, and a failure after the
+worktree exists removes exactly what this call created.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libtmux
+
+from agents_tmux import config as config_mod
+from agents_tmux import gitops, panes, paths, registry
+from agents_tmux.config import AgentKind, Config
+from agents_tmux.errors import AgentsError
+from agents_tmux.launch import Launch, start_command
+from agents_tmux.names import numbered, slugify
+
+#: How many numbered names (slug, slug-2, ...) to try before giving up.
+MAX_NUMBER = 1000
+
+
+@dataclass
+class SpawnRequest:
+    """Everything ``agents spawn`` was asked for."""
+
+    task: str
+    agent: str | None = None
+    base: str | None = None
+    target: str | None = None
+    #: The pane the request came from: its folder is the repository, its window the split target.
+    origin_pane: str | None = None
+    #: Folder to find the repository in when there is no origin pane.
+    directory: str | None = None
+    focus: bool | None = None
+    force: bool = False
+    role: str = ""
+    system_prompt: str = ""
+    #: Name stem to use instead of the task's slug (team roles: "<task>-<role>").
+    slug: str | None = None
+    #: False: the agent works in the main checkout, no worktree or branch of its own.
+    worktree: bool = True
+    extra_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """What a spawn made."""
+
+    name: str
+    pane_id: str
+    branch: str
+    worktree: Path
+    repo: Path
+    session_id: str
+
+
+class CapReached(AgentsError):
+    """More agents would run than ``max_agents`` allows."""
+
+    def __init__(self, running: int, limit: int) -> None:
+        super().__init__(
+            f"{running} agents are running and the cap is {limit} (@agents-max): "
+            "each one spends API quota; use --force to start one more"
+        )
+        self.running = running
+        self.limit = limit
+
+
+def running_agents(server: libtmux.Server) -> int:
+    """Agents that count against the cap: every live agent not yet exited."""
+    return sum(1 for agent in panes.list_agents(server) if agent.state != "exited")
+
+
+def origin_directory(server: libtmux.Server, request: SpawnRequest) -> tuple[Path, str | None]:
+    """The folder the repository is looked up in, and the pane to split."""
+    if request.directory:
+        return Path(request.directory).expanduser().resolve(), request.origin_pane
+    if request.origin_pane:
+        lines = panes.run(server, "display-message", "-p", "-t", request.origin_pane, "#{pane_current_path}")
+        if lines and lines[0]:
+            return Path(lines[0]), request.origin_pane
+    return Path.cwd(), request.origin_pane
+
+
+def _free_name(repo: gitops.Repo, cfg: Config, stem: str, use_worktree: bool) -> tuple[str, str, Path]:
+    """The first ``stem``, ``stem-2``... whose branch and folder are both unused."""
+    known = gitops.registered_worktrees(repo) if use_worktree else set()
+    recorded = registry.load(repo.root)
+    for number in range(1, MAX_NUMBER + 1):
+        name = numbered(stem, number)
+        if name in recorded and recorded[name].get("status") != "removed":
+            continue
+        branch = f"{cfg.branch_prefix}{name}"
+        path = worktree_path(repo, cfg, name)
+        if not use_worktree:
+            return name, "", repo.root
+        if gitops.branch_exists(repo, branch) or path.exists() or path in known:
+            continue
+        if not gitops.valid_branch_name(repo, branch):
+            raise AgentsError(f"{branch!r} is not a valid branch name: check branch_prefix in the config")
+        return name, branch, path
+    raise AgentsError(f"every name from {stem} to {numbered(stem, MAX_NUMBER)} is taken: remove old agents first")
+
+
+def worktree_path(repo: gitops.Repo, cfg: Config, name: str) -> Path:
+    """Where the worktree of agent ``name`` goes, from the ``worktree_dir`` template."""
+    try:
+        text = cfg.worktree_dir.format(
+            repo_parent=str(repo.root.parent), repo_name=repo.name, repo=str(repo.root), slug=name
+        )
+    except (KeyError, IndexError, ValueError) as exc:
+        raise AgentsError(f"config error: defaults.worktree_dir: cannot fill in {cfg.worktree_dir!r} ({exc})") from None
+    path = Path(os.path.expanduser(text))
+    if not path.is_absolute():
+        path = repo.root / path
+    return Path(os.path.normpath(path))
+
+
+class _RepoLock:
+    """Serialises name picking and ``git worktree add`` between concurrent spawns."""
+
+    def __init__(self, repo_root: Path) -> None:
+        self.path = paths.repo_state_dir(repo_root) / "spawn.lock"
+
+    def __enter__(self) -> _RepoLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a+")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> list[str]:
+    """Copy the configured untracked files (``.env``...) into a new worktree."""
+    copied: list[str] = []
+    for pattern in patterns:
+        for source in sorted(glob.glob(pattern, root_dir=repo.root, include_hidden=True)):
+            src = repo.root / source
+            dest = worktree / source
+            if not src.is_file() or dest.exists() or ".." in Path(source).parts:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest)
+            copied.append(source)
+    return copied
+
+
+def pane_command(kind: AgentKind, launch: Launch, cfg: Config) -> list[str]:
+    """The pane's program: the run-agent wrapper, then the agent's own argv."""
+    return [str(paths.script("run-agent")), *launch.argv]
+
+
+def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> dict[str, str]:
+    """Variables the wrapper reads (set with ``-e``, so they never pass a shell)."""
+    env = {
+        "AGENTS_TMUX_NAME": name,
+        "AGENTS_TMUX_KIND": kind.name,
+        "AGENTS_TMUX_HOOKS": kind.hooks,
+        **kind.env,
+    }
+    if kind.screen:
+        env["AGENTS_TMUX_SCREEN"] = json.dumps({state: list(p) for state, p in kind.screen.items()})
+    if cfg.setup:
+        env["AGENTS_TMUX_SETUP"] = cfg.setup
+    if launch.typed_prompt:
+        env["AGENTS_TMUX_TYPE_PROMPT"] = launch.typed_prompt
+    return env
+
+
+def open_pane(
+    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, command: list[str], env: dict[str, str], title: str, focus: bool
+) -> str:
+    """Split the origin pane's window (or open a window) running ``command``; its pane id."""
+    env_args: list[str] = []
+    for key, value in env.items():
+        env_args += ["-e", f"{key}={value}"]
+    where = ["-t", origin_pane] if origin_pane else []
+    detach = [] if focus else ["-d"]
+    if target == "window":
+        if origin_pane:
+            # new-window takes a window, not a pane: open right after the origin's.
+            window = panes.run(server, "display-message", "-p", "-t", origin_pane, "#{window_id}")[0]
+            where = ["-a", "-t", window]
+        args = ["new-window", *detach, *where, "-n", title, "-c", str(directory)]
+    else:
+        args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", str(directory)]
+    lines = panes.run(server, *args, *env_args, "-P", "-F", "#{pane_id}", "--", *command)
+    pane_id = lines[0].strip() if lines else ""
+    if not pane_id.startswith("%"):
+        raise AgentsError(f"tmux did not report the new pane (got {pane_id!r})")
+    # The pane title shows in pane borders and choose-tree; set it after the
+    # program starts so its first title change does not overwrite it.
+    server.cmd("select-pane", "-t", pane_id, "-T", title)
+    return pane_id
+
+
+def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
+    """Create the worktree, branch and pane for ``request``; start the agent."""
+    stem = request.slug or slugify(request.task)
+    directory, origin_pane = origin_directory(server, request)
+    repo = gitops.find_repo(directory)
+    cfg = config_mod.load(repo.root, panes.plugin_options(server))
+    kind = cfg.agent_kind(request.agent)
+    target = request.target or cfg.spawn_target
+    if target not in config_mod.SPAWN_TARGETS:
+        raise AgentsError(f"unknown target {target!r} (expected one of: {', '.join(config_mod.SPAWN_TARGETS)})")
+    base_name, base_commit = gitops.resolve_base(repo, request.base)
+    if not request.force:
+        running = running_agents(server)
+        if running >= cfg.max_agents:
+            raise CapReached(running, cfg.max_agents)
+    focus = cfg.focus if request.focus is None else request.focus
+
+    with _RepoLock(repo.root):
+        name, branch, worktree = _free_name(repo, cfg, stem, request.worktree)
+        if request.worktree:
+            gitops.add_worktree(repo, worktree, branch, base_commit)
+        try:
+            if request.worktree:
+                copy_files(repo, worktree, cfg.copy_files)
+            launch = start_command(kind, request.task, request.system_prompt, name)
+            command = pane_command(kind, launch, cfg)
+            env = pane_environment(launch, cfg, kind, name)
+            pane_id = open_pane(server, target, origin_pane, worktree, command, env, name, focus)
+        except BaseException:
+            if request.worktree:
+                _undo_worktree(repo, worktree, branch)
+            raise
+        facts = {
+            "@agent_name": name,
+            "@agent_kind": kind.name,
+            "@agent_branch": branch,
+            "@agent_base": base_name,
+            "@agent_worktree": str(worktree),
+            "@agent_repo": str(repo.root),
+            "@agent_role": request.role,
+            "@agent_task": request.task,
+            "@agent_session_id": launch.session_id,
+            "@agent_state": "starting",
+            "@agent_state_since": str(int(time.time())),
+            **request.extra_options,
+        }
+        panes.set_pane_options(server, pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
+        registry.record(
+            repo.root,
+            {
+                "name": name,
+                "task": request.task,
+                "kind": kind.name,
+                "role": request.role,
+                "branch": branch,
+                "base": base_name,
+                "base_commit": base_commit,
+                "worktree": str(worktree),
+                "session_id": launch.session_id,
+                "system_prompt": request.system_prompt,
+                "status": "active",
+            },
+        )
+    return Spawned(name=name, pane_id=pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
+
+
+def _undo_worktree(repo: gitops.Repo, worktree: Path, branch: str) -> None:
+    """Remove a worktree and branch this spawn just created (nothing is in them yet)."""
+    gitops.git(repo.root, "worktree", "remove", "--force", str(worktree), check=False)
+    gitops.git(repo.root, "branch", "-D", branch, check=False)

@@ -1,0 +1,120 @@
+"""Run tmux commands with the standard library only.
+
+The hook handler and the screen watcher use this instead of libtmux, whose
+import alone costs more than a whole hook event should. The richer commands
+(spawn, list, restore, layouts) talk to tmux through libtmux; both reach the
+same server, chosen the same way (see :class:`Socket`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from agents_tmux.errors import AgentsError
+
+
+@dataclass(frozen=True)
+class Socket:
+    """Which tmux server to talk to.
+
+    With neither field set, tmux itself decides: ``$TMUX`` inside tmux, else
+    the default socket. ``name`` is tmux's ``-L``, ``path`` is ``-S``.
+    """
+
+    name: str | None = None
+    path: str | None = None
+
+    def flags(self) -> list[str]:
+        """The tmux command-line flags that select this server."""
+        if self.path:
+            return ["-S", self.path]
+        if self.name:
+            return ["-L", self.name]
+        return []
+
+
+def tmux_binary() -> str:
+    """The tmux executable, or a clear error when it is missing."""
+    found = shutil.which("tmux")
+    if not found:
+        raise AgentsError("tmux is not installed or not on PATH (Debian/Ubuntu: apt-get install tmux)")
+    return found
+
+
+def literal_args(args: tuple[str, ...] | list[str]) -> list[str]:
+    r"""Arguments for tmux's command line, with text kept as text.
+
+    tmux reads an argument that ends in ``;`` as the end of a command (so
+    that ``tmux a \; b`` runs two). A task such as ``fix it;`` must not do
+    that: tmux turns a trailing ``\;`` back into ``;``, so every argument
+    but a lone ``;`` separator gets that escape.
+
+    >>> literal_args(["set", "@x", "fix it;", ";", "set", "@y", "a\\;"])
+    ['set', '@x', 'fix it\\;', ';', 'set', '@y', 'a\\\\;']
+    """
+    return [arg[:-1] + "\\;" if arg != ";" and arg.endswith(";") else arg for arg in args]
+
+
+def run(socket: Socket, *args: str, check: bool = True) -> str:
+    """Run one tmux command (or several joined by ``;`` arguments); return stdout.
+
+    Arguments go to tmux as an argument vector: nothing here passes through
+    a shell, so any text is safe as an argument.
+    """
+    proc = subprocess.run(
+        [tmux_binary(), *socket.flags(), *literal_args(args)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        message = (proc.stderr or proc.stdout).strip().splitlines()
+        detail = message[-1] if message else f"exit status {proc.returncode}"
+        raise AgentsError(f"tmux {args[0]}: {detail}")
+    return proc.stdout
+
+
+def inside_tmux() -> bool:
+    """True when this process runs under a tmux server (``$TMUX`` is set)."""
+    return bool(os.environ.get("TMUX"))
+
+
+def tmux_quote(text: str) -> str:
+    """``text`` as one double-quoted tmux word whose formats stay literal.
+
+    For commands that tmux parses later (confirm-before, bindings) and that
+    expand formats when they run (run-shell): ``##`` becomes ``#`` then.
+    """
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("#", "##")
+    return f'"{escaped}"'
+
+
+def display_message(socket: Socket, text: str, client: str | None = None) -> None:
+    """Show ``text`` on a client's status line; never fails (used to report errors).
+
+    A command started by a key binding runs outside any client, so tmux needs
+    to be told which client to show it on; without one, every attached client
+    gets it.
+    """
+    clients = [client] if client else []
+    if not clients:
+        try:
+            clients = [c for c in run(socket, "list-clients", "-F", "#{client_name}", check=False).splitlines() if c]
+        except AgentsError:
+            return
+    args: list[str] = []
+    for name in clients:
+        args += ["display-message", "-c", name, "-d", "5000", "--", text.replace("#", "##"), ";"]
+    if not args:
+        return
+    args.pop()
+    # display-message expands formats; '##' is a literal '#', so '#{...}' in a
+    # task or a path is shown, never expanded (tmux 3.3 has no -l flag).
+    try:
+        run(socket, *args, check=False)
+    except AgentsError:
+        pass
