@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# agents.tmux: run several AI coding agents side by side, each on its own git
+# worktree, with their state in the status bar.
+#
+# TPM runs this file when tmux loads its config (run-shell by hand works the
+# same). It only reads options, binds keys, sets one hook and rewrites the
+# status formats; every step is idempotent, so reloading the config any
+# number of times leaves exactly one of each.
+
+CURRENT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source "$CURRENT_DIR/scripts/helpers.sh"
+source "$CURRENT_DIR/scripts/variables.sh"
+source "$CURRENT_DIR/scripts/status.sh"
+source "$CURRENT_DIR/scripts/sensible.sh"
+
+AGENTS_CLI="$CURRENT_DIR/scripts/agents"
+
+# A word for a shell line inside a tmux double-quoted string: shell-quoted,
+# then escaped for tmux ('#' doubled since run-shell expands formats).
+tmux_shell_word() {
+	local word
+	word="$(printf '%q' "$1")"
+	word="${word//\\/\\\\}"
+	word="${word//\"/\\\"}"
+	word="${word//\$/\\\$}"
+	word="${word//#/##}"
+	printf '%s' "$word"
+}
+
+# bind_plugin_key OPTION DEFAULT COMMAND...: bind the key the option names.
+# A key changed since the last load is unbound first, so no stale binding stays.
+bind_plugin_key() {
+	local option="$1" default="$2" key previous
+	shift 2
+	key="$(get_tmux_option "$option" "$default")"
+	previous="$(tmux show-option -gqv "${option}-bound")"
+	if [ -n "$previous" ] && [ "$previous" != "$key" ]; then
+		tmux unbind-key -T prefix "$previous" 2>/dev/null
+	fi
+	if [ -n "$key" ] && [ "$key" != "none" ]; then
+		tmux bind-key -T prefix "$key" "$@"
+		tmux set-option -gq "${option}-bound" "$key"
+	else
+		tmux set-option -gqu "${option}-bound"
+	fi
+}
+
+bind_keys() {
+	local cli prompt
+	cli="$(tmux_shell_word "$AGENTS_CLI")"
+	prompt="$(get_tmux_option "$prompt_option" "$prompt_default")"
+	# The typed task goes into a tmux buffer (%%% escapes it for the double
+	# quotes) and the CLI reads it from there: it never reaches a shell.
+	bind_plugin_key "$spawn_key_option" "$spawn_key_default" \
+		command-prompt -p "$prompt" \
+		"set-buffer -b agents-task -- \"%%%\" ; run-shell -b \"$cli spawn --from-key --pane '#{pane_id}' --client '#{client_name}'\""
+	bind_plugin_key "$jump_key_option" "$jump_key_default" \
+		run-shell -b "$cli jump --from-key --client '#{client_name}'"
+	bind_plugin_key "$menu_key_option" "$menu_key_default" \
+		run-shell -b "$cli menu --from-key --client '#{client_name}' --pane '#{pane_id}'"
+	bind_plugin_key "$team_key_option" "$team_key_default" \
+		run-shell -b "$cli team --from-key --client '#{client_name}' --pane '#{pane_id}'"
+}
+
+set_hooks() {
+	# A pane whose program died (remain-on-exit) keeps its options: mark the
+	# agent exited. A fixed index, so a reload replaces instead of adding.
+	tmux set-hook -g 'pane-died[4210]' "if-shell -F '#{@agent_name}' 'set-option -p @agent_state exited'"
+}
+
+publish() {
+	# For other plugins, scripts and the user: where the command line lives.
+	tmux set-option -gq @agents-cli "$AGENTS_CLI"
+	if [ "$(get_tmux_option "$path_option" "$path_default")" = "on" ]; then
+		# `agents ...` in any new pane: a folder holding only that command is
+		# put first on the server's PATH (scripts/ itself has a `test`).
+		local bin="$CURRENT_DIR/.bin" path
+		mkdir -p "$bin" && ln -sfn "$AGENTS_CLI" "$bin/agents"
+		path="$(tmux show-environment -g PATH 2>/dev/null)"
+		path="${path#PATH=}"
+		[ -n "$path" ] || path="$PATH"
+		case ":$path:" in
+		*":$bin:"*) ;;
+		*) tmux set-environment -g PATH "$bin:$path" ;;
+		esac
+	fi
+}
+
+warm_up() {
+	# Build the Python environment now, in the background, so the first
+	# key press does not wait for it.
+	if [ ! -x "$CURRENT_DIR/.venv/bin/python" ]; then
+		("$AGENTS_CLI" --prepare </dev/null >/dev/null 2>&1 &)
+	fi
+}
+
+main() {
+	if [ "$(get_tmux_option "$sensible_option" "$sensible_default")" = "on" ]; then
+		agents_apply_sensible
+	fi
+	bind_keys
+	set_hooks
+	update_status_formats
+	publish
+	warm_up
+}
+main

@@ -1,0 +1,43 @@
+# Shared shell helpers, sourced by agents.tmux and the scripts in this folder.
+
+PLUGIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PACKAGE_DIR="$PLUGIN_DIR/python/src/agents_tmux"
+
+# get_tmux_option NAME DEFAULT: the global option's value, or DEFAULT when unset or empty.
+# Reading with a default (instead of `set -o` at load) means a reload never keeps a stale value.
+get_tmux_option() {
+	local value
+	value="$(tmux show-option -gqv "$1")"
+	if [ -n "$value" ]; then
+		printf '%s' "$value"
+	else
+		printf '%s' "$2"
+	fi
+}
+
+# plugin_python: the Python that runs stdlib-only helpers (the plugin's venv if ready).
+plugin_python() {
+	if [ -x "$PLUGIN_DIR/.venv/bin/python" ]; then
+		printf '%s' "$PLUGIN_DIR/.venv/bin/python"
+	else
+		command -v python3
+	fi
+}
+
+# start_watcher PANE: start the screen watcher for this pane in the background.
+# Sets WATCHER_PID and exports AGENTS_TMUX_WAKE (the FIFO hooks poke).
+# Returns 1 when there is nothing to watch with.
+start_watcher() {
+	local pane="$1" python dir
+	[ -n "$pane" ] && [ -n "${AGENTS_TMUX_SCREEN:-}" ] || return 1
+	python="$(plugin_python)" || return 1
+	[ -n "$python" ] || return 1
+	dir="${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/agents-tmux-$(id -u)"
+	mkdir -p "$dir" && chmod 700 "$dir" || return 1
+	AGENTS_TMUX_WAKE="$dir/wake.$$.${pane#%}"
+	rm -f "$AGENTS_TMUX_WAKE"
+	mkfifo -m 600 "$AGENTS_TMUX_WAKE" || return 1
+	export AGENTS_TMUX_WAKE
+	"$python" -I -S "$PACKAGE_DIR/watch.py" "$pane" "$AGENTS_TMUX_WAKE" </dev/null >/dev/null 2>&1 &
+	WATCHER_PID=$!
+}

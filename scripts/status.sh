@@ -1,0 +1,88 @@
+# The status bar segment and the window-list icon, as pure tmux formats.
+#
+# Sourced by agents.tmux. Nothing here runs when the status bar is drawn:
+# the formats read every pane's @agent_state option inside tmux itself
+# (#{S:#{W:#{P:...}}} loops over all panes, #{n:...} counts), and setting a
+# pane option redraws the clients, so the bar changes the moment a hook
+# reports a new state, at the cost of no process at all.
+
+# state_count_format STATE: how many panes of the server are in STATE.
+state_count_format() {
+	printf '#{n:#{S:#{W:#{P:#{?#{==:#{@agent_state},%s},x,}}}}}' "$1"
+}
+
+# agents_status_format: the segment, e.g. "⚙ 2 ⏳ 1 ✓ 3 " (zero counts hidden).
+agents_status_format() {
+	local item state icon color count entry format=""
+	item="$(get_tmux_option "$status_item_option" "$status_item_default")"
+	for state in $agent_states; do
+		eval "icon=\"\$(get_tmux_option @agents-icon-$state \"\$icon_${state}_default\")\""
+		eval "color=\"\$(get_tmux_option @agents-color-$state \"\$color_${state}_default\")\""
+		count="$(state_count_format "$state")"
+		# Literal commas inside a conditional's branch must be escaped (#,) for
+		# tmux; the count is a whole #{...} block, which tmux skips over intact.
+		entry="${item//,/#,}"
+		entry="${entry//\{color\}/${color//,/#,}}"
+		entry="${entry//\{icon\}/${icon//,/#,}}"
+		entry="${entry//\{count\}/$count}"
+		format+="#{?#{==:${count},0},,${entry}}"
+	done
+	printf '%s' "$format"
+}
+
+# window_icon_format: the most urgent state among a window's agents, as its icon.
+window_icon_format() {
+	local state icon format="" closing=""
+	# Most urgent first: a waiting agent outranks a working one, and so on.
+	for state in waiting working starting idle exited; do
+		eval "icon=\"\$(get_tmux_option @agents-icon-$state \"\$icon_${state}_default\")\""
+		format+="#{?#{m:*<${state}>*,#{P:<#{@agent_state}>}}, ${icon},"
+		closing+="}"
+	done
+	printf '%s%s' "$format" "$closing"
+}
+
+# interpolate OPTION PLACEHOLDER VALUE: replace the placeholder in a global option.
+interpolate() {
+	local value
+	value="$(tmux show-option -gqv "$1")"
+	case "$value" in
+	*"$2"*) tmux set-option -gq "$1" "${value//"$2"/$3}" ;;
+	*) return 1 ;;
+	esac
+}
+
+update_status_formats() {
+	local segment position left right found=1
+	segment="$(agents_status_format)"
+	interpolate status-right "#{agents_status}" "$segment" && found=0
+	interpolate status-left "#{agents_status}" "$segment" && found=0
+	if [ "$found" -ne 0 ]; then
+		# No placeholder: add the segment once, unless it is already there
+		# (a reload that did not reset the option) or the user said none.
+		position="$(get_tmux_option "$status_position_option" "$status_position_default")"
+		left="$(tmux show-option -gqv status-left)"
+		right="$(tmux show-option -gqv status-right)"
+		case "$left$right" in
+		*"@agent_state"*) ;;
+		*)
+			case "$position" in
+			right) tmux set-option -gq status-right "$segment$right" ;;
+			left) tmux set-option -gq status-left "$left$segment" ;;
+			esac
+			;;
+		esac
+	fi
+	if [ "$(get_tmux_option "$window_status_option" "$window_status_default")" = "on" ]; then
+		local icon option value
+		icon="$(window_icon_format)"
+		for option in window-status-format window-status-current-format; do
+			interpolate "$option" "#{agents_window}" "$icon" && continue
+			value="$(tmux show-option -gqv "$option")"
+			case "$value" in
+			*"@agent_state"*) ;;
+			*) tmux set-option -gq "$option" "$value$icon" ;;
+			esac
+		done
+	fi
+}
