@@ -1,0 +1,679 @@
+"""A scriptable stand-in for the Anthropic Messages API, for driving the real Claude Code.
+
+The real ``claude`` binary runs fully offline when ``ANTHROPIC_BASE_URL`` points at
+this server (see ``tests/support/CLAUDE-NOTES.md``). The server answers:
+
+* ``POST /v1/messages`` (``?beta=true`` or not), streamed as server-sent events when the
+  body says ``"stream": true``, otherwise as one plain ``message`` object;
+* ``POST /v1/messages/count_tokens`` with ``{"input_tokens": N}``;
+* any other ``POST`` and any ``GET`` with ``{}``.
+
+What the model "says" is scripted with rules, tried in order; the first that matches the
+request wins, and a default text reply is used when none does::
+
+    from tests.support.fake_api import FakeAnthropic, Reply, bash
+
+    rules = [
+        Reply.when("run the tool", bash("echo hi")),   # user asks -> Bash tool_use
+        Reply.after_tool("All done."),                 # tool result -> final text
+    ]
+    with FakeAnthropic(rules) as api:
+        ...  # run claude with ANTHROPIC_BASE_URL=api.url
+        body = api.wait_for_request(lambda b: "run the tool" in last_user_text(b))
+
+Rules apply only to the *main* conversation: the requests that offer Claude's tool set
+(a ``Bash`` tool). Claude's side requests (session title, topic detection, quota checks
+and other small model calls, which carry no tools) always get ``side_reply`` (as JSON
+fitting the schema when they ask for structured output), so they never disturb the
+scripted flow. Every request is recorded (``requests``, ``main_requests``, ``log``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+__all__ = [
+    "FakeAnthropic",
+    "Recorded",
+    "Reply",
+    "ToolUse",
+    "bash",
+    "is_main_request",
+    "last_user_text",
+    "last_user_message",
+    "has_tool_result",
+    "side_answer",
+    "sse_events",
+    "tool_results_text",
+]
+
+JsonDict = dict[str, Any]
+
+SYSTEM_REMINDER = "<system-reminder>"
+
+
+# --------------------------------------------------------------------------- #
+# Reading a request body
+# --------------------------------------------------------------------------- #
+
+
+def _blocks(message: JsonDict) -> list[JsonDict]:
+    """Return a message's content as a list of blocks (a bare string becomes one text block).
+
+    >>> _blocks({"role": "user", "content": "hi"})
+    [{'type': 'text', 'text': 'hi'}]
+    """
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if isinstance(content, list):
+        return [b for b in content if isinstance(b, dict)]
+    return []
+
+
+def last_user_message(body: JsonDict) -> JsonDict | None:
+    """Return the last ``user`` message of the conversation, or ``None`` if there is none.
+
+    Claude Code 2.1.x may put a ``role: "system"`` message (the list of agent types)
+    *after* the user's message, so the last message is not always the user's.
+
+    >>> last_user_message({"messages": [{"role": "user", "content": "a"},
+    ...                                 {"role": "system", "content": "s"}]})
+    {'role': 'user', 'content': 'a'}
+    >>> last_user_message({"messages": []}) is None
+    True
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return None
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message
+    return None
+
+
+def last_user_text(body: JsonDict) -> str:
+    """Return the text the user typed in the last message (system reminders left out).
+
+    Claude Code adds ``<system-reminder>`` text blocks to user messages; they are skipped so
+    that a rule matches what the user (or the test) actually typed. Tool results are not text.
+
+    >>> last_user_text({"messages": [{"role": "user", "content": [
+    ...     {"type": "text", "text": "<system-reminder>x</system-reminder>"},
+    ...     {"type": "text", "text": "run the tool"}]}]})
+    'run the tool'
+    """
+    message = last_user_message(body)
+    if message is None:
+        return ""
+    texts = [
+        str(b.get("text", ""))
+        for b in _blocks(message)
+        if b.get("type") == "text" and not str(b.get("text", "")).lstrip().startswith(SYSTEM_REMINDER)
+    ]
+    return "\n".join(texts)
+
+
+def _tool_result_text(block: JsonDict) -> str:
+    """Return the textual content of one ``tool_result`` block."""
+    content = block.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+    return ""
+
+
+def has_tool_result(body: JsonDict) -> bool:
+    """Tell whether the last user message carries a ``tool_result`` block.
+
+    >>> has_tool_result({"messages": [{"role": "user", "content": [
+    ...     {"type": "tool_result", "tool_use_id": "t", "content": "hi"}]}]})
+    True
+    """
+    message = last_user_message(body)
+    return message is not None and any(b.get("type") == "tool_result" for b in _blocks(message))
+
+
+def tool_results_text(body: JsonDict) -> str:
+    """Return the joined text of the ``tool_result`` blocks of the last user message."""
+    message = last_user_message(body)
+    if message is None:
+        return ""
+    return "\n".join(_tool_result_text(b) for b in _blocks(message) if b.get("type") == "tool_result")
+
+
+def is_main_request(body: JsonDict) -> bool:
+    """Tell whether a ``/v1/messages`` body belongs to the main conversation.
+
+    The main conversation offers Claude Code's tools (``Bash`` among them); side requests
+    (title generation, topic detection, quota checks) offer none.
+
+    >>> is_main_request({"tools": [{"name": "Bash"}], "messages": []})
+    True
+    >>> is_main_request({"messages": [{"role": "user", "content": "quota"}]})
+    False
+    """
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return False
+    return any(isinstance(t, dict) and t.get("name") == "Bash" for t in tools)
+
+
+def _sample_for_schema(schema: Any, text: str) -> Any:
+    """Return a small value that satisfies a (simple) JSON schema, using ``text`` for strings.
+
+    >>> _sample_for_schema({"type": "object", "properties": {"title": {"type": "string"},
+    ...     "isNew": {"type": "boolean"}}, "required": ["title", "isNew"]}, "T")
+    {'title': 'T', 'isNew': False}
+    """
+    if not isinstance(schema, dict):
+        return text
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return _sample_for_schema(schema[key][0], text)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties")
+        if not isinstance(props, dict):
+            return {}
+        return {name: _sample_for_schema(sub, text) for name, sub in props.items()}
+    if kind == "array":
+        return []
+    if kind == "boolean":
+        return False
+    if kind in ("integer", "number"):
+        return 0
+    if kind == "null":
+        return None
+    return text
+
+
+def side_answer(body: JsonDict, text: str) -> str:
+    """Return the reply to a side request: ``text``, or JSON when the request asks for it.
+
+    Claude asks for structured output through ``output_config.format`` (a ``json_schema``),
+    e.g. ``{"title": ...}`` for the session title; such requests get a matching JSON text.
+
+    >>> side_answer({"output_config": {"format": {"type": "json_schema", "schema": {
+    ...     "type": "object", "properties": {"title": {"type": "string"}}}}}}, "Test")
+    '{"title": "Test"}'
+    >>> side_answer({}, "Test")
+    'Test'
+    """
+    config = body.get("output_config")
+    fmt = config.get("format") if isinstance(config, dict) else None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return json.dumps(_sample_for_schema(fmt.get("schema"), text))
+    return text
+
+
+# --------------------------------------------------------------------------- #
+# Scripting
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    """A ``tool_use`` block the fake model emits (``stop_reason`` becomes ``tool_use``)."""
+
+    name: str
+    input: JsonDict
+
+
+def bash(command: str, description: str = "Run a shell command") -> ToolUse:
+    """Return a ``tool_use`` of Claude Code's Bash tool running ``command``.
+
+    >>> bash("echo hi").input["command"]
+    'echo hi'
+    """
+    return ToolUse("Bash", {"command": command, "description": description})
+
+
+Answer = str | ToolUse
+Predicate = Callable[[JsonDict], bool]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted rule: when ``predicate(body)`` holds, answer with ``answer``.
+
+    ``answer`` is either a text (the turn ends: ``stop_reason`` ``end_turn``) or a
+    :class:`ToolUse` (``stop_reason`` ``tool_use``). ``delay`` seconds are spent after
+    ``message_start`` and before the content, which keeps Claude "working" meanwhile.
+    ``times`` limits how often the rule may fire (``None``: unlimited).
+    Build rules with :meth:`when`, :meth:`after_tool`, :meth:`always` or :meth:`matching`.
+    """
+
+    predicate: Predicate
+    answer: Answer
+    delay: float = 0.0
+    times: int | None = None
+    label: str = ""
+
+    @classmethod
+    def when(cls, text: str, answer: Answer, *, delay: float = 0.0, times: int | None = None) -> Reply:
+        """Fire when the last user message's typed text contains ``text``.
+
+        >>> Reply.when("hello", "hi").predicate({"messages": [{"role": "user", "content": "hello!"}]})
+        True
+        """
+
+        def predicate(body: JsonDict) -> bool:
+            return text in last_user_text(body)
+
+        return cls(predicate, answer, delay, times, f"when {text!r}")
+
+    @classmethod
+    def after_tool(
+        cls, answer: Answer, *, contains: str | None = None, delay: float = 0.0, times: int | None = None
+    ) -> Reply:
+        """Fire when the last message is a tool result (whose text contains ``contains``, if given).
+
+        >>> Reply.after_tool("ok").predicate({"messages": [{"role": "user", "content": "x"}]})
+        False
+        """
+
+        def predicate(body: JsonDict) -> bool:
+            if not has_tool_result(body):
+                return False
+            return contains is None or contains in tool_results_text(body)
+
+        return cls(predicate, answer, delay, times, f"after_tool {contains!r}")
+
+    @classmethod
+    def always(cls, answer: Answer, *, delay: float = 0.0, times: int | None = None) -> Reply:
+        """Fire on any main-conversation request (put it last, as a catch-all)."""
+        return cls(lambda _body: True, answer, delay, times, "always")
+
+    @classmethod
+    def matching(
+        cls, predicate: Predicate, answer: Answer, *, delay: float = 0.0, times: int | None = None
+    ) -> Reply:
+        """Fire when an arbitrary ``predicate(body)`` holds."""
+        return cls(predicate, answer, delay, times, "matching")
+
+
+@dataclass
+class Recorded:
+    """One HTTP request the server received (every method and path)."""
+
+    method: str
+    path: str
+    body: JsonDict | None
+    main: bool = False
+    answer: Answer | None = None
+    aborted: bool = False
+    at: float = field(default_factory=time.monotonic)
+
+
+# --------------------------------------------------------------------------- #
+# Building responses
+# --------------------------------------------------------------------------- #
+
+
+def _estimate_tokens(body: JsonDict) -> int:
+    """Return a rough, deterministic token count for a request body (4 bytes a token)."""
+    return max(1, len(json.dumps(body)) // 4)
+
+
+def _content_block(answer: Answer, tool_id: str) -> JsonDict:
+    """Return the complete content block for an answer."""
+    if isinstance(answer, ToolUse):
+        return {"type": "tool_use", "id": tool_id, "name": answer.name, "input": dict(answer.input)}
+    return {"type": "text", "text": answer}
+
+
+def message_object(answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int) -> JsonDict:
+    """Return a complete non-streaming ``message`` object for ``answer``.
+
+    >>> m = message_object("hi", model="m", message_id="msg_1", tool_id="t", input_tokens=3)
+    >>> (m["type"], m["stop_reason"], m["content"][0]["text"])
+    ('message', 'end_turn', 'hi')
+    """
+    stop = "tool_use" if isinstance(answer, ToolUse) else "end_turn"
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [_content_block(answer, tool_id)],
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": _output_tokens(answer)},
+    }
+
+
+def _output_tokens(answer: Answer) -> int:
+    """Return a rough output token count for an answer."""
+    text = json.dumps(answer.input) if isinstance(answer, ToolUse) else answer
+    return max(1, len(text) // 4)
+
+
+def sse_events(
+    answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int
+) -> list[tuple[str, JsonDict]]:
+    """Return the ``(event, data)`` pairs of a streamed answer, in the API's order.
+
+    >>> events = sse_events("hi", model="m", message_id="x", tool_id="t", input_tokens=1)
+    >>> [e for e, _ in events]  # doctest: +NORMALIZE_WHITESPACE
+    ['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop',
+     'message_delta', 'message_stop']
+    """
+    start = message_object(answer, model=model, message_id=message_id, tool_id=tool_id, input_tokens=input_tokens)
+    start["content"] = []
+    start["stop_reason"] = None
+    start["usage"] = {"input_tokens": input_tokens, "output_tokens": 1}
+    if isinstance(answer, ToolUse):
+        block: JsonDict = {"type": "tool_use", "id": tool_id, "name": answer.name, "input": {}}
+        delta: JsonDict = {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}
+        stop = "tool_use"
+    else:
+        block = {"type": "text", "text": ""}
+        delta = {"type": "text_delta", "text": answer}
+        stop = "end_turn"
+    return [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": _output_tokens(answer)},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+
+
+# --------------------------------------------------------------------------- #
+# The server
+# --------------------------------------------------------------------------- #
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Request handler; all logic lives on the owning :class:`FakeAnthropic`."""
+
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet (the default logs every request on stderr)."""
+
+    def _read_body(self) -> JsonDict | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        if not raw:
+            return None
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return {"_raw": raw.decode("utf-8", "replace")}
+        return decoded if isinstance(decoded, dict) else {"_json": decoded}
+
+    def _send_json(self, status: int, payload: JsonDict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("request-id", "req_fake")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        """Answer any GET with ``{}``."""
+        self.server.owner._record(Recorded("GET", self.path, None))
+        self._send_json(200, {})
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        """Answer any HEAD with an empty 200."""
+        self.server.owner._record(Recorded("HEAD", self.path, None))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        """Dispatch a POST: messages, count_tokens, or anything else (``{}``)."""
+        body = self._read_body()
+        path = self.path.split("?", 1)[0].rstrip("/")
+        owner = self.server.owner
+        if path.endswith("/v1/messages/count_tokens"):
+            owner._record(Recorded("POST", self.path, body))
+            self._send_json(200, {"input_tokens": _estimate_tokens(body or {})})
+            return
+        if not path.endswith("/v1/messages"):
+            owner._record(Recorded("POST", self.path, body))
+            self._send_json(200, {})
+            return
+        body = body or {}
+        main = is_main_request(body)
+        answer: Answer
+        if not main:
+            answer, delay = side_answer(body, owner.side_reply), 0.0
+        else:
+            rule = owner._choose(body)
+            if rule is not None:
+                answer, delay = rule.answer, rule.delay
+            else:
+                answer, delay = owner.default, owner.default_delay
+        entry = Recorded("POST", self.path, body, main=main, answer=answer)
+        owner._record(entry, message=True)
+        ids = owner._next_ids()
+        model = str(body.get("model") or "claude-fake")
+        tokens = _estimate_tokens(body)
+        try:
+            if body.get("stream"):
+                self._stream(answer, delay, model=model, ids=ids, tokens=tokens)
+            else:
+                if delay:
+                    time.sleep(delay)
+                message = message_object(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens)
+                self._send_json(200, message)
+        except (BrokenPipeError, ConnectionResetError):
+            entry.aborted = True
+            owner._notify()
+
+    def _stream(self, answer: Answer, delay: float, *, model: str, ids: tuple[str, str], tokens: int) -> None:
+        """Write ``answer`` as server-sent events, pausing ``delay`` after ``message_start``."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.send_header("request-id", "req_fake")
+        self.end_headers()
+        events = sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens)
+        for name, data in events:
+            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+            if name == "message_start" and delay > 0:
+                self._sleep_watching(delay)
+
+    def _sleep_watching(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, sending SSE pings so a client that left is noticed."""
+        deadline = time.monotonic() + delay
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.25, left))
+            self.wfile.write(b'event: ping\ndata: {"type": "ping"}\n\n')
+            self.wfile.flush()
+
+
+class _Server(ThreadingHTTPServer):
+    """ThreadingHTTPServer that knows its :class:`FakeAnthropic`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, owner: FakeAnthropic) -> None:
+        self.owner = owner
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class FakeAnthropic:
+    """A fake Anthropic Messages API on ``127.0.0.1:<ephemeral port>``, run in a thread.
+
+    ``rules`` are tried in order on main-conversation requests; ``default`` answers when none
+    matches (after ``default_delay`` seconds); side requests always get ``side_reply``.
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    >>> with FakeAnthropic() as api:
+    ...     api.url.startswith("http://127.0.0.1:")
+    True
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Reply] = (),
+        *,
+        default: Answer = "OK.",
+        default_delay: float = 0.0,
+        side_reply: str = "Test session",
+    ) -> None:
+        self.rules: list[Reply] = list(rules)
+        self.default: Answer = default
+        self.default_delay = default_delay
+        self.side_reply = side_reply
+        self._lock = threading.Condition()
+        self._requests: list[JsonDict] = []
+        self._log: list[Recorded] = []
+        self._fired: dict[int, int] = {}
+        self._ids = itertools.count(1)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> FakeAnthropic:
+        """Bind the port and serve in a daemon thread; return ``self``."""
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-anthropic", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> FakeAnthropic:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port served on (the server must be started)."""
+        if self._server is None:
+            raise RuntimeError("FakeAnthropic is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL to give Claude as ``ANTHROPIC_BASE_URL``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting ---------------------------------------------------------
+
+    def add(self, *rules: Reply) -> None:
+        """Append rules while the server runs (they are tried after the existing ones)."""
+        with self._lock:
+            self.rules.extend(rules)
+
+    def _choose(self, body: JsonDict) -> Reply | None:
+        """Return the first rule that matches a main-conversation body, counting its use."""
+        with self._lock:
+            for index, rule in enumerate(self.rules):
+                used = self._fired.get(index, 0)
+                if rule.times is not None and used >= rule.times:
+                    continue
+                if rule.predicate(body):
+                    self._fired[index] = used + 1
+                    return rule
+        return None
+
+    def _next_ids(self) -> tuple[str, str]:
+        """Return a fresh ``(message id, tool_use id)`` pair."""
+        n = next(self._ids)
+        return f"msg_fake{n:06d}", f"toolu_fake{n:06d}"
+
+    # -- records -----------------------------------------------------------
+
+    def _record(self, entry: Recorded, *, message: bool = False) -> None:
+        with self._lock:
+            self._log.append(entry)
+            if message and entry.body is not None:
+                self._requests.append(entry.body)
+            self._lock.notify_all()
+
+    def _notify(self) -> None:
+        with self._lock:
+            self._lock.notify_all()
+
+    @property
+    def requests(self) -> list[JsonDict]:
+        """Bodies of every ``POST /v1/messages`` so far, in order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def main_requests(self) -> list[JsonDict]:
+        """Bodies of the main-conversation ``POST /v1/messages`` so far, in order."""
+        return [b for b in self.requests if is_main_request(b)]
+
+    @property
+    def log(self) -> list[Recorded]:
+        """Every request received (any method and path), in order (a copy)."""
+        with self._lock:
+            return list(self._log)
+
+    def wait_for_request(
+        self, predicate: Predicate | None = None, timeout: float = 10.0, *, start: int = 0
+    ) -> JsonDict:
+        """Return the first ``/v1/messages`` body at index >= ``start`` matching ``predicate``.
+
+        Blocks until one arrives; raises :class:`TimeoutError` after ``timeout`` seconds.
+        Pass ``start=len(api.requests)`` to wait only for requests yet to come.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for body in self._requests[start:]:
+                    if predicate is None or predicate(body):
+                        return body
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no matching request within {timeout}s ({len(self._requests)} seen)")
+                self._lock.wait(left)
+
+    def iter_requests(self) -> Iterator[JsonDict]:
+        """Iterate over a snapshot of the recorded ``/v1/messages`` bodies."""
+        return iter(self.requests)
