@@ -1,0 +1,201 @@
+"""Fixtures: a private tmux server per test, a real git repository, an isolated HOME.
+
+Every test that touches tmux gets its own server on its own socket
+(``tmux -L agents-test-<random>``) and kills only that server afterwards.
+Nothing here mocks tmux or git.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+AGENTS = ROOT / "scripts" / "agents"
+STANDIN = ROOT / "tests" / "standin" / "claude"
+PLAIN_AGENT = ROOT / "tests" / "standin" / "plain-agent"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, message: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout}s waiting for {message or predicate} (last value: {last!r})")
+
+
+@dataclass
+class Tmux:
+    """A private tmux server for one test."""
+
+    socket: str
+    env: dict[str, str]
+    home: Path
+    #: Where `agents` runs from (a user's shell in the repository).
+    cwd: Path | None = None
+
+    def run(self, *args: str, check: bool = True) -> str:
+        proc = subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def option(self, pane: str, name: str) -> str:
+        """A pane option's value ('' when unset)."""
+        return self.run("show-options", "-pqv", "-t", pane, name).rstrip("\n")
+
+    def display(self, fmt: str, target: str | None = None) -> str:
+        args = ["display-message", "-p"]
+        if target:
+            args += ["-t", target]
+        return self.run(*args, fmt).rstrip("\n")
+
+    def status_right(self) -> str:
+        """The status-right format rendered now, styles stripped."""
+        rendered = self.display(self.run("show-options", "-gv", "status-right").rstrip("\n"))
+        return strip_styles(rendered)
+
+    def capture(self, pane: str) -> str:
+        return self.run("capture-pane", "-p", "-t", pane)
+
+    def panes(self) -> list[str]:
+        return self.run("list-panes", "-a", "-F", "#{pane_id}").split()
+
+    def load_plugin(self) -> None:
+        self.run("run-shell", str(ROOT / "agents.tmux"))
+
+    def agents(
+        self, *args: str, check: bool = True, input: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real `agents` command line against this server."""
+        proc = subprocess.run(
+            [str(AGENTS), "-L", self.socket, *args],
+            env={**self.env, **(env or {})}, capture_output=True, text=True, input=input, check=False, timeout=60,
+            cwd=cwd or self.cwd,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"agents {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc
+
+
+def strip_styles(text: str) -> str:
+    """Remove ``#[...]`` style markers from a rendered format."""
+    import re
+
+    return re.sub(r"#\[[^\]]*\]", "", text)
+
+
+@dataclass
+class Repo:
+    """A real git repository in a temporary folder."""
+
+    path: Path
+    env: dict[str, str]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def git(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
+        proc = subprocess.run(["git", *args], cwd=cwd or self.path, env=self.env, capture_output=True, text=True, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def branches(self) -> list[str]:
+        return self.git("for-each-ref", "--format=%(refname:short)", "refs/heads/").split()
+
+    def worktrees(self) -> list[Path]:
+        out = self.git("worktree", "list", "--porcelain")
+        return [Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")]
+
+
+@pytest.fixture
+def test_env(tmp_path: Path) -> dict[str, str]:
+    """An environment with its own HOME and XDG folders, outside any tmux."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "AGENTS_TMUX", "XDG_", "GIT_", "CLAUDE", "ANTHROPIC"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+        SHELL="/bin/bash",
+        TERM="xterm-256color",
+        LANG="C.UTF-8",
+        LC_ALL="C.UTF-8",
+        STANDIN_LOG=str(tmp_path / "standin.jsonl"),
+    )
+    (tmp_path / "run").mkdir(mode=0o700)
+    return env
+
+
+@pytest.fixture
+def repo(tmp_path: Path, test_env: dict[str, str]) -> Repo:
+    """A repository ``project`` with one commit on ``main``."""
+    path = tmp_path / "project"
+    path.mkdir()
+    r = Repo(path=path, env=test_env)
+    r.git("init", "-q", "-b", "main")
+    (path / "README.md").write_text("# project\n")
+    (path / "app.py").write_text("print('hello')\n")
+    r.git("add", ".")
+    r.git("commit", "-q", "-m", "first commit")
+    return r
+
+
+@pytest.fixture
+def tmux(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> Iterator[Tmux]:
+    """A private tmux server (no user config) with one session in the repository."""
+    socket = f"agents-test-{uuid.uuid4().hex[:10]}"
+    server = Tmux(socket=socket, env=test_env, home=Path(test_env["HOME"]), cwd=repo.path)
+    server.run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(repo.path))
+    # Panes start /bin/sh -c ... and the standin's screens are plain text: keep the shell quiet.
+    server.run("set-option", "-g", "default-shell", "/bin/bash")
+    try:
+        yield server
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], env=test_env, capture_output=True, check=False)
+
+
+@pytest.fixture
+def standin_agent(tmux: Tmux) -> Path:
+    """Make the stand-in Claude the command of the default agent kind."""
+    tmux.run("set-option", "-g", "@agents-command", str(STANDIN))
+    return STANDIN
+
+
+def read_standin_log(env: dict[str, str]) -> list[dict[str, Any]]:
+    """Every line the stand-in agent logged (start, hooks, input)."""
+    path = Path(env["STANDIN_LOG"])
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def first_pane(tmux: Tmux) -> str:
+    return tmux.panes()[0]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tools_present() -> None:
+    for tool in ("tmux", "git"):
+        if shutil.which(tool) is None:
+            pytest.exit(f"{tool} is not installed: scripts/test needs it (see .ci/run)", returncode=3)

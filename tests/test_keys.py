@@ -1,0 +1,101 @@
+"""The spawn key, pressed for real: a tmux client attached in a pseudo-terminal (pexpect)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from conftest import Repo, Tmux, read_standin_log, wait_for
+
+PREFIX = "\x02"  # C-b
+
+
+@pytest.fixture
+def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
+    """A real client attached to the test server, with the plugin loaded."""
+    tmux.load_plugin()
+    child = pexpect.spawn(
+        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=10
+    )
+    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), message="the client to attach")
+    try:
+        yield child
+    finally:
+        child.terminate(force=True)
+
+
+def press_spawn_key(child: pexpect.spawn, task: str) -> None:
+    child.send(PREFIX)
+    child.send("A")
+    child.expect("task:")
+    child.send(task)
+    child.send("\r")
+
+
+def agent_panes(tmux: Tmux) -> dict[str, str]:
+    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}")
+    return dict(line.split("\t") for line in out.splitlines() if line.split("\t")[0])
+
+
+def test_prefix_A_spawns_an_agent(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    origin = tmux.panes()[0]
+    press_spawn_key(client, "Fix the login redirect")
+    panes = wait_for(lambda: agent_panes(tmux), message="the agent pane")
+    assert list(panes) == ["fix-the-login-redirect"]
+    pane = panes["fix-the-login-redirect"]
+    worktree = repo.path.parent / "project.agents" / "fix-the-login-redirect"
+    assert worktree.is_dir()
+    assert "agent/fix-the-login-redirect" in repo.branches()
+    assert tmux.display("#{pane_current_path}", pane) == str(worktree)
+    assert tmux.display("#{window_id}", pane) == tmux.display("#{window_id}", origin)
+    for option in ("@agent_branch", "@agent_worktree", "@agent_repo", "@agent_kind", "@agent_state"):
+        assert tmux.option(pane, option), option
+    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), message="agent start")
+    assert start["cwd"] == str(worktree)
+    assert start["prompt"] == "Fix the login redirect"
+    # The task buffer is consumed, and the new pane has the focus.
+    assert "agents-task" not in tmux.run("list-buffers", "-F", "#{buffer_name}")
+    wait_for(lambda: tmux.display("#{pane_id}") == pane, message="focus on the new pane")
+
+
+@pytest.mark.parametrize(
+    "template",
+    ['"; rm -rf ~ #', "$(touch {marker})", "`touch {marker}`", "#{{pane_id}} #(touch {marker})", "'quote", "a;b ; run-shell 'touch {marker}' ;", "~ $HOME \\"],
+)
+def test_typed_metacharacters_stay_text(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path, template: str) -> None:
+    marker = tmp_path / "pwned"
+    task = template.format(marker=marker)
+    press_spawn_key(client, task)
+    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), message="agent start")
+    assert start["prompt"] == task
+    assert not marker.exists()
+    (name,) = agent_panes(tmux)
+    assert tmux.option(agent_panes(tmux)[name], "@agent_task") == task
+
+
+def test_bad_task_from_the_key_shows_one_line_and_creates_nothing(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    branches = repo.branches()
+    press_spawn_key(client, "!!!")
+    client.expect("no letters or digits")
+    assert agent_panes(tmux) == {}
+    assert repo.branches() == branches
+    assert len(tmux.panes()) == 1
+
+
+def test_cap_asks_before_spawning_one_more(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    press_spawn_key(client, "first")
+    wait_for(lambda: len(agent_panes(tmux)) == 1, message="the first agent")
+    tmux.run("select-pane", "-t", tmux.panes()[0])
+    press_spawn_key(client, "second")
+    client.expect("Start one more")
+    client.send("n")
+    assert len(agent_panes(tmux)) == 1
+    press_spawn_key(client, "second")
+    client.expect("Start one more")
+    client.send("y")
+    wait_for(lambda: len(agent_panes(tmux)) == 2, message="the second agent after confirming")
+    assert "second" in agent_panes(tmux)
