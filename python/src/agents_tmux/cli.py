@@ -17,14 +17,37 @@ from agents_tmux import __version__
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import Socket, display_message
 
-#: Subcommands in the order ``agents --help`` lists them: (name, module).
+#: Subcommands in the order ``agents --help`` lists them: (name, module in
+#: ``agents_tmux.commands``). A module's file name may differ from the command
+#: (``list`` is a builtin's name).
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("spawn", "spawn"),
     ("list", "list"),
+    ("jump", "jump"),
+    ("menu", "menu"),
+    ("diff", "diff"),
+    ("merge", "merge"),
+    ("rm", "rm"),
+    ("send", "send"),
+    ("broadcast", "broadcast"),
+    ("prune", "prune"),
+    ("restore", "restore"),
+    ("restart", "restart"),
+    ("log", "log"),
+    ("team", "team"),
+    ("note", "note"),
+    ("context", "context"),
     ("doctor", "doctor"),
     ("up", "up"),
     ("hook", "hook"),
 )
+
+
+def _available(module: str) -> bool:
+    """True when the subcommand's module exists (commands land one by one)."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"agents_tmux.commands.{module}") is not None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-S", dest="socket_path", metavar="PATH", help="tmux server socket path (like tmux -S)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in COMMANDS:
+        if not _available(module):
+            continue
         mod = importlib.import_module(f"agents_tmux.commands.{module}")
         command_parser = sub.add_parser(name, help=mod.HELP, description=mod.__doc__.strip().splitlines()[0] if mod.__doc__ else None)
         mod.add_arguments(command_parser)
