@@ -94,7 +94,21 @@ warm_up() {
 	fi
 }
 
+tmux_is_recent_enough() {
+	# Formats that read pane options across panes need tmux 3.2 or newer.
+	local version
+	version="$(tmux display-message -p '#{version}' 2>/dev/null)"
+	case "$version" in
+	next-* | master | "") return 0 ;;
+	esac
+	[ "$(printf '%s\n' "$version" 3.2 | sort -V | head -n 1)" = "3.2" ]
+}
+
 main() {
+	if ! tmux_is_recent_enough; then
+		tmux display-message "agents.tmux needs tmux 3.2 or newer (this is $(tmux -V)); it did not load"
+		return 0
+	fi
 	if [ "$(get_tmux_option "$sensible_option" "$sensible_default")" = "on" ]; then
 		agents_apply_sensible
 	fi
