@@ -41,3 +41,7 @@ sensible_option="@agents-sensible"               # set escape-time, focus-events
 sensible_default="on"                            # only where still at tmux's default
 path_option="@agents-path"                       # put the `agents` command on the PATH of new panes
 path_default="on"
+restore_option="@agents-restore"                 # restore agents that are not running when the
+restore_default="off"                            # tmux server starts (agents restore --all)
+log_option="@agents-log"                         # pipe each new agent pane's output to a log file
+log_default="off"                                # under $XDG_STATE_HOME/agents-tmux (agents log)

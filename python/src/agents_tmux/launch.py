@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import sys
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from agents_tmux import paths
+from agents_tmux.atomic import atomic_write  # also re-exported: launch.atomic_write
 from agents_tmux.config import AgentKind
 
 #: Claude Code events agents.tmux listens to. Tool events take a matcher.
@@ -74,24 +73,6 @@ def write_claude_settings() -> Path:
         pass
     atomic_write(path, text)
     return path
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _with_prompt(kind: AgentKind, argv: list[str], prompt: str) -> str:

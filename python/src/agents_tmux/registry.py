@@ -6,21 +6,27 @@ base, kind, role, Claude session id). One JSON file per repository under
 the XDG state folder. Writers take an exclusive lock, read, change, and
 replace the file atomically (temporary file, fsync, rename), so concurrent
 spawns lose no entry and a crash never leaves half a file.
+
+Entry ``status``: ``active`` (restore brings it back when its pane is gone)
+or ``removed`` (``agents rm`` / ``agents prune`` retired it; kept as history).
+Every registry lives in its own folder under ``$XDG_STATE_HOME/agents-tmux/repos/``,
+so those folders are also the index of known repositories (:func:`known_repos`).
+
+Standard library only (plus ``paths``, ``errors`` and ``atomic``, which are too):
+the Claude hook handler imports it to record a changed session id.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from agents_tmux import paths
+from agents_tmux.atomic import atomic_write, locked
 from agents_tmux.errors import AgentsError
-from agents_tmux.launch import atomic_write
 
 VERSION = 1
 Entry = dict[str, Any]
@@ -31,15 +37,8 @@ def registry_path(repo_root: Path) -> Path:
     return paths.repo_state_dir(repo_root) / "registry.json"
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+ACTIVE = "active"
+REMOVED = "removed"
 
 
 def _read(path: Path, repo_root: Path) -> dict[str, Any]:
@@ -53,7 +52,7 @@ def _read(path: Path, repo_root: Path) -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as exc:
         raise AgentsError(
-            f"the agent registry {path} is damaged ({exc.msg} at line {exc.lineno}); "
+            f"the agent registry {path} is damaged ({exc.msg}: line {exc.lineno}, column {exc.colno}); "
             "it was left as it is: fix it or move it aside"
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
@@ -70,7 +69,7 @@ def load(repo_root: Path) -> dict[str, Entry]:
 def change(repo_root: Path, edit: Callable[[dict[str, Entry]], None]) -> dict[str, Entry]:
     """Apply ``edit`` to the agents table under the lock and save it atomically."""
     path = registry_path(repo_root)
-    with _locked(path):
+    with locked(path.with_suffix(".lock")):
         data = _read(path, repo_root)
         edit(data["agents"])
         data["version"] = VERSION
@@ -97,3 +96,41 @@ def update(repo_root: Path, name: str, **fields: Any) -> None:
             agents[name].update(fields)
 
     change(repo_root, edit)
+
+
+def known_repos() -> list[Path]:
+    """Every repository that has a registry, in a stable order.
+
+    A registry that cannot be read is skipped here; loading it later gives
+    the clear message.
+    """
+    roots: list[Path] = []
+    for path in sorted((paths.state_dir() / "repos").glob("*/registry.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            repo = data.get("repo") if isinstance(data, dict) else None
+        except (OSError, ValueError):
+            repo = None
+        if isinstance(repo, str) and repo:
+            roots.append(Path(repo))
+    return roots
+
+
+def remember_session(repo_root: Path, name: str, session_id: str, transcript: str = "") -> bool:
+    """Record a new Claude session id (and transcript) of an active agent; True if it changed."""
+    changed = []
+
+    def edit(agents: dict[str, Entry]) -> None:
+        entry = agents.get(name)
+        if not isinstance(entry, dict) or entry.get("status", ACTIVE) != ACTIVE:
+            return
+        new = {"session_id": session_id, **({"transcript": transcript} if transcript else {})}
+        if any(entry.get(key) != value for key, value in new.items()):
+            entry.update(new)
+            changed.append(True)
+
+    current = load(repo_root).get(name)
+    if not isinstance(current, dict) or (current.get("session_id") == session_id and (not transcript or current.get("transcript") == transcript)):
+        return False
+    change(repo_root, edit)
+    return bool(changed)

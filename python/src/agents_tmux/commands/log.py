@@ -1,0 +1,63 @@
+"""Open an agent's record: Claude's transcript, or its pane log (@agents-log on).
+
+In a popup from a key (--from-key), in a pager on a terminal, else printed.
+--path prints only where the record is.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "open an agent's transcript or pane log (--path: print where it is)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("--path", "-p", action="store_true", help="print the file's path instead of opening it")
+    parser.add_argument("--pane-log", action="store_true", help="the pane log even when a transcript exists")
+    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+
+
+def record_path(ref: object, pane_log: bool = False) -> Path | None:
+    """The agent's transcript if there is one (unless ``pane_log``), else its pane log if there is one."""
+    from agents_tmux import panelog
+    from agents_tmux.lifecycle import AgentRef
+    from agents_tmux.restore import claude_project_dir
+
+    assert isinstance(ref, AgentRef)
+    if not pane_log:
+        candidates = [Path(ref.transcript)] if ref.transcript else []
+        if ref.session_id and ref.worktree is not None:
+            candidates.append(claude_project_dir(ref.worktree) / f"{ref.session_id}.jsonl")
+        for path in candidates:
+            if path.is_file():
+                return path
+    log = panelog.log_path(ref.repo, ref.name)
+    return log if log.is_file() else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import lifecycle, viewer
+
+    socket = socket_of(args)
+    server = lifecycle.connect_if_running(socket)
+    ref = lifecycle.resolve(server, args.name, args.repo)
+    path = record_path(ref, args.pane_log)
+    if path is None:
+        raise AgentsError(
+            f"{ref.name} has no record yet: Claude writes its transcript after the first prompt; "
+            "for other agents turn on the pane log with `set -g @agents-log on` (new agents)"
+        )
+    if args.path:
+        print(path)
+    elif args.from_key:
+        viewer.popup_file(socket, path, args.client)
+    else:
+        viewer.page(path.read_text(encoding="utf-8", errors="replace"))
+    return 0

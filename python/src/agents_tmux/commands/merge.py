@@ -1,0 +1,151 @@
+"""Merge an agent's branch into its base (or --into REF) in the repository's main checkout.
+
+The main checkout must be on the target branch and clean: it is never
+switched or stashed behind your back, and a refusal says what to do. The
+agent's own uncommitted work is not merged silently either: commit it, or
+save it with `agents rm NAME --force`. The merge is a merge commit
+(--no-ff) naming the agent; on a conflict it is aborted and the repository
+is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "merge an agent's branch into its base (or --into BRANCH) in the main checkout"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("--into", metavar="BRANCH", help="merge into BRANCH instead of the agent's base")
+    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import gitops, lifecycle
+
+    server = lifecycle.connect_if_running(socket_of(args))
+    ref = lifecycle.resolve(server, args.name, args.repo)
+    if not ref.own_worktree:
+        raise AgentsError(f"{ref.name} works in the main checkout: its changes are already there, there is no branch to merge")
+    root = ref.repo
+    target = args.into or ref.base
+    if not target or target.startswith("-"):
+        raise AgentsError(f"{ref.name} has no base branch on record: say where to merge with --into BRANCH")
+    if not _is_branch(root, target):
+        raise AgentsError(f"{target!r} is not a local branch of {root}: merge into a branch with --into BRANCH")
+    if not _is_branch(root, ref.branch):
+        raise AgentsError(f"the branch {ref.branch} of {ref.name} no longer exists")
+
+    # The agent's own unsaved work would silently stay behind.
+    work = lifecycle.inspect(ref)
+    if work.dirty:
+        pending = work.losses(ref.branch)[:2]
+        raise AgentsError(
+            f"{ref.name} has uncommitted work in {ref.worktree} ({'; '.join(pending)}), which a merge would leave out: "
+            f"commit it, or use `agents rm {ref.name} --force` to save it first"
+        )
+
+    current = gitops.git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    if current != target:
+        on = f"on {current}" if current else "on a detached HEAD"
+        raise AgentsError(
+            f"the main checkout {root} is {on}, not {target}: switch it first (git -C {root} switch {target}) "
+            f"or merge into {current or 'a branch'} with --into; nothing was changed"
+        )
+    _refuse_dirty(root, ref.branch)
+
+    if gitops.git(root, "merge-base", "--is-ancestor", ref.branch, "HEAD", check=False).returncode == 0:
+        _say(args, f"nothing to merge: {ref.branch} is already in {target}")
+        return 0
+
+    count = gitops.git(root, "rev-list", "--count", f"HEAD..{ref.branch}").stdout.strip()
+    subject = f"Merge agent {ref.name} ({ref.branch}) into {target}"
+    body = f"Task: {ref.task}" if ref.task else ""
+    message_args = ["-m", subject] + (["-m", body] if body else [])
+    orig_head = gitops.git(root, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False).stdout.strip()
+    proc = gitops.git(
+        root, *lifecycle.identity_args(root), "merge", "--no-ff", "--no-edit", *message_args, ref.branch, check=False
+    )
+    if proc.returncode != 0:
+        conflicts = gitops.git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
+        if _merging(root):
+            gitops.git(root, "merge", "--abort", check=False)
+        # merge wrote ORIG_HEAD: put back what was there, so nothing at all changed.
+        if orig_head:
+            gitops.git(root, "update-ref", "--no-deref", "ORIG_HEAD", orig_head, check=False)
+        else:
+            gitops.git(root, "update-ref", "--no-deref", "-d", "ORIG_HEAD", check=False)
+        detail = f"conflicts in {lifecycle.sample(conflicts)}" if conflicts else _last_line(proc)
+        raise AgentsError(
+            f"merging {ref.branch} into {target} failed ({detail}); the merge was aborted and {root} is as it was. "
+            f"Resolve it in the agent's worktree (e.g. ask {ref.name} to merge {target} into its branch), then merge again"
+        )
+    commit = gitops.git(root, "rev-parse", "HEAD").stdout.strip()
+    _say(args, f"merged {ref.branch} ({count} commit{'s' if count != '1' else ''}) into {target} in {root}: commit {commit[:12]}")
+    return 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    from agents_tmux.tmuxcmd import display_message
+
+    if args.from_key:
+        display_message(socket_of(args), f"agents: {message}", args.client)
+    else:
+        print(message)
+
+
+def _is_branch(root: Path, name: str) -> bool:
+    from agents_tmux import gitops
+
+    return bool(name) and gitops.git(root, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode == 0
+
+
+def _merging(root: Path) -> bool:
+    from agents_tmux import gitops
+
+    return gitops.git(root, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode == 0
+
+
+def _last_line(proc: object) -> str:
+    text = (getattr(proc, "stderr", "") or getattr(proc, "stdout", "") or "").strip().splitlines()
+    return text[-1].removeprefix("error: ").removeprefix("fatal: ") if text else "git merge failed"
+
+
+def _refuse_dirty(root: Path, branch: str) -> None:
+    """Refuse when the main checkout has tracked changes, or untracked files the merge would write over."""
+    from agents_tmux import gitops, lifecycle
+
+    status = gitops.git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
+    changed = [item[3:] for item in status.split("\0") if len(item) > 3]
+    if changed:
+        raise AgentsError(
+            f"the main checkout {root} has uncommitted changes ({lifecycle.sample(changed)}): "
+            "commit or stash them first; nothing was changed"
+        )
+    if _merging(root) or gitops.git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False).returncode == 0:
+        raise AgentsError(f"the main checkout {root} is in the middle of a merge or rebase: finish it first")
+    base = gitops.git(root, "merge-base", "HEAD", branch, check=False).stdout.strip()
+    if not base:
+        return
+    incoming = gitops.git(root, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=AM", base, branch).stdout
+    tracked = set(gitops.git(root, "ls-files", "-z").stdout.split("\0"))
+    in_the_way = []
+    for path in (p for p in incoming.split("\0") if p):
+        if path not in tracked and (os_path_exists(root / path)):
+            in_the_way.append(path)
+    if in_the_way:
+        raise AgentsError(
+            f"untracked files in {root} would be overwritten by the merge ({lifecycle.sample(in_the_way)}): "
+            "move them away or commit them first; nothing was changed"
+        )
+
+
+def os_path_exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()

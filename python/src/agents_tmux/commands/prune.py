@@ -1,0 +1,185 @@
+"""Clean up after agents that are gone, without losing anything.
+
+Looks at the registry entries whose pane is gone and at the worktrees in the
+agents folder, and lists what it would do (a dry run; --yes does it):
+retire entries whose worktree is gone, remove worktrees that are clean and
+whose branch another branch holds entirely (and that branch), and let git
+forget worktrees whose folder was deleted. Anything holding work that is
+not saved anywhere else is reported and left alone (`agents rm NAME --force`
+saves it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "find gone agents and leftover worktrees; list the safe cleanup (--yes does it)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--repo", "-C", metavar="DIR", help="the repository (default: the one of the current folder)")
+    scope.add_argument("--all", "-a", action="store_true", help="every repository agents.tmux knows")
+    parser.add_argument("--yes", "-y", action="store_true", help="do the cleanup (default: only say what it would do)")
+
+
+@dataclass
+class Action:
+    text: str
+    do: object = None  # a callable, or None for a report only
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import lifecycle, registry
+
+    server = lifecycle.connect_if_running(socket_of(args))
+    if args.all:
+        repos = registry.known_repos()
+    else:
+        repo = lifecycle.repo_of(args.repo)
+        if repo is None:
+            raise AgentsError("not inside a git repository: say which with --repo DIR, or use --all")
+        repos = [repo]
+    live = {(a.name, a.repo) for a in lifecycle.live_agents(server)}
+    live_worktrees = {a.worktree for a in lifecycle.live_agents(server)}
+    actions: list[Action] = []
+    for repo in repos:
+        actions += plan(repo, live, live_worktrees)
+    todo = [a for a in actions if a.do is not None]
+    kept = [a for a in actions if a.do is None]
+    if not actions:
+        print("nothing to prune")
+        return 0
+    for action in todo:
+        if args.yes:
+            try:
+                action.do()  # type: ignore[operator]
+                print(f"done: {action.text}")
+            except AgentsError as exc:
+                print(f"failed: {action.text}: {exc}")
+        else:
+            print(f"would {action.text}")
+    for action in kept:
+        print(f"kept: {action.text}")
+    if todo and not args.yes:
+        print("(a dry run: run `agents prune --yes` to do it)")
+    return 0
+
+
+def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str]) -> list[Action]:
+    """What pruning ``repo`` would do, safest first."""
+    from agents_tmux import gitops, lifecycle, registry
+
+    actions: list[Action] = []
+    if not (repo / ".git").exists():
+        return [Action(f"{repo}: the repository is gone; its registry is kept ({registry.registry_path(repo)})")]
+    entries = registry.load(repo)
+    listing = gitops.git(repo, "worktree", "list", "--porcelain").stdout
+    worktrees: dict[Path, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in listing.splitlines() + [""]:
+        if not line:
+            if "worktree" in current:
+                worktrees[Path(current["worktree"])] = current
+            current = {}
+            continue
+        key, _, value = line.partition(" ")
+        current[key] = value or "yes"
+    if any("prunable" in info for info in worktrees.values()):
+        actions.append(Action(f"let git forget worktrees whose folder is gone in {repo} (git worktree prune)",
+                              lambda: gitops.git(repo, "worktree", "prune")))
+
+    recorded: set[Path] = set()
+    for name, entry in sorted(entries.items()):
+        if not isinstance(entry, dict):
+            continue
+        ref = lifecycle._from_entry(repo, entry)
+        if ref.worktree is not None:
+            recorded.add(ref.worktree)
+        if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
+            continue
+        actions += _plan_gone_agent(ref)
+
+    # Worktrees in the agents folder that no registry entry knows (a lost registry).
+    folder = _agents_folder(repo)
+    for path, info in worktrees.items():
+        if path == repo or path in recorded or str(path) in live_worktrees or folder is None or folder not in path.parents:
+            continue
+        if "prunable" in info:
+            continue
+        branch = info.get("branch", "").removeprefix("refs/heads/")
+        ref = lifecycle.AgentRef(name=path.name, repo=repo, worktree=path, branch=branch)
+        actions += _plan_orphan(ref)
+    return actions
+
+
+def _agents_folder(repo: Path) -> Path | None:
+    from agents_tmux import config as config_mod
+    from agents_tmux import gitops
+    from agents_tmux.spawn import worktree_path
+
+    try:
+        cfg = config_mod.load(repo)
+        return worktree_path(gitops.Repo(root=repo, worktree=repo), cfg, "x").parent
+    except AgentsError:
+        return None
+
+
+def _plan_gone_agent(ref: object) -> list[Action]:
+    from agents_tmux import lifecycle, registry
+
+    assert isinstance(ref, lifecycle.AgentRef)
+    work = lifecycle.inspect(ref)
+    losses = work.losses(ref.branch)
+
+    def retire() -> None:
+        registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True)
+
+    if not work.worktree_exists:
+        def forget() -> None:
+            lifecycle.delete_branch_if_merged(ref)
+            retire()
+
+        what = "delete its merged branch" if work.branch_exists and not work.unmerged else (
+            f"keep branch {ref.branch}" if work.branch_exists else "no branch left")
+        return [Action(f"retire {ref.name} ({ref.repo}): its pane and worktree are gone; {what}", forget)]
+    if losses:
+        return [Action(f"{ref.name} ({ref.worktree}): pane gone but it holds {'; '.join(losses)} "
+                       f"(`agents rm {ref.name} --force` saves it, `agents restore {ref.name}` brings it back)")]
+
+    def remove() -> None:
+        again = lifecycle.inspect(ref)
+        if again.losses(ref.branch):
+            raise AgentsError("it changed meanwhile; left alone")
+        lifecycle.remove_worktree(ref, again)
+        lifecycle.delete_branch_if_merged(ref)
+        retire()
+
+    ignored = f" (ignored files go with it: {lifecycle.sample(work.ignored)})" if work.ignored else ""
+    return [Action(f"remove {ref.name}: pane gone, worktree {ref.worktree} clean{ignored}, "
+                   f"branch {ref.branch or '-'} held by another branch", remove)]
+
+
+def _plan_orphan(ref: object) -> list[Action]:
+    from agents_tmux import lifecycle
+
+    assert isinstance(ref, lifecycle.AgentRef)
+    work = lifecycle.inspect(ref)
+    losses = work.losses(ref.branch)
+    if losses:
+        return [Action(f"worktree {ref.worktree} (no agent on record) holds {'; '.join(losses)}")]
+
+    def remove() -> None:
+        again = lifecycle.inspect(ref)
+        if again.losses(ref.branch):
+            raise AgentsError("it changed meanwhile; left alone")
+        lifecycle.remove_worktree(ref, again)
+        lifecycle.delete_branch_if_merged(ref)
+
+    return [Action(f"remove worktree {ref.worktree} (no agent on record, clean, branch {ref.branch or '-'} merged)", remove)]

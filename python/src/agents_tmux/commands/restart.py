@@ -1,0 +1,37 @@
+"""Start an exited agent again in its own pane, resuming its conversation.
+
+The pane an agent exited in stays as a shell in the worktree; this replaces
+that shell with the agent again (`respawn-pane -k`), with the same command
+restore uses (Claude: --resume <session id>). An agent that is still running
+is left alone unless --force.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "start an exited agent again in its pane, resuming its conversation"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("--force", "-f", action="store_true", help="restart it even if it is still running (kills it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import panes
+    from agents_tmux import restore as restore_mod
+    from agents_tmux.lifecycle import resolve
+
+    server = panes.connect(socket_of(args))
+    ref = resolve(server, args.name)
+    if not ref.live:
+        raise AgentsError(f"{ref.name} has no pane in this tmux server: bring it back with `agents restore {ref.name}`")
+    if ref.state != "exited" and not args.force:
+        raise AgentsError(f"{ref.name} is still running (state {ref.state or 'unknown'}): use --force to kill and restart it")
+    how = restore_mod.restart_in_pane(server, ref)
+    print(f"restarted {ref.name}: {how}")
+    return 0

@@ -1,0 +1,75 @@
+"""Bring back the agents that are not running: after a tmux or machine restart, one window per agent.
+
+Every agent recorded as active in the registry (of this repository, or of
+every known repository with --all) that has no pane in this tmux server gets
+a window named after it, in its worktree, running the agent again with its
+conversation resumed (Claude: --resume <session id>, else --continue, else
+afresh). Agents removed with `agents rm` are never restored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "recreate the panes of agents that are not running, resuming their conversations"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these agents (default: every one not running)")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--repo", "-C", metavar="DIR", help="the repository (default: the one of the current folder)")
+    scope.add_argument("--all", "-a", action="store_true", help="every repository agents.tmux knows")
+    parser.add_argument("--session", "-s", metavar="NAME",
+                        help="put the windows in this session (default: a session named after the repository, made if missing)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print nothing when there is nothing to restore")
+    parser.add_argument("--wait-session", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import lifecycle, panes, registry
+    from agents_tmux import restore as restore_mod
+    from agents_tmux.tmuxcmd import display_message
+
+    socket = socket_of(args)
+    server = panes.connect(socket)
+    if args.wait_session:
+        # At server start (@agents-restore on) the first session may still be on its way.
+        deadline = time.monotonic() + args.wait_session
+        while time.monotonic() < deadline and not server.cmd("list-sessions", "-F", "#{session_id}").stdout:
+            time.sleep(0.1)
+    if args.all:
+        repos = registry.known_repos()
+    else:
+        repo = lifecycle.repo_of(args.repo)
+        if repo is None:
+            raise AgentsError("not inside a git repository: say which with --repo DIR, or restore every repository with --all")
+        repos = [repo]
+    outcomes = []
+    problems = []
+    for repo in repos:
+        try:
+            outcomes += restore_mod.restore_repo(server, repo, args.session, tuple(args.names))
+        except AgentsError as exc:
+            if not args.all:
+                raise
+            problems.append(f"{repo}: {exc}")
+    restored = [o for o in outcomes if o.restored]
+    lines = [f"restored {o.name}: {o.message}" for o in restored]
+    lines += [f"not restored {o.name} ({o.repo}): {o.message}" for o in outcomes if not o.restored]
+    lines += [f"skipped {p}" for p in problems]
+    if args.from_key:
+        summary = f"agents: restored {len(restored)} agent{'s' if len(restored) != 1 else ''}"
+        if len(lines) > len(restored):
+            summary += f", {len(lines) - len(restored)} not (see: agents restore)"
+        display_message(socket, summary if lines else "agents: every agent is running", args.client)
+    elif lines:
+        print("\n".join(lines))
+    elif not args.quiet:
+        print("nothing to restore: every active agent is running")
+    return 1 if (problems or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0

@@ -1,0 +1,33 @@
+"""Type a message into one agent, as if you had typed it, and submit it.
+
+TEXT is sent exactly as given (or read from stdin with `-`): multi-line
+text arrives as one prompt, and nothing in it is read by tmux or a shell.
+An agent that has exited is not sent anything (its pane is a shell then).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+
+HELP = "type TEXT (or stdin with -) into an agent and press Enter"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("text", help="the message; - reads it from stdin")
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import deliver, panes
+
+    socket = socket_of(args)
+    server = panes.connect(socket)
+    text = deliver.read_text(args.text)
+    agent = panes.find_agent(server, args.name)
+    if agent.state == "exited":
+        raise AgentsError(f"{agent.name} has exited and its pane is a shell now: restart it first (agents restart {agent.name})")
+    deliver.send_text(socket, agent.pane_id, text)
+    return 0

@@ -1,0 +1,398 @@
+"""The end of an agent's life without losing work: find it, see what it holds, save it.
+
+An agent is known from two places: its live pane (tmux options) and its
+entry in the repository's registry. After a tmux restart only the registry
+is left, so every command here works from either (:func:`resolve`).
+
+Before anything is removed, :func:`inspect` lists what would be lost
+(uncommitted, untracked, unmerged); :func:`save_work` commits all of it
+(untracked files included, ignored ones not) on the agent's branch and
+checks that nothing is left behind; only then may the worktree go.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import glob
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agents_tmux import gitops, registry
+from agents_tmux.errors import AgentsError
+
+if TYPE_CHECKING:
+    import libtmux
+
+    from agents_tmux.panes import Agent
+
+#: The message of the commit that saves an agent's work before its worktree goes.
+SAVE_MESSAGE = "agents.tmux: save work of {name} before removal"
+#: Identity for that commit when git has none configured.
+FALLBACK_IDENTITY = ("agents.tmux", "agents.tmux@localhost")
+
+
+@dataclass
+class AgentRef:
+    """One agent, as its pane and/or its registry entry describe it."""
+
+    name: str
+    repo: Path
+    worktree: Path | None
+    branch: str
+    base: str = ""
+    base_commit: str = ""
+    kind: str = ""
+    task: str = ""
+    role: str = ""
+    session_id: str = ""
+    transcript: str = ""
+    system_prompt: str = ""
+    status: str = registry.ACTIVE
+    pane_id: str = ""
+    state: str = ""
+    entry: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def own_worktree(self) -> bool:
+        """True when the agent has a worktree and branch of its own (not the main checkout)."""
+        return bool(self.branch and self.worktree and self.worktree != self.repo)
+
+    @property
+    def live(self) -> bool:
+        return bool(self.pane_id)
+
+
+def live_agents(server: libtmux.Server | None) -> list[Agent]:
+    """The agents of ``server`` (none without a server)."""
+    if server is None:
+        return []
+    from agents_tmux import panes
+
+    return panes.list_agents(server)
+
+
+def _from_entry(repo: Path, entry: dict[str, Any]) -> AgentRef:
+    worktree = entry.get("worktree") or ""
+    return AgentRef(
+        name=str(entry.get("name", "")),
+        repo=repo,
+        worktree=Path(worktree) if worktree else None,
+        branch=str(entry.get("branch") or ""),
+        base=str(entry.get("base") or ""),
+        base_commit=str(entry.get("base_commit") or ""),
+        kind=str(entry.get("kind") or ""),
+        task=str(entry.get("task") or ""),
+        role=str(entry.get("role") or ""),
+        session_id=str(entry.get("session_id") or ""),
+        transcript=str(entry.get("transcript") or ""),
+        system_prompt=str(entry.get("system_prompt") or ""),
+        status=str(entry.get("status") or registry.ACTIVE),
+        entry=dict(entry),
+    )
+
+
+def _with_pane(ref: AgentRef, agent: Agent) -> AgentRef:
+    """The pane's facts are the newest: they win over the registry's."""
+    ref.pane_id = agent.pane_id
+    ref.state = agent.state
+    for attr in ("branch", "base", "kind", "task", "role", "session_id", "transcript"):
+        value = getattr(agent, attr)
+        if value:
+            setattr(ref, attr, value)
+    if agent.worktree:
+        ref.worktree = Path(agent.worktree)
+    return ref
+
+
+def repo_of(directory: str | None) -> Path | None:
+    """The main checkout of the repository at ``directory`` (or the current folder); None outside one."""
+    try:
+        return gitops.find_repo(Path(directory).expanduser() if directory else Path.cwd()).root
+    except AgentsError:
+        if directory:
+            raise
+        return None
+
+
+def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = None) -> AgentRef:
+    """The agent called ``name`` (or with that pane id), live or only recorded.
+
+    Looked for among the live panes first (of ``--repo`` when given), then in
+    the registry of that repository or of the current folder's, then in
+    every known registry (it must be unambiguous there).
+    """
+    repo = repo_of(repo_dir) if repo_dir else None
+    live = [a for a in live_agents(server) if name in (a.name, a.pane_id) and (repo is None or Path(a.repo) == repo)]
+    if live:
+        agent = live[0]
+        root = Path(agent.repo) if agent.repo else (repo or Path(agent.worktree))
+        entry = registry.load(root).get(agent.name) if agent.repo else None
+        base = _from_entry(root, entry) if isinstance(entry, dict) else AgentRef(
+            name=agent.name, repo=root, worktree=Path(agent.worktree) if agent.worktree else None, branch=agent.branch
+        )
+        base.name = agent.name
+        return _with_pane(base, agent)
+    searched = [repo] if repo else []
+    if not searched:
+        here = repo_of(None)
+        if here is not None:
+            searched.append(here)
+    for root in searched:
+        entry = registry.load(root).get(name)
+        if isinstance(entry, dict):
+            return _from_entry(root, entry)
+    if repo is None:
+        found = [(root, registry.load(root).get(name)) for root in registry.known_repos() if root not in searched]
+        found = [(root, entry) for root, entry in found if isinstance(entry, dict)]
+        active = [item for item in found if item[1].get("status", registry.ACTIVE) == registry.ACTIVE]
+        pick = active or found
+        if len(pick) == 1:
+            return _from_entry(*pick[0])
+        if len(pick) > 1:
+            roots = ", ".join(str(root) for root, _ in pick)
+            raise AgentsError(f"several repositories have an agent called {name!r} ({roots}): say which with --repo DIR")
+    raise AgentsError(f"no agent is called {name!r} (see `agents list`; agents of other repositories need --repo DIR)")
+
+
+# --------------------------------------------------------------------------
+# what an agent's worktree and branch hold
+
+
+@dataclass
+class Work:
+    """What removing an agent's worktree (and branch) would lose."""
+
+    worktree_exists: bool = False
+    #: Tracked files with changes, staged or not (paths relative to the worktree).
+    changed: list[str] = field(default_factory=list)
+    #: Untracked files that are not ignored.
+    untracked: list[str] = field(default_factory=list)
+    #: Untracked files copied in at spawn (copy_files) and still identical to the main checkout's.
+    copies: list[str] = field(default_factory=list)
+    #: Untracked folders that are git repositories of their own: git cannot save them.
+    nested_repos: list[str] = field(default_factory=list)
+    #: Ignored files and folders (never saved; listed so the user knows).
+    ignored: list[str] = field(default_factory=list)
+    #: Commits of the branch (or of a detached HEAD) that no other branch holds.
+    unmerged: int = 0
+    branch_exists: bool = False
+    #: The branch checked out in the worktree ("" when HEAD is detached).
+    head_branch: str = ""
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self.changed or self.untracked or self.nested_repos)
+
+    def losses(self, branch: str) -> list[str]:
+        """What would be lost, in words ("2 uncommitted files", ...)."""
+        out = []
+        if self.changed:
+            out.append(_count(len(self.changed), "uncommitted file") + f" ({sample(self.changed)})")
+        if self.untracked:
+            out.append(_count(len(self.untracked), "untracked file") + f" ({sample(self.untracked)})")
+        if self.nested_repos:
+            out.append(_count(len(self.nested_repos), "nested git repository", "nested git repositories") + f" ({sample(self.nested_repos)})")
+        if self.unmerged:
+            out.append(_count(self.unmerged, "commit") + f" on {branch or 'a detached HEAD'} not merged into any other branch")
+        return out
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def sample(items: list[str], limit: int = 3) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _status_entries(worktree: Path) -> list[tuple[str, str]]:
+    """``(XY, path)`` from ``git status --porcelain -z``, every untracked file listed."""
+    out = gitops.git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames").stdout
+    entries = []
+    for item in out.split("\0"):
+        if len(item) > 3:
+            entries.append((item[:2], item[3:]))
+    return entries
+
+
+def unmerged_commits(repo: Path, ref: str, own_branch: str = "") -> int:
+    """How many commits of ``ref`` no other local or remote-tracking branch holds."""
+    exclude = [f"--exclude={own_branch}"] if own_branch else []
+    proc = gitops.git(repo, "rev-list", "--count", ref, "--not", *exclude, "--branches", "--remotes", check=False)
+    try:
+        return int(proc.stdout.strip()) if proc.returncode == 0 else 0
+    except ValueError:
+        return 0
+
+
+def copy_patterns(repo: Path) -> tuple[str, ...]:
+    """The ``copy_files`` patterns of the repository's config (none when it cannot be read)."""
+    from agents_tmux import config as config_mod
+
+    try:
+        return config_mod.load(repo).copy_files
+    except AgentsError:
+        return ()
+
+
+def _unchanged_copies(ref: AgentRef, untracked: list[str]) -> list[str]:
+    """Untracked files that spawn copied in (``.env``...) and that still equal the original."""
+    assert ref.worktree is not None
+    wanted: set[str] = set()
+    for pattern in copy_patterns(ref.repo):
+        wanted.update(glob.glob(pattern, root_dir=ref.worktree, include_hidden=True))
+    same = []
+    for path in untracked:
+        original = ref.repo / path
+        if path in wanted and original.is_file() and filecmp.cmp(ref.worktree / path, original, shallow=False):
+            same.append(path)
+    return same
+
+
+def inspect(ref: AgentRef) -> Work:
+    """What the agent's worktree and branch hold that removing them would lose."""
+    work = Work()
+    repo = ref.repo
+    work.branch_exists = bool(ref.branch) and gitops.git(
+        repo, "show-ref", "--verify", "--quiet", f"refs/heads/{ref.branch}", check=False
+    ).returncode == 0
+    if ref.worktree is not None and ref.worktree.is_dir() and ref.own_worktree:
+        work.worktree_exists = True
+        for xy, path in _status_entries(ref.worktree):
+            if xy == "??":
+                (work.nested_repos if path.endswith("/") else work.untracked).append(path)
+            else:
+                work.changed.append(path)
+        work.copies = _unchanged_copies(ref, work.untracked)
+        work.untracked = [p for p in work.untracked if p not in work.copies]
+        ignored = gitops.git(ref.worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory").stdout
+        listed = sorted(p for p in ignored.split("\0") if p)
+        work.ignored = [p for p in listed if not any(p != d and p.startswith(d) for d in listed if d.endswith("/"))]
+        head = gitops.git(ref.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+        work.head_branch = head
+        if not head:
+            work.unmerged += unmerged_commits(ref.worktree, "HEAD")
+    if work.branch_exists:
+        work.unmerged += unmerged_commits(repo, ref.branch, ref.branch)
+    return work
+
+
+# --------------------------------------------------------------------------
+# saving
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where an agent's work went."""
+
+    branch: str
+    commit: str
+    #: True when a new commit was made (False: everything was committed already).
+    committed: bool
+
+
+def identity_args(cwd: Path) -> list[str]:
+    """``-c user.name=... -c user.email=...`` when git has no identity of its own."""
+    for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        if gitops.git(cwd, "var", var, check=False).returncode != 0:
+            name, email = FALLBACK_IDENTITY
+            return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    return []
+
+
+def save_work(ref: AgentRef, work: Work) -> Saved:
+    """Commit everything in the agent's worktree (untracked too, not ignored) on its branch.
+
+    No commit hook runs and no signing is asked for. Afterwards the worktree
+    must be clean but for unchanged ``copy_files`` copies, or nothing may be
+    removed: an error says what is left.
+    """
+    assert ref.worktree is not None
+    worktree = ref.worktree
+    if work.nested_repos:
+        raise AgentsError(
+            f"{worktree} holds git repositories of its own ({sample(work.nested_repos)}): "
+            "git cannot save them in a commit; move them out of the worktree first"
+        )
+    committed = False
+    if work.changed or work.untracked:
+        gitops.git(worktree, "add", "-A", "--", ".")
+        if work.copies:
+            gitops.git(worktree, "rm", "-q", "--cached", "--ignore-unmatch", "--", *work.copies)
+        staged = gitops.git(worktree, "diff", "--cached", "--quiet", check=False).returncode != 0
+        if staged:
+            message = SAVE_MESSAGE.format(name=ref.name)
+            gitops.git(
+                worktree, *identity_args(worktree), "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgsign=false",
+                "commit", "--quiet", "--no-verify", "-m", message,
+            )
+            committed = True
+    left = [path for xy, path in _status_entries(worktree) if not (xy == "??" and path in work.copies)]
+    if left:
+        raise AgentsError(f"saving the work of {ref.name} left files uncommitted ({sample(left)}); nothing was removed")
+    commit = gitops.git(worktree, "rev-parse", "HEAD").stdout.strip()
+    branch = gitops.git(worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    if not branch:
+        # A detached HEAD (a rebase left half way, a checkout of a commit):
+        # give its commits a branch, or they would be lost with the worktree.
+        branch = _free_branch(ref.repo, f"{ref.branch or 'agents-saved/' + ref.name}-saved")
+        gitops.git(ref.repo, "branch", branch, commit)
+    return Saved(branch=branch, commit=commit, committed=committed)
+
+
+def _free_branch(repo: Path, stem: str) -> str:
+    for number in range(1, 1000):
+        name = stem if number == 1 else f"{stem}-{number}"
+        if gitops.git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode != 0:
+            return name
+    raise AgentsError(f"no free branch name like {stem}")
+
+
+def remove_worktree(ref: AgentRef, work: Work) -> None:
+    """``git worktree remove`` (only called once :func:`save_work` left it clean)."""
+    assert ref.worktree is not None
+    force = ["--force"] if work.copies else []
+    gitops.git(ref.repo, "worktree", "remove", *force, str(ref.worktree))
+
+
+def delete_branch_if_merged(ref: AgentRef) -> bool:
+    """Delete the agent's branch when every commit of it is on another branch; True if deleted."""
+    if not ref.branch:
+        return False
+    if gitops.git(ref.repo, "show-ref", "--verify", "--quiet", f"refs/heads/{ref.branch}", check=False).returncode != 0:
+        return False
+    if unmerged_commits(ref.repo, ref.branch, ref.branch):
+        return False
+    # -D: our own check above is stricter than -d's "merged into HEAD"; git
+    # still refuses a branch that some worktree has checked out.
+    return gitops.git(ref.repo, "branch", "-D", ref.branch, check=False).returncode == 0
+
+
+def short(commit: str) -> str:
+    return commit[:12]
+
+
+
+def connect_if_running(socket: Any) -> libtmux.Server | None:
+    """The tmux server of ``socket``, or None when none runs (the registry still works)."""
+    from agents_tmux import panes
+
+    try:
+        return panes.connect(socket)
+    except AgentsError:
+        return None
+
+
+def close_pane(server: libtmux.Server | None, ref: AgentRef) -> bool:
+    """Kill the agent's pane if it is still there; True when one was closed."""
+    if server is None or not ref.pane_id:
+        return False
+    from agents_tmux import panes
+
+    alive = [a for a in panes.list_agents(server) if a.pane_id == ref.pane_id and a.name == ref.name]
+    if not alive:
+        return False
+    panes.run(server, "kill-pane", "-t", ref.pane_id)
+    return True

@@ -1,0 +1,42 @@
+"""The optional pane log (``@agents-log on``): everything an agent's pane prints, appended to a file.
+
+For agents without a transcript of their own (Claude keeps one; Codex,
+Aider... may not), ``pipe-pane`` copies the pane's output to
+``$XDG_STATE_HOME/agents-tmux/repos/<repo>/logs/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agents_tmux import paths
+
+if TYPE_CHECKING:
+    import libtmux
+
+ON = ("on", "1", "yes", "true")
+
+
+def log_path(repo_root: Path, name: str) -> Path:
+    """Where the pane log of agent ``name`` goes."""
+    return paths.repo_state_dir(repo_root) / "logs" / f"{name}.log"
+
+
+def enabled(server: libtmux.Server) -> bool:
+    result = server.cmd("show-options", "-gqv", "@agents-log")
+    return bool(result.stdout) and result.stdout[0].strip().lower() in ON
+
+
+def start_if_enabled(server: libtmux.Server, pane_id: str, repo_root: Path, name: str) -> Path | None:
+    """Start piping ``pane_id``'s output to its log when ``@agents-log`` is on; the log's path."""
+    if not enabled(server):
+        return None
+    path = log_path(repo_root, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # pipe-pane runs a shell command and expands formats in it: quote for the
+    # shell, then double '#' for tmux. -o: never a second pipe on one pane.
+    command = f"exec cat >> {shlex.quote(str(path))}".replace("#", "##")
+    server.cmd("pipe-pane", "-o", "-t", pane_id, command)
+    return path

@@ -1,0 +1,264 @@
+"""Bring agents back after tmux (or the machine) restarted: one window per agent, conversation resumed.
+
+The registry of each repository says which agents should exist (status
+``active``); those without a pane in this tmux server get a new window in
+their worktree running the agent with ``resume_command``: Claude resumes
+the exact conversation (``--resume <session id>``) when its transcript is
+there, else continues the newest one in that folder (``--continue``), else
+starts afresh. ``agents restart`` uses the same command in the pane the
+agent exited in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agents_tmux import config as config_mod
+from agents_tmux import panes, registry
+from agents_tmux.errors import AgentsError
+from agents_tmux.launch import Launch, resume_command, start_command
+from agents_tmux.lifecycle import AgentRef, _from_entry
+
+if TYPE_CHECKING:
+    import libtmux
+
+    from agents_tmux.config import AgentKind, Config
+
+
+# --------------------------------------------------------------------------
+# which conversation to resume
+
+
+def claude_project_dir(worktree: Path) -> Path:
+    """Where Claude Code keeps the transcripts of sessions started in ``worktree``."""
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return Path(base) / "projects" / re.sub(r"[^a-zA-Z0-9]", "-", str(worktree))
+
+
+def has_conversation(path: Path) -> bool:
+    """True when the transcript at ``path`` holds at least one message (Claude resumes only those)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if '"user"' not in line and '"assistant"' not in line:
+                    continue
+                try:
+                    if json.loads(line).get("type") in ("user", "assistant"):
+                        return True
+                except (ValueError, AttributeError):
+                    continue
+    except OSError:
+        return False
+    return False
+
+
+def transcript_of(ref: AgentRef) -> Path | None:
+    """The transcript of the agent's recorded session, if it exists with a conversation."""
+    if not ref.session_id or ref.worktree is None:
+        return None
+    candidates = [Path(ref.transcript)] if ref.transcript and Path(ref.transcript).name == f"{ref.session_id}.jsonl" else []
+    candidates.append(claude_project_dir(ref.worktree) / f"{ref.session_id}.jsonl")
+    return next((path for path in candidates if has_conversation(path)), None)
+
+
+@dataclass(frozen=True)
+class Relaunch:
+    launch: Launch
+    #: "resume" (that session), "continue" (the newest in the folder) or "fresh".
+    how: str
+    transcript: str = ""
+
+
+def relaunch_command(ref: AgentRef, kind: AgentKind) -> Relaunch:
+    """The command that brings ``ref``'s conversation back, and how it does."""
+    if kind.hooks == "claude":
+        transcript = transcript_of(ref)
+        if transcript is not None and kind.resume:
+            return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt), "resume", str(transcript))
+        if ref.worktree is not None and kind.continue_args and any(
+            has_conversation(path) for path in claude_project_dir(ref.worktree).glob("*.jsonl")
+        ):
+            return Relaunch(resume_command(kind, "", ref.system_prompt), "continue")
+        return Relaunch(start_command(kind, "", ref.system_prompt, ref.name), "fresh")
+    if kind.continue_args:
+        return Relaunch(resume_command(kind, "", ref.system_prompt), "continue")
+    return Relaunch(start_command(kind, "", ref.system_prompt, ref.name), "fresh")
+
+
+def pane_facts(ref: AgentRef, kind_name: str, session_id: str, transcript: str) -> dict[str, str]:
+    """The pane options of a restored or restarted agent (state ``starting``)."""
+    facts = {
+        "@agent_name": ref.name,
+        "@agent_kind": kind_name,
+        "@agent_branch": ref.branch,
+        "@agent_base": ref.base,
+        "@agent_worktree": str(ref.worktree or ref.repo),
+        "@agent_repo": str(ref.repo),
+        "@agent_role": ref.role,
+        "@agent_task": ref.task,
+        "@agent_session_id": session_id,
+        "@agent_state": "starting",
+        "@agent_state_since": str(int(time.time())),
+        "@agent_exit_status": "",
+    }
+    if transcript:
+        facts["@agent_transcript"] = transcript
+    return facts
+
+
+def server_socket(server: libtmux.Server) -> str:
+    """The socket path of ``server`` ('' when it cannot tell)."""
+    result = server.cmd("display-message", "-p", "#{socket_path}")
+    return result.stdout[0].strip() if result.returncode == 0 and result.stdout else ""
+
+
+def alive_elsewhere(entry: registry.Entry, repo: Path, my_socket: str) -> bool:
+    """True when the agent runs in another tmux server (the one it was last started in)."""
+    socket = entry.get("socket")
+    if not isinstance(socket, str) or not socket or socket == my_socket or not os.path.exists(socket):
+        return False
+    try:
+        proc = subprocess.run(
+            ["tmux", "-S", socket, "list-panes", "-a", "-F", "#{@agent_name}\t#{@agent_repo}"],
+            capture_output=True, text=True, timeout=3, check=False, stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and f"{entry.get('name')}\t{repo}" in proc.stdout.splitlines()
+
+
+# --------------------------------------------------------------------------
+# restoring
+
+
+@dataclass(frozen=True)
+class Outcome:
+    name: str
+    repo: Path
+    restored: bool
+    message: str
+
+
+def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
+    """The session restored windows go to: ``wanted``, else one named after the repository (created if needed)."""
+    from agents_tmux.commands.up import session_name
+
+    name = wanted or session_name(repo)
+    if server.cmd("has-session", "-t", f"={name}").returncode != 0:
+        if wanted:
+            raise AgentsError(f"no tmux session is called {wanted!r}")
+        panes.run(server, "new-session", "-d", "-s", name, "-c", str(repo))
+    return name
+
+
+def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:
+    """Restore every active agent of ``repo`` that has no pane in ``server``."""
+    from agents_tmux.spawn import _RepoLock
+
+    outcomes: list[Outcome] = []
+    # Under the spawn lock: two restores (the one at server start, one by
+    # hand) never bring the same agent back twice.
+    with _RepoLock(repo):
+        entries = registry.load(repo)
+        live = {(a.name, Path(a.repo)) for a in panes.list_agents(server)}
+        my_socket = server_socket(server)
+        pending = [
+            entry for name, entry in sorted(entries.items(), key=lambda item: (item[1].get("created", 0), item[0]))
+            if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE
+            and (not names or name in names) and (name, repo) not in live
+        ]
+        if not pending:
+            return outcomes
+        cfg = config_mod.load(repo, panes.plugin_options(server))
+        target_session = ""
+        for entry in pending:
+            ref = _from_entry(repo, entry)
+            if alive_elsewhere(entry, repo, my_socket):
+                outcomes.append(Outcome(ref.name, repo, False, f"runs in another tmux server ({entry.get('socket')})"))
+                continue
+            if ref.worktree is None or not ref.worktree.is_dir():
+                outcomes.append(Outcome(ref.name, repo, False, f"its worktree {ref.worktree} is gone (agents prune cleans up)"))
+                continue
+            try:
+                kind = cfg.agent_kind(ref.kind or None)
+            except AgentsError as exc:
+                outcomes.append(Outcome(ref.name, repo, False, str(exc)))
+                continue
+            target_session = target_session or _session_for(server, repo, session)
+            pane_id, how = open_agent_window(server, cfg, kind, ref, target_session)
+            outcomes.append(Outcome(ref.name, repo, True, f"{how} in {ref.worktree} (pane {pane_id})"))
+    return outcomes
+
+
+def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref: AgentRef, session: str) -> tuple[str, str]:
+    """A new window named after the agent, running it resumed; returns (pane id, how)."""
+    from agents_tmux import panelog, paths
+    from agents_tmux.spawn import pane_environment
+
+    again = relaunch_command(ref, kind)
+    env = pane_environment(again.launch, cfg, kind, ref.name)
+    env_args: list[str] = []
+    for key, value in env.items():
+        env_args += ["-e", f"{key}={value}"]
+    assert ref.worktree is not None
+    lines = panes.run(
+        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", str(ref.worktree), *env_args,
+        "-P", "-F", "#{pane_id}", "--", str(paths.script("run-agent")), *again.launch.argv,
+    )
+    pane_id = lines[0].strip() if lines else ""
+    if not pane_id.startswith("%"):
+        raise AgentsError(f"tmux did not report the new pane of {ref.name}")
+    server.cmd("select-pane", "-t", pane_id, "-T", ref.name)
+    session_id = again.launch.session_id
+    panes.set_pane_options(server, pane_id, pane_facts(ref, kind.name, session_id, again.transcript),
+                           keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id", "@agent_transcript"))
+    panelog.start_if_enabled(server, pane_id, ref.repo, ref.name)
+    _record(ref, again, restored=int(time.time()), socket=server_socket(server))
+    return pane_id, _how(again)
+
+
+def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
+    """Run the agent again, resumed, in the pane it exited in (``respawn-pane -k``)."""
+    from agents_tmux import panelog, paths
+    from agents_tmux.spawn import pane_environment
+
+    cfg = config_mod.load(ref.repo, panes.plugin_options(server))
+    kind = cfg.agent_kind(ref.kind or None)
+    again = relaunch_command(ref, kind)
+    env = pane_environment(again.launch, cfg, kind, ref.name)
+    env_args: list[str] = []
+    for key, value in env.items():
+        env_args += ["-e", f"{key}={value}"]
+    directory = ref.worktree if ref.worktree is not None and ref.worktree.is_dir() else ref.repo
+    # The state is set before the pane restarts, so a hook that fires at once is not overwritten.
+    facts = pane_facts(ref, kind.name, again.launch.session_id, again.transcript)
+    panes.set_pane_options(server, ref.pane_id, facts)
+    panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", str(directory), *env_args, "--",
+              str(paths.script("run-agent")), *again.launch.argv)
+    panelog.start_if_enabled(server, ref.pane_id, ref.repo, ref.name)
+    _record(ref, again, restarted=int(time.time()))
+    return _how(again)
+
+
+def _record(ref: AgentRef, again: Relaunch, **fields: object) -> None:
+    """Note the restart in the registry; a continued session's id comes later from the hook."""
+    if again.launch.session_id:
+        fields["session_id"] = again.launch.session_id
+    if again.transcript:
+        fields["transcript"] = again.transcript
+    registry.update(ref.repo, ref.name, **fields)
+
+
+def _how(again: Relaunch) -> str:
+    if again.how == "resume":
+        return f"resumed session {again.launch.session_id}"
+    if again.how == "continue":
+        return "continued the newest conversation in its worktree"
+    return "started afresh (no conversation to resume)"
