@@ -58,8 +58,11 @@ bind_keys() {
 		run-shell -b "$cli jump --from-key --client '#{client_name}'"
 	bind_plugin_key "$menu_key_option" "$menu_key_default" \
 		run-shell -b "$cli menu --from-key --client '#{client_name}' --pane '#{pane_id}'"
+	# The team key asks for the task the same way (its own buffer), then
+	# starts the default layout (`agents team`, [layouts.team]).
 	bind_plugin_key "$team_key_option" "$team_key_default" \
-		run-shell -b "$cli team --from-key --client '#{client_name}' --pane '#{pane_id}'"
+		command-prompt -p "team task:" \
+		"set-buffer -b agents-team-task -- \"%%%\" ; run-shell -b \"$cli team --from-key --client '#{client_name}' --pane '#{pane_id}'\""
 }
 
 set_hooks() {
@@ -104,6 +107,16 @@ tmux_is_recent_enough() {
 	[ "$(printf '%s\n' "$version" 3.2 | sort -V | head -n 1)" = "3.2" ]
 }
 
+auto_restore() {
+	# @agents-restore on: bring back the agents that are not running, once per
+	# tmux server start. The guard is a global option, which lives exactly as
+	# long as the server: a reload finds it set and does nothing.
+	[ "$(get_tmux_option "$restore_option" "$restore_default")" = "on" ] || return 0
+	[ -n "$(tmux show-option -gqv @agents-restore-started)" ] && return 0
+	tmux set-option -gq @agents-restore-started "$(date +%s)"
+	("$AGENTS_CLI" restore --all --quiet --wait-session 10 </dev/null >/dev/null 2>&1 &)
+}
+
 main() {
 	if ! tmux_is_recent_enough; then
 		tmux display-message "agents.tmux needs tmux 3.2 or newer (this is $(tmux -V)); it did not load"
@@ -117,5 +130,6 @@ main() {
 	update_status_formats
 	publish
 	warm_up
+	auto_restore
 }
 main

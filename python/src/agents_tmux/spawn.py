@@ -14,12 +14,14 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libtmux
 
 from agents_tmux import config as config_mod
+from agents_tmux import context as context_mod
 from agents_tmux import gitops, panes, paths, registry
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
@@ -28,6 +30,19 @@ from agents_tmux.names import numbered, slugify
 
 #: How many numbered names (slug, slug-2, ...) to try before giving up.
 MAX_NUMBER = 1000
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Exactly where the pane opens, instead of ``target`` (teams lay out whole windows).
+
+    ``command`` is ``split-window``, ``new-window`` or ``new-session``; ``args``
+    its placement flags (``-h -f -l 40% -t %3``, ``-a -t @2 -n NAME``,
+    ``-s NAME -n NAME``). The folder, environment and program are added by spawn.
+    """
+
+    command: str
+    args: tuple[str, ...] = ()
 
 
 @dataclass
@@ -51,6 +66,10 @@ class SpawnRequest:
     #: False: the agent works in the main checkout, no worktree or branch of its own.
     worktree: bool = True
     extra_options: dict[str, str] = field(default_factory=dict)
+    #: Fills the system prompt in once the name, branch and worktree are known: (name, branch, worktree) -> prompt.
+    system_prompt_for: Callable[[str, str, Path], str] | None = None
+    #: Where the pane opens, overriding ``target`` (see :class:`Placement`).
+    placement: Placement | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +201,8 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) ->
 
 
 def open_pane(
-    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, command: list[str], env: dict[str, str], title: str, focus: bool
+    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, command: list[str], env: dict[str, str], title: str, focus: bool,
+    placement: Placement | None = None,
 ) -> str:
     """Split the origin pane's window (or open a window) running ``command``; its pane id."""
     env_args: list[str] = []
@@ -190,7 +210,11 @@ def open_pane(
         env_args += ["-e", f"{key}={value}"]
     where = ["-t", origin_pane] if origin_pane else []
     detach = [] if focus else ["-d"]
-    if target == "window":
+    if placement is not None:
+        # A new session is always made detached: this may run outside any client.
+        detach = ["-d"] if placement.command == "new-session" or not focus else []
+        args = [placement.command, *detach, *placement.args, "-c", str(directory)]
+    elif target == "window":
         if origin_pane:
             # new-window takes a window, not a pane: open right after the origin's.
             window = panes.run(server, "display-message", "-p", "-t", origin_pane, "#{window_id}")[0]
@@ -215,8 +239,9 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
     repo = gitops.find_repo(directory)
     cfg = config_mod.load(repo.root, panes.plugin_options(server))
     kind = cfg.agent_kind(request.agent)
+    context_mod.relative_dir(cfg)
     target = request.target or cfg.spawn_target
-    if target not in config_mod.SPAWN_TARGETS:
+    if request.placement is None and target not in config_mod.SPAWN_TARGETS:
         raise AgentsError(f"unknown target {target!r} (expected one of: {', '.join(config_mod.SPAWN_TARGETS)})")
     base_name, base_commit = gitops.resolve_base(repo, request.base)
     if not request.force:
@@ -232,10 +257,15 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         try:
             if request.worktree:
                 copy_files(repo, worktree, cfg.copy_files)
-            launch = start_command(kind, request.task, request.system_prompt, name)
+            # The shared context folder, at the same path in every checkout.
+            context_mod.prepare(repo, cfg, worktree if request.worktree else None)
+            system_prompt = request.system_prompt
+            if request.system_prompt_for is not None:
+                system_prompt = request.system_prompt_for(name, branch, worktree)
+            launch = start_command(kind, request.task, system_prompt, name)
             command = pane_command(kind, launch, cfg)
             env = pane_environment(launch, cfg, kind, name)
-            pane_id = open_pane(server, target, origin_pane, worktree, command, env, name, focus)
+            pane_id = open_pane(server, target, origin_pane, worktree, command, env, name, focus, request.placement)
         except BaseException:
             if request.worktree:
                 _undo_worktree(repo, worktree, branch)
@@ -255,6 +285,10 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             **request.extra_options,
         }
         panes.set_pane_options(server, pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
+        # issue 5: the pane log (@agents-log on), and the server the agent runs in (restore checks it).
+        from agents_tmux import panelog, restore
+
+        panelog.start_if_enabled(server, pane_id, repo.root, name)
         registry.record(
             repo.root,
             {
@@ -267,8 +301,9 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
                 "base_commit": base_commit,
                 "worktree": str(worktree),
                 "session_id": launch.session_id,
-                "system_prompt": request.system_prompt,
+                "system_prompt": system_prompt,
                 "status": "active",
+                "socket": restore.server_socket(server),
             },
         )
     return Spawned(name=name, pane_id=pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)

@@ -1,0 +1,129 @@
+"""Start a whole team of agents on one task: every pane of a layout from the config.
+
+Each pane is a role (planner, coder, reviewer...) with its own worktree and
+branch ``agent/<task>-<role>`` unless the role says otherwise, its prompt
+appended to the agent's system prompt. The panes open in a new window, or a
+new session with --session. From a key binding (--from-key) the task comes
+from the tmux buffer the prompt filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from typing import TYPE_CHECKING
+
+from agents_tmux import paths
+from agents_tmux.cli import socket_of
+from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import display_message, tmux_quote
+
+if TYPE_CHECKING:
+    from agents_tmux.teams import Team, TeamCapReached
+
+HELP = "start every agent of a layout (planner, coder, reviewer...) on one task"
+#: The tmux buffer the team key's prompt writes the task into.
+TASK_BUFFER = "agents-team-task"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("layout", nargs="?", help="a [layouts.NAME] table of the config (default: team)")
+    parser.add_argument("--task", "-m", metavar="TEXT", help="what the team should do; also names the branches")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--session", "-s", nargs="?", const="", metavar="NAME",
+        help="open the team in a new session (default name: <repo>-<task>)",
+    )
+    where.add_argument("--window", "-w", action="store_true", help="open the team in a new window (even if the layout says session)")
+    parser.add_argument("--base", "-b", metavar="REF", help="branch the worktrees from REF (default: the current HEAD)")
+    parser.add_argument("--pane", "-t", metavar="PANE", help="the pane to take the folder from (default: this pane)")
+    parser.add_argument("--dir", "-C", metavar="DIR", help="find the repository from DIR instead of the pane's folder")
+    parser.add_argument("--no-focus", "-d", dest="focus", action="store_false", help="stay where you are")
+    parser.add_argument("--force", "-f", action="store_true", help="start even when the team would pass @agents-max agents")
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import panes
+    from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
+
+    socket = socket_of(args)
+    server = panes.connect(socket)
+    origin = args.pane or os.environ.get("TMUX_PANE") or None
+    task = args.task
+    if args.from_key and task is None:
+        task = _task_from_buffer(server)
+    if task is None or not task.strip():
+        raise AgentsError('say what the team should do: agents team --task "TASK"')
+    if len(task) > 4000:
+        raise AgentsError("the task is longer than 4000 characters: put the details in a file and name it in the task")
+    request = TeamRequest(
+        task=task,
+        layout=args.layout,
+        target="window" if args.window else ("session" if args.session is not None else None),
+        session=args.session,
+        base=args.base,
+        origin_pane=origin,
+        directory=args.dir,
+        focus=args.focus,
+        force=args.force,
+        client=args.client,
+    )
+    try:
+        team = start_team(server, request)
+    except TeamCapReached as exc:
+        if not args.from_key:
+            raise
+        _confirm_over_cap(server, args, origin, exc)
+        return 0
+    if args.from_key:
+        server.cmd("delete-buffer", "-b", TASK_BUFFER)
+        display_message(socket, f"agents: team started: {_summary(team)}", args.client)
+    else:
+        for member in team.members:
+            print(f"{member.role}\t{member.name}\t{member.branch or '-'}\t{member.pane_id}")
+    return 0
+
+
+def _summary(team: Team) -> str:
+    return ", ".join(f"{m.role} {m.name}" for m in team.members) + f" in {team.target} {team.where}"
+
+
+def _task_from_buffer(server: object) -> str:
+    result = server.cmd("show-buffer", "-b", TASK_BUFFER)  # type: ignore[attr-defined]
+    if result.returncode != 0:
+        raise AgentsError("no task was typed")
+    return "\n".join(result.stdout).strip()
+
+
+def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, exc: TeamCapReached) -> None:
+    """Ask once at the status line; on "y" run the same team again with --force."""
+    from agents_tmux import panes
+
+    argv = [str(paths.script("agents"))]
+    if args.socket_name:
+        argv += ["-L", args.socket_name]
+    if args.socket_path:
+        argv += ["-S", args.socket_path]
+    argv += ["team", "--from-key", "--force"]
+    if args.layout:
+        argv.append(args.layout)
+    if args.client:
+        argv += ["--client", args.client]
+    if origin:
+        argv += ["--pane", origin]
+    if args.session is not None:
+        argv.append(f"--session={args.session}" if args.session else "--session")
+    if args.window:
+        argv.append("--window")
+    for flag, value in (("--task", args.task), ("--base", args.base), ("--dir", args.dir)):
+        if value:
+            argv += [flag, value]
+    if not args.focus:
+        argv.append("--no-focus")
+    shell = " ".join(shlex.quote(word) for word in argv)
+    prompt = f"{exc.running} agents running, the team adds {exc.adding}, cap is {exc.limit}. Start it? (y/n)"
+    client = ["-t", args.client] if args.client else []
+    panes.run(server, "confirm-before", *client, "-p", prompt, f"run-shell -b {tmux_quote(shell)}")  # type: ignore[arg-type]
