@@ -67,10 +67,20 @@ def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | N
 
     Only the last lines count: an old question scrolled up is not a question.
     """
-    lines = [line.rstrip() for line in screen.rstrip("\n").splitlines()]
+    lines = [line.rstrip() for line in screen.rstrip().splitlines()]
     tail = "\n".join(lines[-TAIL_LINES:])
+    # The line of each state's lowest match (-1: no match).
+    lowest = {
+        state: max((tail.count("\n", 0, m.start()) for p in patterns.get(state, []) for m in p.finditer(tail)), default=-1)
+        for state in ORDER
+    }
+    if 0 <= lowest["waiting"] < max(lowest["working"], lowest["idle"]):
+        # The agent went on below the question: an answered question still in
+        # view (a line-based agent such as Aider scrolls) is not a question.
+        # A working or idle marker on the question's own line does not count.
+        lowest["waiting"] = -1
     for state in ORDER:
-        if any(p.search(tail) for p in patterns.get(state, [])):
+        if lowest[state] >= 0:
             return state
     return None
 

@@ -1,0 +1,344 @@
+"""A menu of every agent: state, branch and time in state; choosing one jumps to it.
+
+Opened with ``prefix + a`` (a tmux ``display-menu`` on the client that
+pressed it). Agents are listed most urgent first: waiting (longest first),
+working, starting, idle, exited; keys 1-9 and 0 choose the first ten. Below
+them: spawn an agent (the same prompt as ``prefix + A``), list the agents,
+the actions on the agent of the current pane (a second menu: jump, diff,
+log, merge, restart, remove...), restore and team, each only when that
+command is installed. ``--agent NAME`` opens the actions menu of NAME.
+``--print`` prints the entries (key, label, tmux command; tab-separated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import time
+import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from agents_tmux import paths
+from agents_tmux.cli import _available, socket_of
+from agents_tmux.commands.jump import find_client, focus_commands, waiting_order
+from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import tmux_binary
+
+if TYPE_CHECKING:
+    import libtmux
+
+    from agents_tmux.panes import Agent
+
+HELP = "a menu of all agents (state, branch, time); choose one to jump to it"
+#: Most urgent first: the order of the menu.
+STATE_ORDER = ("waiting", "working", "starting", "idle", "exited")
+DEFAULT_ICONS = {"starting": "◌", "working": "⚙", "waiting": "⏳", "idle": "✓", "exited": "✗"}
+AGENT_KEYS = "1234567890"
+NAME_WIDTH = 24
+BRANCH_WIDTH = 32
+#: Rows a menu needs besides the agents: its border (2), a separator and the
+#: bottom entries (at most 6 here), plus the status line.
+FIXED_ROWS = 10
+MAX_AGENT_ROWS = 30
+
+
+@dataclass(frozen=True)
+class Item:
+    """One menu entry; an empty label is a separator, a label starting with '-' is greyed out."""
+
+    label: str
+    key: str = ""
+    command: str = ""
+
+    def args(self) -> list[str]:
+        return [self.label, self.key, self.command]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--agent", metavar="NAME", help="open the actions menu of this agent")
+    parser.add_argument("--print", dest="print_only", action="store_true", help="print the entries instead of showing the menu")
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", metavar="NAME", help="the tmux client to show the menu on (default: the current one)")
+    parser.add_argument("--pane", metavar="PANE", help="the pane the menu was opened from (default: the client's)")
+
+
+# ---------------------------------------------------------------------------
+# text
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (wide characters count two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1 for ch in text)
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns (with an ellipsis) and padded to it.
+
+    >>> fit("fix-login", 12) + "|", fit("a-very-long-agent-name", 10) + "|", fit("⏳", 2) + "|"
+    ('fix-login   |', 'a-very-lo…|', '⏳|')
+    """
+    if display_width(text) > width:
+        while text and display_width(text) > width - 1:
+            text = text[:-1]
+        text += "…"
+    return text + " " * (width - display_width(text))
+
+
+def menu_text(text: str) -> str:
+    """Text shown in a menu label or title: its '#' kept literal (tmux expands formats there)."""
+    return text.replace("#", "##")
+
+
+def agent_label(agent: Agent, icons: dict[str, str], name_width: int, branch_width: int) -> str:
+    """``⏳ fix-login  agent/fix-login  3m``, columns aligned."""
+    from agents_tmux.commands.list import format_duration
+
+    icon = icons.get(agent.state, "?")
+    label = f"{fit(icon, 2)} {fit(agent.name, name_width)}  {fit(agent.branch or '-', branch_width)}  {format_duration(agent.seconds_in_state)}"
+    return menu_text(label)
+
+
+def menu_order(agents: list[Agent]) -> list[Agent]:
+    """Most urgent first; waiting agents by waiting time, the rest in list order."""
+    waiting = waiting_order(agents)
+    rest = sorted(
+        (a for a in agents if a.state != "waiting"),
+        key=lambda a: STATE_ORDER.index(a.state) if a.state in STATE_ORDER else len(STATE_ORDER),
+    )
+    return waiting + rest
+
+
+# ---------------------------------------------------------------------------
+# commands the menu entries run
+
+def cli_words(args: argparse.Namespace) -> list[str]:
+    """The ``agents`` command line for the same tmux server."""
+    words = [str(paths.script("agents"))]
+    if args.socket_path:
+        words += ["-S", args.socket_path]
+    elif args.socket_name:
+        words += ["-L", args.socket_name]
+    return words
+
+
+def shell_line(words: list[str]) -> str:
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def dq(text: str, expanded: int = 0) -> str:
+    """``text`` as one double-quoted tmux word, kept literal through ``expanded`` format expansions."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("#", "#" * (2 ** expanded)) + '"'
+
+
+def for_menu(command: str) -> str:
+    """A tmux command as a menu entry: tmux expands formats in it once, when the menu opens."""
+    return command.replace("#", "##")
+
+
+def focus_command(pane: str) -> str:
+    """The tmux command line that shows ``pane`` (pane ids are safe tokens)."""
+    return " ".join(focus_commands(pane, None))
+
+
+def spawn_command(cli: list[str], prompt: str) -> str:
+    """The spawn key's own command: a task prompt whose answer goes to ``agents spawn``.
+
+    Exactly what ``agents.tmux`` binds to ``prefix + A``: the typed task goes
+    into a tmux buffer (``%%%`` escapes it) and never reaches a shell.
+    ``#{pane_id}`` and ``#{client_name}`` are expanded by run-shell, after the
+    prompt, so a pane id such as ``%1`` is never read as the prompt's ``%1``.
+    """
+    # run-shell expands formats: the command line's own '#' doubled.
+    run = shell_line([*cli, "spawn", "--from-key"]).replace("#", "##") + " --pane '#{pane_id}' --client '#{client_name}'"
+    template = 'set-buffer -b agents-task -- "%%%" ; run-shell -b ' + dq(run)
+    return "command-prompt -p " + dq(prompt) + " " + dq(template)
+
+
+def run_shell_command(line: str) -> str:
+    return "run-shell -b " + dq(line, expanded=1)
+
+
+def popup_command(cli: list[str], words: list[str], title: str, directory: str = "", page: bool = False) -> str:
+    """A popup running ``agents WORDS``: paged through less, or held open until Enter."""
+    line = shell_line([*cli, *words]) + " 2>&1"
+    if page:
+        line = f"if command -v less >/dev/null 2>&1; then {line} | less -R; else {line}; printf '\\n[Enter closes]'; read _; fi"
+    else:
+        line += "; printf '\\n[Enter closes]'; read _"
+    command = "display-popup -E -w 90% -h 80% -T " + dq(f" {title} ", expanded=1)
+    if directory:
+        command += " -d " + dq(directory, expanded=1)
+    # The popup's shell command is not format-expanded.
+    return command + " " + dq(line)
+
+
+def supports_from_key(module: str) -> bool:
+    """True when ``agents <module>`` takes --from-key (reports on the status line)."""
+    import importlib
+
+    parser = argparse.ArgumentParser(add_help=False)
+    try:
+        importlib.import_module(f"agents_tmux.commands.{module}").add_arguments(parser)
+    except Exception:  # noqa: BLE001 - a command being written elsewhere must not break the menu
+        return False
+    return any("--from-key" in action.option_strings for action in parser._actions)
+
+
+def background_command(cli: list[str], words: list[str], title: str, client: str | None, pane: str | None = None, directory: str = "") -> str:
+    """Run ``agents WORDS``: reporting on the status line if it can, else in a popup."""
+    module = dict(_commands()).get(words[0], words[0])
+    if supports_from_key(module):
+        extra = ["--from-key"] + (["--client", client] if client else []) + (["--pane", pane] if pane else [])
+        return run_shell_command(shell_line([*cli, words[0], *extra, *words[1:]]))
+    return popup_command(cli, words, title, directory)
+
+
+def _commands() -> tuple[tuple[str, str], ...]:
+    from agents_tmux.cli import COMMANDS
+
+    return COMMANDS
+
+
+def installed(command: str) -> bool:
+    """True when the subcommand exists in this installation (modules land one by one)."""
+    module = dict(_commands()).get(command)
+    return module is not None and _available(module)
+
+
+# ---------------------------------------------------------------------------
+# the menus
+
+def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, str], prompt: str, client: str | None, pane: str | None, rows: int) -> list[Item]:
+    cli = cli_words(args)
+    items: list[Item] = []
+    ordered = menu_order(agents)
+    shown = ordered[: max(1, rows)]
+    if shown:
+        name_width = min(NAME_WIDTH, max(display_width(a.name) for a in shown))
+        branch_width = min(BRANCH_WIDTH, max(display_width(a.branch or "-") for a in shown))
+    for index, agent in enumerate(shown):
+        key = AGENT_KEYS[index] if index < len(AGENT_KEYS) else ""
+        items.append(Item(agent_label(agent, icons, name_width, branch_width), key, focus_command(agent.pane_id)))
+    if len(ordered) > len(shown):
+        items.append(Item(f"-… {len(ordered) - len(shown)} more: see agents list (l)"))
+    if not ordered:
+        items.append(Item("-no agents yet"))
+    items.append(Item(""))
+    items.append(Item("Spawn agent…", "s", for_menu(spawn_command(cli, prompt))))
+    items.append(Item("List agents", "l", for_menu(popup_command(cli, ["list"], "agents list", page=False))))
+    here = next((a for a in agents if a.pane_id == pane), None)
+    if here is not None and action_items(here, args, client):
+        submenu = shell_line([*cli, "menu", "--from-key", "--agent", here.name]
+                             + (["--client", client] if client else []) + (["--pane", here.pane_id]))
+        items.append(Item(menu_text(f"Actions on {fit(here.name, NAME_WIDTH).rstrip()}…"), "x", for_menu(run_shell_command(submenu))))
+    if installed("restore"):
+        items.append(Item("Restore agents", "R", for_menu(background_command(cli, ["restore"], "agents restore", client, pane))))
+    if installed("team"):
+        items.append(Item("Start a team", "t", for_menu(background_command(cli, ["team"], "agents team", client, pane))))
+    return items
+
+
+def action_items(agent: Agent, args: argparse.Namespace, client: str | None) -> list[Item]:
+    """What can be done with one agent, for the commands that are installed."""
+    cli = cli_words(args)
+    name = agent.name
+    where = agent.worktree
+    items: list[Item] = []
+    if installed("diff"):
+        items.append(Item("Diff against its base", "d", popup_command(cli, ["diff", name], f"agents diff {name}", where, page=True)))
+    if installed("log"):
+        items.append(Item("Log / transcript", "l", popup_command(cli, ["log", name], f"agents log {name}", where, page=True)))
+    if installed("merge"):
+        merge = background_command(cli, ["merge", name], f"agents merge {name}", client, directory=where)
+        items.append(Item("Merge into its base…", "m", confirm(f"Merge {name} into its base? (y/n)", merge)))
+    if installed("restart"):
+        items.append(Item("Restart", "r", background_command(cli, ["restart", name], f"agents restart {name}", client, directory=where)))
+    if installed("rm"):
+        remove = popup_command(cli, ["rm", name], f"agents rm {name}", "")
+        items.append(Item("Remove (keeps unsaved work: refuses)…", "X", confirm(f"Remove agent {name} and its worktree? (y/n)", remove)))
+    return items
+
+
+def confirm(question: str, command: str) -> str:
+    # confirm-before expands formats in its prompt and in its command.
+    return "confirm-before -p " + dq(question, expanded=1) + " " + dq(command.replace("#", "##"))
+
+
+def agent_menu(agent: Agent, args: argparse.Namespace, client: str | None) -> tuple[str, list[Item]]:
+    items = [Item("Jump to it", "j", focus_command(agent.pane_id))]
+    actions = action_items(agent, args, client)
+    if actions:
+        items.append(Item(""))
+        items += [Item(menu_text(i.label), i.key, for_menu(i.command)) for i in actions]
+    return menu_text(f" {agent.name} ({agent.state or '?'}) "), items
+
+
+def plugin_look(server: libtmux.Server) -> tuple[dict[str, str], str]:
+    """The state icons and the spawn prompt, as the user configured them."""
+    from agents_tmux import panes
+
+    names = [f"@agents-icon-{state}" for state in STATE_ORDER] + ["@agents-prompt"]
+    fmt = "\x1f".join(f"#{{{n}}}" for n in names)
+    lines = panes.run(server, "display-message", "-p", fmt) if server.cmd("list-sessions").stdout else []
+    values = lines[0].split("\x1f") if lines else [""] * len(names)
+    icons = {state: (value or DEFAULT_ICONS[state]) for state, value in zip(STATE_ORDER, values)}
+    return icons, values[-1] if len(values) == len(names) and values[-1] else "task:"
+
+
+def client_size(server: libtmux.Server, client: str | None) -> int:
+    """The client's height in rows (50 when unknown)."""
+    from agents_tmux import panes
+
+    for line in panes.run(server, "list-clients", "-F", "#{client_name}\t#{client_height}"):
+        name, _, height = line.partition("\t")
+        if name == client and height.isdigit():
+            return int(height)
+    return 50
+
+
+def show(socket_flags: list[str], client: str, pane: str | None, title: str, items: list[Item]) -> None:
+    """Open the menu. display-menu waits until the menu closes: leave it to do so."""
+    argv = [tmux_binary(), *socket_flags, "display-menu", "-c", client, "-T", title, "-x", "C", "-y", "C"]
+    if pane:
+        argv += ["-t", pane]
+    for item in items:
+        argv += item.args()
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            error = proc.stderr.read().decode("utf-8", "replace").strip() if proc.stderr else ""
+            if proc.returncode != 0:
+                raise AgentsError(f"tmux display-menu: {error.splitlines()[-1] if error else 'failed'}")
+            return
+        time.sleep(0.02)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import panes
+
+    socket = socket_of(args)
+    server = panes.connect(socket)
+    client, client_pane = find_client(server, args.client)
+    pane = args.pane or client_pane
+    agents = panes.list_agents(server)
+    if args.agent:
+        agent = next((a for a in agents if args.agent in (a.name, a.pane_id)), None)
+        if agent is None:
+            raise AgentsError(f"no running agent is called {args.agent!r} (see `agents list`)")
+        title, items = agent_menu(agent, args, client)
+    else:
+        icons, prompt = plugin_look(server)
+        rows = min(MAX_AGENT_ROWS, client_size(server, client) - FIXED_ROWS)
+        items = main_items(agents, args, icons, prompt, client, pane, rows)
+        waiting = sum(1 for a in agents if a.state == "waiting")
+        title = f" agents: {len(agents)}" + (f", {waiting} waiting " if waiting else " ")
+    if args.print_only:
+        for item in items:
+            print(f"{item.key}\t{item.label.replace('##', '#')}\t{item.command}")
+        return 0
+    if client is None:
+        raise AgentsError("no tmux client is attached to show the menu on (--print prints its entries)")
+    show(socket.flags(), client, pane, title, items)
+    return 0

@@ -1,0 +1,112 @@
+"""The real Claude Code, run through the plugin on a test tmux server, offline.
+
+:class:`ClaudeRig` ties together what an end-to-end test needs: a
+:class:`~tests.support.fake_api.FakeAnthropic` (the model, scripted per test), the
+test HOME prepared for Claude (:func:`~tests.support.claude_home.prepare_claude_home`),
+the Claude variables in the tmux server's global environment (every new pane, so every
+agent, inherits them), ``@agents-command`` set to the real binary and the plugin loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.support.claude_home import claude_env, fake_api_key, prepare_claude_home
+from tests.support.fake_api import FakeAnthropic, is_main_request, last_user_text
+
+__all__ = ["ClaudeRig", "transcript_folder_name"]
+
+
+def transcript_folder_name(cwd: Path) -> str:
+    """The folder Claude keeps a session's transcript in, under ``~/.claude/projects``.
+
+    Every character that is not a letter or a digit becomes ``-``.
+
+    >>> transcript_folder_name(Path("/tmp/e2e_1/project.agents/fix-it"))
+    '-tmp-e2e-1-project-agents-fix-it'
+    """
+    return re.sub(r"[^A-Za-z0-9]", "-", str(cwd))
+
+
+@dataclass
+class ClaudeRig:
+    """A test tmux server set up to spawn the real Claude Code against a fake API."""
+
+    tmux: Any  # conftest.Tmux (tests/ is not a package)
+    api: FakeAnthropic
+    claude: str
+    home: Path
+    api_key: str
+
+    @classmethod
+    def prepare(cls, tmux: Any, api: FakeAnthropic, claude: str, trusted: Iterable[Path]) -> ClaudeRig:
+        """Prepare the HOME, the server environment and the plugin (before any spawn)."""
+        home = Path(tmux.env["HOME"])
+        key = fake_api_key("agents-tmux-e2e")
+        prepare_claude_home(home, key, trusted)
+        for name, value in claude_env(home, api.url, key).items():
+            tmux.run("set-environment", "-g", name, value)
+        # The agents segment alone on the right, so the rendered line is exactly it.
+        tmux.run("set-option", "-g", "status-right", "#{agents_status}")
+        tmux.run("set-option", "-g", "@agents-command", claude)
+        tmux.load_plugin()
+        return cls(tmux=tmux, api=api, claude=claude, home=home, api_key=key)
+
+    # -- reading ------------------------------------------------------------
+
+    def state(self, pane: str) -> str:
+        return self.tmux.option(pane, "@agent_state")
+
+    def segment(self) -> str:
+        """The rendered agents status segment (styles stripped, outer spaces removed)."""
+        return self.tmux.status_right().strip()
+
+    def screen(self, pane: str) -> str:
+        return self.tmux.run("capture-pane", "-p", "-t", pane, check=False)
+
+    def describe(self, pane: str) -> str:
+        """State, status and screen, for failure messages."""
+        requests = [
+            (last_user_text(b)[:60], len(b.get("messages", []))) for b in self.api.requests if is_main_request(b)
+        ]
+        return (
+            f"state={self.state(pane)!r} status={self.segment()!r} main requests={requests}\n"
+            f"--- screen of {pane} ---\n{self.screen(pane)}"
+        )
+
+    def wait(self, predicate: Callable[[], Any], pane: str, what: str, timeout: float = 30.0) -> Any:
+        """Poll ``predicate`` until truthy; on timeout fail with the pane's state and screen."""
+        import pytest
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        pytest.fail(f"timed out after {timeout}s waiting for {what}\n{self.describe(pane)}")
+
+    def wait_state(self, pane: str, state: str, timeout: float = 30.0) -> None:
+        self.wait(lambda: self.state(pane) == state, pane, f"@agent_state == {state!r}", timeout)
+
+    def wait_screen(self, pane: str, text: str, timeout: float = 30.0) -> None:
+        self.wait(lambda: text in self.screen(pane), pane, f"{text!r} on the screen", timeout)
+
+    def main_request_with(self, text: str, timeout: float = 30.0) -> dict[str, Any]:
+        """The first main-conversation request whose user text contains ``text``."""
+        return self.api.wait_for_request(lambda b: is_main_request(b) and text in last_user_text(b), timeout=timeout)
+
+    def session_file(self, pid: int) -> dict[str, Any] | None:
+        """Claude's live ``~/.claude/sessions/<pid>.json``, if it exists."""
+        path = self.home / ".claude" / "sessions" / f"{pid}.json"
+        try:
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return loaded if isinstance(loaded, dict) else None

@@ -1,0 +1,267 @@
+"""The Claude Code hook handler, run exactly as Claude runs it.
+
+`<venv python> -I -S python/src/agents_tmux/hook.py`, the event's JSON on
+stdin, `TMUX` and `TMUX_PANE` inherited. Whatever it is given it must exit 0
+at once, print nothing (Claude would act on output) and change nothing it
+should not.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, Tmux, first_pane, wait_for
+
+HANDLER = ROOT / "python" / "src" / "agents_tmux" / "hook.py"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+SESSION = "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"
+TRANSCRIPT = f"/home/u/.claude/projects/-tmp-project-agents-fix/{SESSION}.jsonl"
+
+
+def payload(event: str, **extra: object) -> dict[str, object]:
+    """A payload shaped like Claude Code 2.1.197's (see /work/shared/CLAUDE-CODE.md)."""
+    base: dict[str, object] = {
+        "session_id": SESSION,
+        "transcript_path": TRANSCRIPT,
+        "cwd": "/tmp/project.agents/fix",
+        "permission_mode": "default",
+        "hook_event_name": event,
+    }
+    base.update(extra)
+    return base
+
+
+PAYLOADS = {
+    "SessionStart": payload("SessionStart", source="startup", model="claude-opus-4-8[1m]"),
+    "UserPromptSubmit": payload("UserPromptSubmit", prompt="Fix the login redirect", prompt_id=str(uuid.uuid4())),
+    "PreToolUse": payload("PreToolUse", tool_name="Bash", tool_input={"command": "touch x", "description": "Make x"}, tool_use_id="toolu_1"),
+    "PermissionRequest": payload(
+        "PermissionRequest", tool_name="Bash", tool_input={"command": "touch x"},
+        permission_suggestions=[{"type": "addRules", "behavior": "allow", "destination": "localSettings", "rules": []}],
+    ),
+    "Notification": payload("Notification", message="Claude needs your permission to use Bash", notification_type="permission_prompt"),
+    "PostToolUse": payload(
+        "PostToolUse", tool_name="Bash", tool_input={"command": "touch x"}, tool_use_id="toolu_1",
+        tool_response={"stdout": "", "stderr": "", "interrupted": False, "isImage": False, "noOutputExpected": True}, duration_ms=12,
+    ),
+    "PostToolUseFailure": payload("PostToolUseFailure", tool_name="Bash", tool_input={"command": "false"}, tool_use_id="toolu_2", error="exit 1"),
+    "Stop": payload("Stop", stop_hook_active=False, last_assistant_message="Done.", background_tasks=[], session_crons=[]),
+    "SessionEnd": payload("SessionEnd", reason="prompt_input_exit"),
+}
+
+
+def run_handler(stdin: str | bytes, env: dict[str, str], timeout: float = 10) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    started = time.monotonic()
+    proc = subprocess.run([str(PYTHON), "-I", "-S", str(HANDLER)], input=data, env=env, capture_output=True, timeout=timeout, check=False)
+    return proc, time.monotonic() - started
+
+
+@pytest.fixture
+def agent(tmux: Tmux) -> str:
+    """The test server's first pane, dressed as an agent in state 'starting'."""
+    pane = first_pane(tmux)
+    for option, value in (("@agent_name", "fix"), ("@agent_kind", "claude"), ("@agent_state", "starting"), ("@agent_state_since", "1000")):
+        tmux.run("set-option", "-p", "-t", pane, option, value)
+    return pane
+
+
+def hook_env(tmux: Tmux, pane: str | None) -> dict[str, str]:
+    """The environment a hook process inherits from Claude inside that pane."""
+    socket = tmux.display("#{socket_path}")
+    pid = tmux.display("#{pid}")
+    env = {**tmux.env, "TMUX": f"{socket},{pid},0"}
+    if pane is not None:
+        env["TMUX_PANE"] = pane
+    return env
+
+
+def snapshot(tmux: Tmux) -> str:
+    """Every option of every pane, window and session, plus the globals: what a handler could change."""
+    return "\n".join(
+        [
+            tmux.run("list-panes", "-a", "-F", "#{pane_id}"),
+            *(tmux.run("show-options", "-p", "-t", pane) for pane in tmux.panes()),
+            tmux.run("show-options", "-g"),
+            tmux.run("show-options", "-gw"),
+            tmux.run("list-buffers", "-F", "#{buffer_name}"),
+        ]
+    )
+
+
+def assert_silent(proc: subprocess.CompletedProcess[bytes], elapsed: float, limit: float = 3.0) -> None:
+    assert proc.returncode == 0
+    assert proc.stdout == b""
+    assert proc.stderr == b""
+    assert elapsed < limit, f"the handler took {elapsed:.2f}s"
+
+
+BAD_INPUT = {
+    "malformed JSON": '{"hook_event_name": "Stop", ',
+    "empty stdin": "",
+    "whitespace": "\n\n",
+    "a list": '["Stop"]',
+    "a string": '"Stop"',
+    "a number": "42",
+    "null": "null",
+    "unknown event": json.dumps(payload("TeammateIdle")),
+    "no event name": json.dumps({"session_id": SESSION}),
+    "event name not a string": json.dumps({"hook_event_name": ["Stop"]}),
+    "binary garbage": b"\xff\xfe\x00\x01Stop",
+}
+
+
+@pytest.mark.parametrize("label", list(BAD_INPUT))
+def test_bad_input_exits_0_silently_and_changes_nothing(tmux: Tmux, agent: str, label: str) -> None:
+    before = snapshot(tmux)
+    proc, elapsed = run_handler(BAD_INPUT[label], hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert snapshot(tmux) == before
+
+
+def test_no_tmux_pane_changes_nothing(tmux: Tmux, agent: str) -> None:
+    before = snapshot(tmux)
+    for env in (hook_env(tmux, None), {**hook_env(tmux, agent), "TMUX_PANE": ""}, {**hook_env(tmux, agent), "TMUX_PANE": "fix; kill-server"}):
+        proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), env)
+        assert_silent(proc, elapsed)
+    assert snapshot(tmux) == before
+
+
+def test_outside_tmux_changes_nothing(tmux: Tmux, agent: str) -> None:
+    before = snapshot(tmux)
+    env = {k: v for k, v in hook_env(tmux, agent).items() if k != "TMUX"}
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), env)
+    assert_silent(proc, elapsed)
+    assert snapshot(tmux) == before
+
+
+def test_pane_that_no_longer_exists(tmux: Tmux, agent: str) -> None:
+    gone = tmux.run("split-window", "-d", "-t", agent, "-P", "-F", "#{pane_id}").strip()
+    tmux.run("kill-pane", "-t", gone)
+    before = snapshot(tmux)
+    for event in ("Stop", "PermissionRequest", "SessionStart"):
+        proc, elapsed = run_handler(json.dumps(PAYLOADS[event]), hook_env(tmux, gone))
+        assert_silent(proc, elapsed)
+    assert snapshot(tmux) == before
+
+
+def test_server_that_is_gone(tmux: Tmux, agent: str, tmp_path: Path) -> None:
+    env = hook_env(tmux, agent)
+    socket = env["TMUX"].split(",")[0]
+    tmux.run("kill-server")
+    wait_for(lambda: subprocess.run(["tmux", "-S", socket, "list-sessions"], env=tmux.env, capture_output=True, check=False).returncode != 0, message="the server to end")
+    for event in ("Stop", "PermissionRequest", "SessionEnd"):
+        proc, elapsed = run_handler(json.dumps(PAYLOADS[event]), env)
+        assert_silent(proc, elapsed, limit=2.0)
+    # ...and it did not start a new server there.
+    assert subprocess.run(["tmux", "-S", socket, "list-sessions"], env=tmux.env, capture_output=True, check=False).returncode != 0
+    # A socket path that never existed, too.
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), {**env, "TMUX": f"{tmp_path}/no-such-socket,1,0"})
+    assert_silent(proc, elapsed, limit=2.0)
+    assert not (tmp_path / "no-such-socket").exists()
+
+
+# (event, state before, state after); None = unchanged.
+TRANSITIONS = [
+    ("SessionStart", "starting", "idle"),
+    ("UserPromptSubmit", "idle", "working"),
+    ("PreToolUse", "idle", "working"),
+    ("PermissionRequest", "working", "waiting"),
+    ("Notification", "working", "waiting"),
+    ("PostToolUse", "waiting", "working"),
+    ("PostToolUseFailure", "waiting", "working"),
+    ("Stop", "working", "idle"),
+    ("SessionEnd", "idle", "exited"),
+]
+
+
+@pytest.mark.parametrize(("event", "before", "after"), TRANSITIONS)
+def test_each_event_sets_its_state_and_records_the_session(tmux: Tmux, agent: str, event: str, before: str, after: str) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", before)
+    started = int(time.time())
+    proc, elapsed = run_handler(json.dumps(PAYLOADS[event]), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == after
+    assert started <= int(tmux.option(agent, "@agent_state_since")) <= int(time.time())
+    assert tmux.option(agent, "@agent_session_id") == SESSION
+    assert tmux.option(agent, "@agent_transcript") == TRANSCRIPT
+    assert tmux.option(agent, "@agent_name") == "fix"
+
+
+@pytest.mark.parametrize(
+    ("event", "state"),
+    [("PreToolUse", "working"), ("PostToolUse", "working"), ("Notification", "waiting"), ("PermissionRequest", "waiting"), ("Stop", "idle")],
+)
+def test_a_repeated_state_keeps_its_clock(tmux: Tmux, agent: str, event: str, state: str) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", state)
+    proc, elapsed = run_handler(json.dumps(PAYLOADS[event]), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == state
+    assert tmux.option(agent, "@agent_state_since") == "1000"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"hook_event_name": "Notification", "notification_type": "idle_prompt", "message": "Claude is waiting for your input"},
+        {"hook_event_name": "Notification", "notification_type": "auth_success", "message": "Signed in"},
+        {"hook_event_name": "SessionStart", "source": "compact"},
+    ],
+)
+def test_events_that_change_no_state(tmux: Tmux, agent: str, extra: dict[str, str]) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    proc, elapsed = run_handler(json.dumps({**payload("x"), **extra}), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "working"
+    assert tmux.option(agent, "@agent_state_since") == "1000"
+    # The session is still recorded (a compaction keeps the id; the path may be new).
+    assert tmux.option(agent, "@agent_session_id") == SESSION
+
+
+def test_notification_without_a_type_asking_permission_is_waiting(tmux: Tmux, agent: str) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    body = payload("Notification", message="Claude needs your permission to use Bash")
+    proc, elapsed = run_handler(json.dumps(body), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "waiting"
+
+
+@pytest.mark.parametrize("template", ["/tmp/a b/session.jsonl;", "/tmp/#{{pane_id}}/#(touch {marker})/s.jsonl", "/tmp/'\"$HOME`touch {marker}`/s.jsonl", "; kill-server"])
+def test_odd_paths_are_recorded_as_text(tmux: Tmux, agent: str, template: str, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    value = template.format(marker=marker)
+    body = {**PAYLOADS["Stop"], "transcript_path": value, "session_id": value}
+    proc, elapsed = run_handler(json.dumps(body), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_transcript") == value
+    assert tmux.option(agent, "@agent_session_id") == value
+    assert tmux.option(agent, "@agent_state") == "idle"
+    assert not marker.exists()
+
+
+def test_a_slow_notify_command_does_not_hold_claude(tmux: Tmux, agent: str, tmp_path: Path) -> None:
+    marker = tmp_path / "notified"
+    tmux.run("set-option", "-g", "@agents-notify-command", f"sleep 5; printf '%s' \"$1\" > '{marker}'; :")
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["PermissionRequest"]), hook_env(tmux, agent))
+    assert_silent(proc, elapsed, limit=2.0)
+    assert tmux.option(agent, "@agent_state") == "waiting"
+    wait_for(marker.exists, timeout=20, message="the notify command")
+    assert marker.read_text() == "agent fix is waiting for you"
+
+
+def test_handler_imports_only_the_standard_library() -> None:
+    code = (
+        "import sys, runpy; sys.argv=['hook.py']; sys.stdin=open('/dev/null');"
+        f"before=set(sys.modules); runpy.run_path({str(HANDLER)!r}, run_name='not_main');"
+        "print(sorted(m for m in set(sys.modules)-before if m.split('.')[0] in ('agents_tmux','libtmux','tomli')))"
+    )
+    out = subprocess.run([str(PYTHON), "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert sys.version_info >= (3, 10)
