@@ -21,10 +21,11 @@ agents_status_format() {
 		count="$(state_count_format "$state")"
 		# Literal commas inside a conditional's branch must be escaped (#,) for
 		# tmux; the count is a whole #{...} block, which tmux skips over intact.
+		# Replacements are quoted: bash 5.2 would read '&' in them as the match.
 		entry="${item//,/#,}"
-		entry="${entry//\{color\}/${color//,/#,}}"
-		entry="${entry//\{icon\}/${icon//,/#,}}"
-		entry="${entry//\{count\}/$count}"
+		entry="${entry//\{color\}/"${color//,/#,}"}"
+		entry="${entry//\{icon\}/"${icon//,/#,}"}"
+		entry="${entry//\{count\}/"$count"}"
 		format+="#{?#{==:${count},0},,${entry}}"
 	done
 	printf '%s' "$format"
@@ -36,7 +37,7 @@ window_icon_format() {
 	# Most urgent first: a waiting agent outranks a working one, and so on.
 	for state in waiting working starting idle exited; do
 		eval "icon=\"\$(get_tmux_option @agents-icon-$state \"\$icon_${state}_default\")\""
-		format+="#{?#{m:*<${state}>*,#{P:<#{@agent_state}>}}, ${icon},"
+		format+="#{?#{m:*<${state}>*,#{P:<#{@agent_state}>}}, ${icon//,/#,},"
 		closing+="}"
 	done
 	printf '%s%s' "$format" "$closing"
@@ -47,14 +48,35 @@ interpolate() {
 	local value
 	value="$(tmux show-option -gqv "$1")"
 	case "$value" in
-	*"$2"*) tmux set-option -gq "$1" "${value//"$2"/$3}" ;;
+	*"$2"*) tmux set-option -gq "$1" "${value//"$2"/"$3"}" ;;
 	*) return 1 ;;
 	esac
+}
+
+# replace_applied RECORD NEW OPTION...: a format this plugin put into the
+# options on an earlier load (remembered in the RECORD option) is swapped for
+# NEW where the config did not reset it, so icons, colours or the item format
+# changed before a reload show at once instead of staying stale.
+replace_applied() {
+	local record="$1" new="$2" previous option
+	shift 2
+	previous="$(tmux show-option -gqv "$record")"
+	if [ -n "$previous" ] && [ "$previous" != "$new" ]; then
+		for option in "$@"; do
+			interpolate "$option" "$previous" "$new"
+		done
+	fi
+	if [ -n "$new" ]; then
+		tmux set-option -gq "$record" "$new"
+	else
+		tmux set-option -gqu "$record"
+	fi
 }
 
 update_status_formats() {
 	local segment position left right found=1
 	segment="$(agents_status_format)"
+	replace_applied @agents-status-applied "$segment" status-right status-left
 	interpolate status-right "#{agents_status}" "$segment" && found=0
 	interpolate status-left "#{agents_status}" "$segment" && found=0
 	if [ "$found" -ne 0 ]; then
@@ -73,9 +95,13 @@ update_status_formats() {
 			;;
 		esac
 	fi
+	local icon="" option value
 	if [ "$(get_tmux_option "$window_status_option" "$window_status_default")" = "on" ]; then
-		local icon option value
 		icon="$(window_icon_format)"
+	fi
+	# Turned off since the last load: the icon comes out again.
+	replace_applied @agents-window-applied "$icon" window-status-format window-status-current-format
+	if [ -n "$icon" ]; then
 		for option in window-status-format window-status-current-format; do
 			interpolate "$option" "#{agents_window}" "$icon" && continue
 			value="$(tmux show-option -gqv "$option")"

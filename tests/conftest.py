@@ -172,7 +172,7 @@ def tmux(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> Iterator[Tmux]
     try:
         yield server
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], env=test_env, capture_output=True, check=False)
+        stop_server(socket, test_env)
 
 
 @pytest.fixture
@@ -199,3 +199,12 @@ def _tools_present() -> None:
     for tool in ("tmux", "git"):
         if shutil.which(tool) is None:
             pytest.exit(f"{tool} is not installed: scripts/test needs it (see .ci/run)", returncode=3)
+
+
+def stop_server(socket: str, env: dict[str, str]) -> None:
+    """Kill the private server on ``socket`` (only that one) and remove the socket file tmux leaves."""
+    path = subprocess.run(["tmux", "-L", socket, "display-message", "-p", "#{socket_path}"],
+                          env=env, capture_output=True, text=True, check=False).stdout.strip()
+    subprocess.run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True, check=False)
+    if path.endswith("/" + socket):
+        Path(path).unlink(missing_ok=True)

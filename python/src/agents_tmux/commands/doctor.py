@@ -8,7 +8,6 @@ when something required is missing.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import re
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import Socket
 
 HELP = "check tmux, git, Python, the agent commands and the plugin; say what to fix"
 MIN_TMUX = (3, 2)
@@ -74,19 +74,21 @@ def run(args: argparse.Namespace) -> int:
         report.fail(f"Python {sys.version.split()[0]} is too old: agents.tmux needs 3.10 or newer")
     else:
         report.ok(f"Python {sys.version.split()[0]} ({sys.executable})")
+    import importlib.metadata  # here, not at the top: every `agents` call would pay for it
+
     for package in ("libtmux",) + (("tomli",) if sys.version_info < (3, 11) else ()):
         try:
             report.ok(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
             report.fail(f"the Python package {package} is missing: delete the plugin's .venv folder and run scripts/agents again")
-    _check_agents(report, Path(args.dir or os.getcwd()))
+    _check_agents(report, Path(args.dir or os.getcwd()), socket_of(args))
     if tmux is not None:
         _check_plugin(report, args)
     print("all good" if not report.failed else "some things need fixing (lines marked FIX)")
     return 1 if report.failed else 0
 
 
-def _check_agents(report: Report, directory: Path) -> None:
+def _check_agents(report: Report, directory: Path, socket: Socket) -> None:
     from agents_tmux import config, gitops
 
     try:
@@ -94,7 +96,7 @@ def _check_agents(report: Report, directory: Path) -> None:
     except AgentsError:
         repo_root = None
     try:
-        cfg = config.load(repo_root, _tmux_options())
+        cfg = config.load(repo_root, _tmux_options(socket))
     except AgentsError as exc:
         report.fail(str(exc))
         return
@@ -111,14 +113,14 @@ def _check_agents(report: Report, directory: Path) -> None:
             report.warn(f"agent {name}: `{kind.command[0]}` is not on PATH (only needed for --agent {name})")
 
 
-def _tmux_options() -> dict[str, str]:
-    if not os.environ.get("TMUX"):
+def _tmux_options(socket: Socket) -> dict[str, str]:
+    """The server's @agents-* options (-L/-S, else the tmux we are in), as spawn would read them."""
+    if not (socket.name or socket.path or os.environ.get("TMUX")):
         return {}
     try:
         from agents_tmux import panes
-        from agents_tmux.tmuxcmd import Socket
 
-        return panes.plugin_options(panes.connect(Socket()))
+        return panes.plugin_options(panes.connect(socket))
     except AgentsError:
         return {}
 
@@ -133,11 +135,14 @@ def _check_plugin(report: Report, args: argparse.Namespace) -> None:
     try:
         keys = tmux_run(socket, "list-keys", "-T", "prefix")
         status = tmux_run(socket, "show-options", "-gv", "status-right") + tmux_run(socket, "show-options", "-gv", "status-left")
+        cli = tmux_run(socket, "show-options", "-gqv", "@agents-cli").strip()
     except AgentsError as exc:
         report.warn(f"cannot ask tmux ({exc})")
         return
     if "agents spawn" in keys or "agents-task" in keys:
         report.ok("the plugin is loaded (its spawn key is bound)")
+    elif cli:
+        report.ok(f"the plugin is loaded ({cli}); its spawn key is unbound (@agents-key)")
     else:
         report.fail("the plugin is not loaded in this tmux server: add `run-shell /path/to/agents.tmux` (or the TPM line) to tmux.conf")
     if "@agent_state" in status:

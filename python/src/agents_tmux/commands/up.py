@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 from agents_tmux import paths
@@ -61,15 +62,15 @@ def run(args: argparse.Namespace) -> int:
     folder = Path(args.directory or os.getcwd()).expanduser().resolve()
     if not folder.is_dir():
         raise AgentsError(f"not a folder: {folder}")
-    try:
-        folder = gitops.find_repo(folder).worktree
-    except AgentsError as exc:
-        print(f"agents up: note: {exc}; prefix + A needs a git repository")
-    socket = Socket(name=args.socket_name or (None if args.socket_path else DEFAULT_SOCKET), path=args.socket_path)
-    name = args.session or session_name(folder)
     conf = Path(args.config).expanduser() if args.config else paths.PLUGIN_DIR / "conf" / "tmux.conf"
     if not conf.is_file():
         raise AgentsError(f"tmux config not found: {conf}")
+    try:
+        folder = gitops.find_repo(folder).worktree
+    except AgentsError as exc:
+        print(f"agents up: note: {exc}; prefix + A spawns agents only in a repository with a commit", file=sys.stderr)
+    socket = Socket(name=args.socket_name or (None if args.socket_path else DEFAULT_SOCKET), path=args.socket_path)
+    name = args.session or session_name(folder)
     base = [tmux, *socket.flags()]
     env = dict(os.environ)
     env.pop("TMUX", None)  # our own server: never nest into the one we may be in

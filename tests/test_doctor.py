@@ -1,0 +1,70 @@
+"""`agents doctor`: plain lines, ok / warn / FIX, exit 1 only when something required is missing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import AGENTS, Repo, Tmux
+
+LINE = re.compile(r"^(agents\.tmux doctor|  (ok|warn|FIX) {2,4}\S.*|all good|some things need fixing \(lines marked FIX\))$")
+
+
+def assert_plain(text: str) -> None:
+    assert "Traceback" not in text
+    for line in text.splitlines():
+        assert LINE.match(line), line
+
+
+def test_plugin_loaded_and_agent_present_is_all_good(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.load_plugin()
+    result = tmux.agents("doctor", check=False)
+    assert_plain(result.stdout)
+    assert result.stderr == ""
+    out = result.stdout
+    for expected in (r"ok    tmux \d", r"ok    git version", r"ok    Python 3\.", r"ok    libtmux 0\.",
+                     rf"ok    agent claude: {re.escape(str(standin_agent))}$", r"ok    the plugin is loaded",
+                     r"ok    the status bar shows the agents"):
+        assert re.search(expected, out, re.M), (expected, out)
+    assert "FIX" not in out
+    assert out.rstrip().endswith("all good")
+    assert result.returncode == 0
+
+
+def test_missing_agent_command_is_a_fix_and_exit_1(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    tmux.load_plugin()
+    missing = tmp_path / "no-such-agent"
+    tmux.run("set-option", "-g", "@agents-command", str(missing))
+    result = tmux.agents("doctor", check=False)
+    assert_plain(result.stdout)
+    assert result.returncode == 1
+    fixes = [line for line in result.stdout.splitlines() if line.startswith("  FIX")]
+    assert len(fixes) == 1 and str(missing) in fixes[0] and "default agent" in fixes[0], result.stdout
+    assert result.stdout.rstrip().endswith("some things need fixing (lines marked FIX)")
+
+
+def test_plugin_not_loaded_is_a_fix(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    result = tmux.agents("doctor", check=False)
+    assert_plain(result.stdout)
+    assert result.returncode == 1
+    assert re.search(r"^  FIX   the plugin is not loaded", result.stdout, re.M), result.stdout
+
+
+def test_spawn_key_turned_off_still_counts_as_loaded(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-key", "none")
+    tmux.load_plugin()
+    result = tmux.agents("doctor", check=False)
+    assert_plain(result.stdout)
+    assert result.returncode == 0, result.stdout
+    assert "spawn key is unbound" in result.stdout
+
+
+def test_no_server_is_a_warning_not_a_traceback(test_env: dict[str, str], repo: Repo) -> None:
+    result = subprocess.run(
+        [str(AGENTS), "-L", "agents-test-no-such-server", "doctor"], env=test_env,
+        cwd=repo.path, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert_plain(result.stdout)
+    assert result.stderr == ""
+    assert re.search(r"^  warn  cannot ask tmux", result.stdout, re.M), result.stdout
