@@ -8,15 +8,16 @@ does: it imports only the standard library, prints nothing, always exits 0,
 and costs one tmux command per event (two when it has to notify someone).
 
 Run as ``python -I -S hook.py``: it does not need site-packages, and skipping
-them halves Python's start-up on some installs.
+them halves Python's start-up on some installs. For the same reason it avoids
+the heavier standard modules (``json``, ``subprocess``, ``shutil`` cost more
+to import than the rest of the handler takes to run): it parses with the C
+scanner behind ``json`` and starts tmux with ``os.posix_spawn``.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
+import select
 import sys
 import time
 
@@ -30,6 +31,9 @@ EVENT_STATES = {
     "Stop": "idle",
     "SessionEnd": "exited",
 }
+#: Every event the handler knows; others (new in some Claude version, or sent
+#: by mistake) are ignored entirely.
+KNOWN_EVENTS = frozenset([*EVENT_STATES, "SessionStart", "Notification"])
 #: Notification types that mean "a person must answer before Claude goes on".
 WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
 #: How long a notification stays on the status line, in milliseconds.
@@ -122,13 +126,7 @@ def notify(tmux: str, pane: str, name: str, state: str, clients: list[str], comm
             pass
     if command:
         # The user's command, with the message as "$1": the text never becomes shell code.
-        subprocess.Popen(
-            ["/bin/sh", "-c", command + ' "$1"', "agents-notify", text],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        _spawn_detached(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])
 
 
 def wake_watcher() -> None:
@@ -148,12 +146,130 @@ def wake_watcher() -> None:
         os.close(fd)
 
 
-def _run(argv: list[str]) -> str | None:
+def _run(argv: list[str], timeout: float = 5.0) -> str | None:
+    """Run ``argv`` (stdin and stderr on /dev/null); its stdout, or None on failure."""
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
+        read_end, write_end = os.pipe()
+    except OSError:
         return None
-    return proc.stdout if proc.returncode == 0 else None
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        pid = os.posix_spawn(
+            argv[0], argv, os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, devnull, 0),
+                (os.POSIX_SPAWN_DUP2, write_end, 1),
+                (os.POSIX_SPAWN_DUP2, devnull, 2),
+                (os.POSIX_SPAWN_CLOSE, read_end),
+            ],
+        )
+    except OSError:
+        os.close(read_end)
+        return None
+    finally:
+        os.close(write_end)
+        os.close(devnull)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                os.kill(pid, 9)  # a hung tmux must not hold Claude up
+                os.waitpid(pid, 0)
+                return None
+            chunk = os.read(read_end, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+    _, status = os.waitpid(pid, 0)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _spawn_detached(argv: list[str]) -> None:
+    """Start ``argv`` in its own session with no stdio, and do not wait for it."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.posix_spawn(
+            argv[0], argv, os.environ, setsid=True,
+            file_actions=[(os.POSIX_SPAWN_DUP2, devnull, fd) for fd in (0, 1, 2)],
+        )
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
+def find_program(name: str, path: str | None) -> str | None:
+    """``shutil.which`` for one name, without importing shutil."""
+    for folder in (path or os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
+class _DecodeContext:
+    """What the C JSON scanner reads from its context: json.loads's defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo: dict[str, str] = {}
+
+
+def parse_json(text: str) -> object:
+    """``json.loads`` through the C scanner (``json`` itself drags in ``re``).
+
+    >>> parse_json(' {"a": [1, 2.5, "x"], "b": null} ')
+    {'a': [1, 2.5, 'x'], 'b': None}
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - CPython always has it
+        import json
+
+        return json.loads(text)
+    start = len(text) - len(text.lstrip())
+    value, end = make_scanner(_DecodeContext())(text, start)
+    if text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def remember_session(tmux: str, pane: str, payload: dict[str, object]) -> None:
+    """On SessionStart, record a new session id (``/clear``, a resume) in the registry.
+
+    Rare (once per session), so it may cost a second tmux call and the
+    registry's stdlib-only import; the pane's own options still hold the old
+    id at this point, which tells a new session from a repeat.
+    """
+    session_id, transcript = payload.get("session_id"), payload.get("transcript_path")
+    if not isinstance(session_id, str) or not session_id:
+        return
+    transcript = transcript if isinstance(transcript, str) else ""
+    out = _run([tmux, "display-message", "-p", "-t", pane, "#{@agent_session_id}\t#{@agent_transcript}\t#{@agent_name}\t#{@agent_repo}"])
+    if not out:
+        return
+    old_id, old_transcript, name, repo = (out.rstrip("\n").split("\t") + ["", "", "", ""])[:4]
+    if not name or not repo or (old_id == session_id and old_transcript == transcript):
+        return
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from pathlib import Path
+
+        from agents_tmux import registry
+
+        registry.remember_session(Path(repo), name, session_id, transcript)
+    except Exception:  # noqa: BLE001, S110 - the registry is a convenience here, never a failure
+        pass
 
 
 def handle(raw: str, environ: dict[str, str]) -> None:
@@ -162,15 +278,20 @@ def handle(raw: str, environ: dict[str, str]) -> None:
     if not pane.startswith("%") or not pane[1:].isdigit() or not environ.get("TMUX"):
         return
     try:
-        payload = json.loads(raw)
-    except ValueError:
+        payload = parse_json(raw)
+    except Exception:  # noqa: BLE001 - malformed input of any kind is ignored
         return
     if not isinstance(payload, dict):
         return
+    event = payload.get("hook_event_name")
+    if not isinstance(event, str) or event not in KNOWN_EVENTS:
+        return
     state = state_for(payload)
-    tmux = shutil.which("tmux")
+    tmux = find_program("tmux", environ.get("PATH"))
     if tmux is None:
         return
+    if payload.get("hook_event_name") == "SessionStart":
+        remember_session(tmux, pane, payload)
     args = tmux_commands(pane, state, payload, int(time.time()))
     # tmux reads a trailing ';' as a command separator; '\\;' keeps it literal.
     args = [a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args]
