@@ -163,8 +163,10 @@ def test_agent_exit_leaves_a_shell_in_the_worktree(tmux: Tmux, repo: Repo, stand
     wait_for(lambda: "is now a shell" in tmux.capture(pane), message="the exit message")
     tmux.run("send-keys", "-t", pane, "pwd > where.txt", "Enter")
     worktree = repo.path.parent / "project.agents" / name
-    wait_for(lambda: (worktree / "where.txt").exists(), message="the shell to run a command")
-    assert (worktree / "where.txt").read_text().strip() == str(worktree)
+    wait_for(
+        lambda: (worktree / "where.txt").exists() and (worktree / "where.txt").read_text().strip() == str(worktree),
+        message="the shell to run pwd in the worktree",
+    )
 
 
 def test_agent_not_installed_says_so_and_pane_stays(tmux: Tmux, repo: Repo) -> None:
