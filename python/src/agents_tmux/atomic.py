@@ -41,6 +41,21 @@ def atomic_write(path: Path, text: str) -> None:
         pass
 
 
+def write_if_changed(path: Path, text: str) -> Path:
+    """Write ``text`` atomically unless ``path`` already holds exactly that; return ``path``.
+
+    For generated files read by other programs (Claude's settings, tmux
+    configs): rewriting an unchanged file would only race with its readers.
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return path
+    except OSError:
+        pass
+    atomic_write(path, text)
+    return path
+
+
 @contextmanager
 def locked(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path`` (created if missing) for the block."""

@@ -6,11 +6,12 @@ import json
 import shlex
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from agents_tmux import paths
-from agents_tmux.atomic import atomic_write  # also re-exported: launch.atomic_write
+from agents_tmux.atomic import write_if_changed
 from agents_tmux.config import AgentKind
 
 #: Claude Code events agents.tmux listens to. Tool events take a matcher.
@@ -64,15 +65,8 @@ def write_claude_settings() -> Path:
     plugin and its Python live. The user's own ~/.claude/settings.json and the
     repository's .claude/ are never touched; Claude merges ours with theirs.
     """
-    path = paths.state_dir() / "claude-settings.json"
     text = json.dumps(claude_settings(), indent=2) + "\n"
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return path
-    except OSError:
-        pass
-    atomic_write(path, text)
-    return path
+    return write_if_changed(paths.state_dir() / "claude-settings.json", text)
 
 
 def _with_prompt(kind: AgentKind, argv: list[str], prompt: str) -> str:
@@ -90,9 +84,27 @@ def _with_prompt(kind: AgentKind, argv: list[str], prompt: str) -> str:
     return ""
 
 
-def start_command(kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "") -> Launch:
-    """The command that starts a new agent of ``kind`` on ``prompt``."""
+def _base_argv(kind: AgentKind, add_dirs: Sequence[str]) -> list[str]:
+    """The agent's command, then the folders it may use outside its working directory.
+
+    ``--add-dir`` takes any number of folders, so it comes first: the next
+    option ends the list, which therefore never swallows the prompt.
+    """
     argv = list(kind.command)
+    if kind.add_dir_flag and add_dirs:
+        argv += [kind.add_dir_flag, *add_dirs]
+    return argv
+
+
+def start_command(
+    kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "", add_dirs: Sequence[str] = ()
+) -> Launch:
+    """The command that starts a new agent of ``kind`` on ``prompt``.
+
+    ``add_dirs``: folders outside the working directory the agent may use
+    (the real shared context folder), passed with the kind's ``add_dir_flag``.
+    """
+    argv = _base_argv(kind, add_dirs)
     session_id = ""
     if kind.hooks == "claude":
         argv += ["--settings", str(write_claude_settings())]
@@ -105,14 +117,14 @@ def start_command(kind: AgentKind, prompt: str, system_prompt: str = "", name: s
     return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id)
 
 
-def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "") -> Launch:
+def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "", add_dirs: Sequence[str] = ()) -> Launch:
     """The command that brings an agent's conversation back after a restart.
 
     With a known session id and a ``resume`` template, resume that exact
     conversation; otherwise fall back to ``continue`` (the newest conversation
     in the worktree), and failing that start the agent afresh.
     """
-    argv = list(kind.command)
+    argv = _base_argv(kind, add_dirs)
     if kind.hooks == "claude":
         argv += ["--settings", str(write_claude_settings())]
     if session_id and kind.resume:

@@ -76,20 +76,32 @@ class Relaunch:
     transcript: str = ""
 
 
-def relaunch_command(ref: AgentRef, kind: AgentKind) -> Relaunch:
+def relaunch_command(ref: AgentRef, kind: AgentKind, add_dirs: tuple[str, ...] = ()) -> Relaunch:
     """The command that brings ``ref``'s conversation back, and how it does."""
     if kind.hooks == "claude":
         transcript = transcript_of(ref)
         if transcript is not None and kind.resume:
-            return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt), "resume", str(transcript))
+            return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs), "resume", str(transcript))
         if ref.worktree is not None and kind.continue_args and any(
             has_conversation(path) for path in claude_project_dir(ref.worktree).glob("*.jsonl")
         ):
-            return Relaunch(resume_command(kind, "", ref.system_prompt), "continue")
-        return Relaunch(start_command(kind, "", ref.system_prompt, ref.name), "fresh")
+            return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
+        return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs), "fresh")
     if kind.continue_args:
-        return Relaunch(resume_command(kind, "", ref.system_prompt), "continue")
-    return Relaunch(start_command(kind, "", ref.system_prompt, ref.name), "fresh")
+        return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
+    return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs), "fresh")
+
+
+def _extra_dirs(ref: AgentRef, cfg: Config) -> tuple[str, ...]:
+    """The shared context folder for an agent in its own worktree (see ``context.extra_dirs``)."""
+    from agents_tmux import context as context_mod
+
+    if not ref.own_worktree:
+        return ()
+    try:
+        return context_mod.extra_dirs(ref.repo, cfg, ref.worktree)
+    except AgentsError:
+        return ()
 
 
 def pane_facts(ref: AgentRef, kind_name: str, session_id: str, transcript: str) -> dict[str, str]:
@@ -160,12 +172,12 @@ def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
 
 def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:
     """Restore every active agent of ``repo`` that has no pane in ``server``."""
-    from agents_tmux.spawn import _RepoLock
+    from agents_tmux.spawn import repo_lock
 
     outcomes: list[Outcome] = []
     # Under the spawn lock: two restores (the one at server start, one by
     # hand) never bring the same agent back twice.
-    with _RepoLock(repo):
+    with repo_lock(repo):
         entries = registry.load(repo)
         live = {(a.name, Path(a.repo)) for a in panes.list_agents(server)}
         my_socket = server_socket(server)
@@ -202,7 +214,7 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
     from agents_tmux import panelog, paths
     from agents_tmux.spawn import pane_environment
 
-    again = relaunch_command(ref, kind)
+    again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
     env = pane_environment(again.launch, cfg, kind, ref.name)
     env_args: list[str] = []
     for key, value in env.items():
@@ -231,7 +243,7 @@ def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
 
     cfg = config_mod.load(ref.repo, panes.plugin_options(server))
     kind = cfg.agent_kind(ref.kind or None)
-    again = relaunch_command(ref, kind)
+    again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
     env = pane_environment(again.launch, cfg, kind, ref.name)
     env_args: list[str] = []
     for key, value in env.items():

@@ -8,13 +8,13 @@ worktree exists removes exactly what this call created.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import json
 import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import libtmux
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
 from agents_tmux import gitops, panes, paths, registry
+from agents_tmux.atomic import locked
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, start_command
@@ -146,21 +147,9 @@ def worktree_path(repo: gitops.Repo, cfg: Config, name: str) -> Path:
     return Path(os.path.normpath(path))
 
 
-class _RepoLock:
+def repo_lock(repo_root: Path) -> AbstractContextManager[None]:
     """Serialises name picking and ``git worktree add`` between concurrent spawns."""
-
-    def __init__(self, repo_root: Path) -> None:
-        self.path = paths.repo_state_dir(repo_root) / "spawn.lock"
-
-    def __enter__(self) -> _RepoLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = open(self.path, "a+")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+    return locked(paths.repo_state_dir(repo_root) / "spawn.lock")
 
 
 def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> list[str]:
@@ -250,7 +239,7 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             raise CapReached(running, cfg.max_agents)
     focus = cfg.focus if request.focus is None else request.focus
 
-    with _RepoLock(repo.root):
+    with repo_lock(repo.root):
         name, branch, worktree = _free_name(repo, cfg, stem, request.worktree)
         if request.worktree:
             gitops.add_worktree(repo, worktree, branch, base_commit)
@@ -259,10 +248,11 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
                 copy_files(repo, worktree, cfg.copy_files)
             # The shared context folder, at the same path in every checkout.
             context_mod.prepare(repo, cfg, worktree if request.worktree else None)
+            add_dirs = context_mod.extra_dirs(repo.root, cfg, worktree if request.worktree else None)
             system_prompt = request.system_prompt
             if request.system_prompt_for is not None:
                 system_prompt = request.system_prompt_for(name, branch, worktree)
-            launch = start_command(kind, request.task, system_prompt, name)
+            launch = start_command(kind, request.task, system_prompt, name, add_dirs)
             command = pane_command(kind, launch, cfg)
             env = pane_environment(launch, cfg, kind, name)
             pane_id = open_pane(server, target, origin_pane, worktree, command, env, name, focus, request.placement)

@@ -535,7 +535,7 @@ def undo(server: libtmux.Server, repo: gitops.Repo, made: list[Member]) -> str:
 
 def _write_team_file(repo: gitops.Repo, cfg: Config, task: str, team: Team) -> None:
     """``{context}/team.md``: who is who, so agents can find each other's branches."""
-    from agents_tmux.launch import atomic_write
+    from agents_tmux.atomic import atomic_write
 
     shared = context_mod.shared_dir(repo.root, cfg)
     stamp = time.strftime("%Y-%m-%d %H:%M")

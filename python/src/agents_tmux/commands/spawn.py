@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 from typing import TYPE_CHECKING
 
-from agents_tmux import paths
 from agents_tmux.cli import socket_of
 from agents_tmux.config import SPAWN_TARGETS
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import display_message, tmux_quote
+from agents_tmux.tmuxcmd import display_message
 
 if TYPE_CHECKING:
     from agents_tmux.spawn import CapReached
@@ -42,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
+    from agents_tmux.keyflow import read_typed_text
     from agents_tmux.spawn import CapReached, SpawnRequest, spawn
 
     socket = socket_of(args)
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     origin = args.pane or os.environ.get("TMUX_PANE") or None
     task = args.task
     if args.from_key:
-        task = _task_from_buffer(server)
+        task = read_typed_text(server, TASK_BUFFER)
     if task is None:
         raise AgentsError("say what the agent should do: agents spawn \"TASK\"")
     if len(task) > 4000:
@@ -73,32 +72,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _task_from_buffer(server: object) -> str:
-
-    result = server.cmd("show-buffer", "-b", TASK_BUFFER)  # type: ignore[attr-defined]
-    if result.returncode != 0:
-        raise AgentsError("no task was typed")
-    return "\n".join(result.stdout).strip()
-
-
 def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, exc: CapReached) -> None:
     """Ask at the status line; on "y" run the same spawn again with --force."""
-    from agents_tmux import panes
+    from agents_tmux.keyflow import confirm_then_rerun
 
-    argv = [str(paths.script("agents"))]
-    if args.socket_name:
-        argv += ["-L", args.socket_name]
-    if args.socket_path:
-        argv += ["-S", args.socket_path]
-    argv += ["spawn", "--from-key", "--force"]
-    if args.client:
-        argv += ["--client", args.client]
+    words = ["spawn", "--from-key", "--force"]
     if origin:
-        argv += ["--pane", origin]
+        words += ["--pane", origin]
     for flag, value in (("--agent", args.agent), ("--base", args.base), ("--target", args.target)):
         if value:
-            argv += [flag, value]
-    shell = " ".join(shlex.quote(word) for word in argv)
+            words += [flag, value]
     prompt = f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)"
-    client = ["-t", args.client] if args.client else []
-    panes.run(server, "confirm-before", *client, "-p", prompt, f"run-shell -b {tmux_quote(shell)}")  # type: ignore[arg-type]
+    confirm_then_rerun(server, args, words, prompt)  # type: ignore[arg-type]

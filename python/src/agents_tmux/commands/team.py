@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 from typing import TYPE_CHECKING
 
-from agents_tmux import paths
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import display_message, tmux_quote
+from agents_tmux.tmuxcmd import display_message
 
 if TYPE_CHECKING:
     from agents_tmux.teams import Team, TeamCapReached
@@ -47,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
+    from agents_tmux.keyflow import read_typed_text
     from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
 
     socket = socket_of(args)
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     origin = args.pane or os.environ.get("TMUX_PANE") or None
     task = args.task
     if args.from_key and task is None:
-        task = _task_from_buffer(server)
+        task = read_typed_text(server, TASK_BUFFER)
     if task is None or not task.strip():
         raise AgentsError('say what the team should do: agents team --task "TASK"')
     if len(task) > 4000:
@@ -91,39 +90,23 @@ def _summary(team: Team) -> str:
     return ", ".join(f"{m.role} {m.name}" for m in team.members) + f" in {team.target} {team.where}"
 
 
-def _task_from_buffer(server: object) -> str:
-    result = server.cmd("show-buffer", "-b", TASK_BUFFER)  # type: ignore[attr-defined]
-    if result.returncode != 0:
-        raise AgentsError("no task was typed")
-    return "\n".join(result.stdout).strip()
-
-
 def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, exc: TeamCapReached) -> None:
     """Ask once at the status line; on "y" run the same team again with --force."""
-    from agents_tmux import panes
+    from agents_tmux.keyflow import confirm_then_rerun
 
-    argv = [str(paths.script("agents"))]
-    if args.socket_name:
-        argv += ["-L", args.socket_name]
-    if args.socket_path:
-        argv += ["-S", args.socket_path]
-    argv += ["team", "--from-key", "--force"]
+    words = ["team", "--from-key", "--force"]
     if args.layout:
-        argv.append(args.layout)
-    if args.client:
-        argv += ["--client", args.client]
+        words.append(args.layout)
     if origin:
-        argv += ["--pane", origin]
+        words += ["--pane", origin]
     if args.session is not None:
-        argv.append(f"--session={args.session}" if args.session else "--session")
+        words.append(f"--session={args.session}" if args.session else "--session")
     if args.window:
-        argv.append("--window")
+        words.append("--window")
     for flag, value in (("--task", args.task), ("--base", args.base), ("--dir", args.dir)):
         if value:
-            argv += [flag, value]
+            words += [flag, value]
     if not args.focus:
-        argv.append("--no-focus")
-    shell = " ".join(shlex.quote(word) for word in argv)
+        words.append("--no-focus")
     prompt = f"{exc.running} agents running, the team adds {exc.adding}, cap is {exc.limit}. Start it? (y/n)"
-    client = ["-t", args.client] if args.client else []
-    panes.run(server, "confirm-before", *client, "-p", prompt, f"run-shell -b {tmux_quote(shell)}")  # type: ignore[arg-type]
+    confirm_then_rerun(server, args, words, prompt)  # type: ignore[arg-type]

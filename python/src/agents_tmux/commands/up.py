@@ -41,18 +41,11 @@ def session_name(folder: Path) -> str:
 
 def plugin_loader() -> Path:
     """A one-line tmux config that runs the plugin (written once, kept up to date)."""
-    from agents_tmux.launch import atomic_write
+    from agents_tmux.atomic import write_if_changed
 
-    path = paths.state_dir() / "load-plugin.conf"
     entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
     text = f"# Written by `agents up`: load agents.tmux after the main config.\nrun-shell {tmux_quote(entry)}\n"
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return path
-    except OSError:
-        pass
-    atomic_write(path, text)
-    return path
+    return write_if_changed(paths.state_dir() / "load-plugin.conf", text)
 
 
 def run(args: argparse.Namespace) -> int:

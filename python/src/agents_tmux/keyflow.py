@@ -1,0 +1,47 @@
+"""What commands started from a key binding share: the typed text, and asking before going on.
+
+A key's prompt puts what the user typed into a tmux buffer (so it never
+passes through a shell); the command reads it from there. When a command
+needs a yes first (the agent cap), it asks with ``confirm-before`` and, on
+"y", runs itself again with ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+
+import libtmux
+
+from agents_tmux import panes, paths
+from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import tmux_quote
+
+
+def read_typed_text(server: libtmux.Server, buffer: str) -> str:
+    """The text a key's prompt left in ``buffer``, or a clear error when there is none."""
+    result = server.cmd("show-buffer", "-b", buffer)
+    if result.returncode != 0:
+        raise AgentsError("no task was typed")
+    return "\n".join(result.stdout).strip()
+
+
+def confirm_then_rerun(server: libtmux.Server, args: argparse.Namespace, words: Sequence[str], prompt: str) -> None:
+    """Ask ``prompt`` on the client; on "y" run ``agents [-L/-S ...] WORDS`` in the background.
+
+    ``words`` is the subcommand and its arguments (with ``--force``); each
+    is shell-quoted, and the whole line quoted again for tmux, so nothing in
+    them is read by either.
+    """
+    argv = [str(paths.script("agents"))]
+    if args.socket_name:
+        argv += ["-L", args.socket_name]
+    if args.socket_path:
+        argv += ["-S", args.socket_path]
+    argv += list(words)
+    if args.client:
+        argv += ["--client", args.client]
+    shell = " ".join(shlex.quote(word) for word in argv)
+    client = ["-t", args.client] if args.client else []
+    panes.run(server, "confirm-before", *client, "-p", prompt, f"run-shell -b {tmux_quote(shell)}")
