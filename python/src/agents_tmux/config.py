@@ -61,6 +61,9 @@ class AgentKind:
     resume: tuple[str, ...] = ()
     continue_args: tuple[str, ...] = ()
     system_prompt_flag: str = ""
+    #: Flag that grants the agent access to a folder outside its working
+    #: directory (the shared context folder a worktree links to): Claude's ``--add-dir``.
+    add_dir_flag: str = ""
     screen: dict[str, tuple[str, ...]] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -323,6 +326,7 @@ _AGENT_KEYS = {
     "resume": "strlist",
     "continue": "strlist",
     "system_prompt_flag": "str",
+    "add_dir_flag": "str",
     "screen": "table",
     "env": "table",
 }
@@ -401,6 +405,7 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
         resume=check.get(table, prefix, "resume", "strlist", []),
         continue_args=check.get(table, prefix, "continue", "strlist", []),
         system_prompt_flag=check.get(table, prefix, "system_prompt_flag", "str", ""),
+        add_dir_flag=check.get(table, prefix, "add_dir_flag", "str", ""),
         screen=screen,
         env=dict(env_table),
     )

@@ -161,6 +161,25 @@ def wire(repo_root: Path, cfg: Config, worktree: Path | None) -> Path:
     return link
 
 
+def extra_dirs(repo_root: Path, cfg: Config, worktree: Path | None) -> tuple[str, ...]:
+    """Folders outside ``worktree`` an agent working there needs: the real shared folder.
+
+    None for an agent in the main checkout (the folder is inside it already),
+    or when the path in the worktree is not our link (something of the
+    user's is there).
+    """
+    if worktree is None or worktree.resolve() == repo_root.resolve():
+        return ()
+    shared = shared_dir(repo_root, cfg)
+    link = worktree / relative_dir(cfg)
+    try:
+        if not shared.is_dir() or link.resolve() != shared.resolve():
+            return ()
+    except OSError:
+        return ()
+    return (str(shared),)
+
+
 def prepare(repo: Repo, cfg: Config, worktree: Path | None) -> Path:
     """What ``spawn`` calls for every agent, before the agent starts."""
     return wire(repo.root, cfg, worktree)
