@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 
 from agents_tmux.errors import AgentsError
@@ -18,6 +19,8 @@ from agents_tmux.tmuxcmd import Socket, tmux_binary
 
 #: Longest message accepted (tmux handles more; an agent's prompt should not).
 MAX_BYTES = 1 << 20
+#: Seconds between the paste and the Enter that submits it.
+SUBMIT_DELAY = 0.3
 
 
 def read_text(value: str) -> str:
@@ -32,15 +35,22 @@ def read_text(value: str) -> str:
 
 
 def send_text(socket: Socket, pane_id: str, text: str) -> None:
-    """Paste ``text`` into ``pane_id`` and press Enter, in one tmux call."""
+    """Paste ``text`` into ``pane_id``, then press Enter a moment later.
+
+    The Enter is a separate tmux call after a pause: when it reaches the
+    terminal in the same read as the end of the paste, Claude Code can take
+    it as part of the pasted text and leave the message in its prompt box.
+    """
     buffer = f"agents-send-{uuid.uuid4().hex[:12]}"
     argv = [
         tmux_binary(), *socket.flags(),
         "load-buffer", "-b", buffer, "-", ";",
-        "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id, ";",
-        "send-keys", "-t", pane_id, "Enter",
+        "paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id,
     ]
     proc = subprocess.run(argv, input=text.encode("utf-8", "surrogateescape"), capture_output=True, check=False)
+    if proc.returncode == 0:
+        time.sleep(SUBMIT_DELAY)
+        proc = subprocess.run([tmux_binary(), *socket.flags(), "send-keys", "-t", pane_id, "Enter"], capture_output=True, check=False)
     if proc.returncode != 0:
         subprocess.run([tmux_binary(), *socket.flags(), "delete-buffer", "-b", buffer], capture_output=True, check=False)
         detail = (proc.stderr.decode("utf-8", "replace").strip().splitlines() or ["tmux failed"])[-1]
