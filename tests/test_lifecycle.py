@@ -120,6 +120,34 @@ def test_rm_refuses_and_changes_nothing_then_force_saves(tmux: Tmux, quiet: Repo
     assert again.returncode == 1 and "removed already" in again.stderr
 
 
+def test_rm_does_not_count_the_shared_context_link_as_lost(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "context user")
+    shared = quiet.path / ".agents" / "context"
+    link = worktree / ".agents" / "context"
+    assert link.is_symlink() and link.resolve() == shared.resolve()
+    (link / "plan.md").write_text("the plan\n")  # written through the link, as an agent does
+    (worktree / "notes.txt").write_text("new notes\n")
+    (worktree / "debug.log").write_text("ignored\n")
+
+    out = tmux.agents("rm", name, "--force").stdout
+    assert not worktree.exists()
+    # The real ignored file is reported; the link to the shared folder is not "lost".
+    assert out.split("ignored files not saved: ")[1].split(";")[0] == "debug.log"
+    # The shared folder, in the main checkout, is untouched.
+    assert (shared / "plan.md").read_text() == "the plan\n"
+    assert (shared / "README.md").is_file()
+
+    # A folder of the user's own under .agents/ in a worktree is still reported.
+    name2, worktree2 = spawn(tmux, "own files")
+    (worktree2 / ".agents" / "mine.txt").write_text("mine\n")
+    with (quiet.path / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write("/.agents/mine.txt\n")
+    out2 = tmux.agents("rm", name2, "--force").stdout
+    # git lists the folder as a whole (all it holds is ignored): it is reported, since it holds a real file.
+    assert out2.split("ignored files not saved: ")[1].split(";")[0] == ".agents/"
+    assert (shared / "plan.md").is_file()
+
+
 def test_rm_refuses_unmerged_commits(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "committer")
     (worktree / "feature.py").write_text("x = 1\n")
@@ -259,8 +287,10 @@ def test_property_rm_force_saves_every_byte(tmux: Tmux, quiet: Repo, seed: int) 
         assert plain.returncode == 0, plain.stderr
         result = plain
     assert not worktree.exists()
-    if ignored:
+    # The shared context link is not reported: the folder it points to stays.
+    if ignored - {".agents/context"}:
         assert "ignored files not saved" in result.stdout
+    assert ".agents/context," not in result.stdout and ".agents/context;" not in result.stdout
     if not dirty and not unmerged:
         assert branch not in quiet.branches()
         return

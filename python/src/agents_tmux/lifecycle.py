@@ -270,6 +270,7 @@ def inspect(ref: AgentRef) -> Work:
         ignored = gitops.git(ref.worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory").stdout
         listed = sorted(p for p in ignored.split("\0") if p)
         work.ignored = [p for p in listed if not any(p != d and p.startswith(d) for d in listed if d.endswith("/"))]
+        work.ignored = [p for p in work.ignored if not _is_context_link(ref, p)]
         head = gitops.git(ref.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         work.head_branch = head
         if not head:
@@ -277,6 +278,41 @@ def inspect(ref: AgentRef) -> Work:
     if work.branch_exists:
         work.unmerged += unmerged_commits(repo, ref.branch, ref.branch)
     return work
+
+
+def _is_context_link(ref: AgentRef, path: str) -> bool:
+    """True for the shared context link in the worktree (or a folder holding only it).
+
+    Removing the worktree removes only that link: the shared folder lives
+    in the main checkout and stays, so it is nothing the user loses.
+    """
+    from agents_tmux import config as config_mod
+    from agents_tmux import context
+
+    assert ref.worktree is not None
+    try:
+        rel = context.relative_dir(config_mod.load(ref.repo))
+    except AgentsError:
+        return False
+    shared = ref.repo / rel
+    link = ref.worktree / rel
+    try:
+        if not link.is_symlink() or link.resolve() != shared.resolve():
+            return False
+    except OSError:
+        return False
+    parts = Path(path.rstrip("/")).parts
+    if not parts or parts != rel.parts[: len(parts)]:
+        return False
+    # A listed folder on the way (".agents/") must hold nothing but the way to the link.
+    for depth in range(len(parts), len(rel.parts)):
+        try:
+            inside = [entry.name for entry in (ref.worktree / Path(*rel.parts[:depth])).iterdir()]
+        except OSError:
+            return False
+        if inside != [rel.parts[depth]]:
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------
