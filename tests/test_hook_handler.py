@@ -1,6 +1,7 @@
 """The Claude Code hook handler, run exactly as Claude runs it.
 
-`<venv python> -I -S python/src/agents_tmux/hook.py`, the event's JSON on
+`<venv python> -I -S python/src/agents_tmux/run_hook.py` (the command in the
+generated settings file, which imports agents_tmux.hook), the event's JSON on
 stdin, `TMUX` and `TMUX_PANE` inherited. Whatever it is given it must exit 0
 at once, print nothing (Claude would act on output) and change nothing it
 should not.
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, Tmux, first_pane, wait_for
 
-HANDLER = ROOT / "python" / "src" / "agents_tmux" / "hook.py"
+HANDLER = ROOT / "python" / "src" / "agents_tmux" / "run_hook.py"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 SESSION = "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"
 TRANSCRIPT = f"/home/u/.claude/projects/-tmp-project-agents-fix/{SESSION}.jsonl"
@@ -258,10 +259,15 @@ def test_a_slow_notify_command_does_not_hold_claude(tmux: Tmux, agent: str, tmp_
 
 def test_handler_imports_only_the_standard_library() -> None:
     code = (
-        "import sys, runpy; sys.argv=['hook.py']; sys.stdin=open('/dev/null');"
-        f"before=set(sys.modules); runpy.run_path({str(HANDLER)!r}, run_name='not_main');"
-        "print(sorted(m for m in set(sys.modules)-before if m.split('.')[0] in ('agents_tmux','libtmux','tomli')))"
+        "import sys, runpy; sys.argv=['run_hook.py']; sys.stdin=open('/dev/null');"
+        "before=set(sys.modules)\n"
+        "try:\n"
+        f"    runpy.run_path({str(HANDLER)!r}, run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in set(sys.modules)-before if m.split('.')[0] in ('agents_tmux','libtmux','tomli','json','subprocess','shutil')))"
     )
     out = subprocess.run([str(PYTHON), "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    # Only the handler itself: no libtmux, no config, none of the slow stdlib modules.
+    assert out.strip() == "['agents_tmux', 'agents_tmux.hook']"
     assert sys.version_info >= (3, 10)

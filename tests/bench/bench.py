@@ -680,7 +680,7 @@ def bench_hook(sandbox: Sandbox, report: Report, quick: bool) -> None:
         ["Process", "Median wall time", "÷ Python start-up (`-I -S`)", "÷ bare tmux call", "Goal"],
         rows,
         f"{runs} runs each after {warmup} warm-ups, interleaved; the handler runs as Claude runs it (the command in "
-        "`claude-settings.json`: `<venv python> -I -S .../hook.py`, payload on stdin, `TMUX`/`TMUX_PANE` of a real pane, "
+        "`claude-settings.json`: `<venv python> -I -S .../run_hook.py`, payload on stdin, `TMUX`/`TMUX_PANE` of a real pane, "
         "one client attached); Claude's own `/bin/sh -c` around it is left out of every row alike.",
     )
 

@@ -42,7 +42,7 @@ class Launch:
 
 def hook_command() -> str:
     """The shell command Claude runs for each hook: this Python, isolated, no site."""
-    handler = Path(__file__).with_name("hook.py")
+    handler = Path(__file__).with_name("run_hook.py")
     return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(str(handler))}"
 
 
