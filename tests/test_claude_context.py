@@ -11,7 +11,6 @@ shared files is as free as reading the worktree's own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import Repo, Tmux

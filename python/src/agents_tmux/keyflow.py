@@ -31,8 +31,8 @@ def confirm_then_rerun(server: libtmux.Server, args: argparse.Namespace, words: 
     """Ask ``prompt`` on the client; on "y" run ``agents [-L/-S ...] WORDS`` in the background.
 
     ``words`` is the subcommand and its arguments (with ``--force``); each
-    is shell-quoted, and the whole line quoted again for tmux, so nothing in
-    them is read by either.
+    is shell-quoted, and the whole line quoted again for tmux (its '#'
+    kept through two format expansions), so nothing in them is read by either.
     """
     argv = [str(paths.script("agents"))]
     if args.socket_name:
@@ -44,4 +44,6 @@ def confirm_then_rerun(server: libtmux.Server, args: argparse.Namespace, words: 
         argv += ["--client", args.client]
     shell = " ".join(shlex.quote(word) for word in argv)
     client = ["-t", args.client] if args.client else []
-    panes.run(server, "confirm-before", *client, "-p", prompt, f"run-shell -b {tmux_quote(shell)}")
+    # Formats are expanded twice on the way: by confirm-before when the answer
+    # is "y", then by run-shell. tmux_quote doubles '#' once; double it again.
+    panes.run(server, "confirm-before", *client, "-p", prompt.replace("#", "##"), f"run-shell -b {tmux_quote(shell.replace('#', '##'))}")

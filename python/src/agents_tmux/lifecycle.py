@@ -56,7 +56,10 @@ class AgentRef:
     @property
     def own_worktree(self) -> bool:
         """True when the agent has a worktree and branch of its own (not the main checkout)."""
-        return bool(self.branch and self.worktree and self.worktree != self.repo)
+        if not (self.branch and self.worktree):
+            return False
+        # Compared resolved: a recorded "<repo>/." or a symlink to it is still the main checkout.
+        return self.worktree != self.repo and self.worktree.resolve() != self.repo.resolve()
 
     @property
     def live(self) -> bool:
@@ -124,6 +127,13 @@ def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = Non
     """
     repo = repo_of(repo_dir) if repo_dir else None
     live = [a for a in live_agents(server) if name in (a.name, a.pane_id) and (repo is None or Path(a.repo) == repo)]
+    if len(live) > 1:
+        # The same name in several repositories: the current folder's, else ask.
+        here = repo_of(None)
+        live = [a for a in live if here is not None and Path(a.repo) == here] or live
+        if len(live) > 1:
+            roots = ", ".join(sorted({a.repo for a in live}))
+            raise AgentsError(f"several repositories have a running agent called {name!r} ({roots}): say which with --repo DIR")
     if live:
         agent = live[0]
         root = Path(agent.repo) if agent.repo else (repo or Path(agent.worktree))
@@ -218,13 +228,34 @@ def _status_entries(worktree: Path) -> list[tuple[str, str]]:
 
 
 def unmerged_commits(repo: Path, ref: str, own_branch: str = "") -> int:
-    """How many commits of ``ref`` no other local or remote-tracking branch holds."""
+    """How many commits of ``ref`` no other local or remote-tracking branch holds.
+
+    ``own_branch`` is read as ``refs/heads/<own_branch>`` (a tag of the same
+    name would otherwise be counted instead). When git cannot tell, this
+    raises: an unknown count must never pass for "nothing unmerged".
+    """
     exclude = [f"--exclude={own_branch}"] if own_branch else []
     proc = gitops.git(repo, "rev-list", "--count", ref, "--not", *exclude, "--branches", "--remotes", check=False)
     try:
-        return int(proc.stdout.strip()) if proc.returncode == 0 else 0
+        if proc.returncode == 0:
+            return int(proc.stdout.strip())
     except ValueError:
-        return 0
+        pass
+    detail = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+    raise AgentsError(f"cannot tell which commits of {ref} are merged ({detail}); nothing was removed")
+
+
+def is_worktree_of(repo: Path, folder: Path) -> bool:
+    """True when ``folder`` is the top of a working tree of ``repo`` (not a plain folder git finds a repository above)."""
+    proc = gitops.git(folder, "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir", check=False)
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) != 2:
+        return False
+    common = gitops.git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", check=False).stdout.strip()
+    try:
+        return Path(lines[0]).resolve() == folder.resolve() and bool(common) and Path(lines[1]).resolve() == Path(common).resolve()
+    except OSError:
+        return False
 
 
 def copy_patterns(repo: Path) -> tuple[str, ...]:
@@ -259,6 +290,12 @@ def inspect(ref: AgentRef) -> Work:
         repo, "show-ref", "--verify", "--quiet", f"refs/heads/{ref.branch}", check=False
     ).returncode == 0
     if ref.worktree is not None and ref.worktree.is_dir() and ref.own_worktree:
+        if not is_worktree_of(repo, ref.worktree):
+            # git would look further up and report (and commit into) some other repository.
+            raise AgentsError(
+                f"{ref.worktree} is not a worktree of {repo} any more (its .git link is gone or it belongs elsewhere): "
+                "nothing was changed; look at it and move or delete it by hand"
+            )
         work.worktree_exists = True
         for xy, path in _status_entries(ref.worktree):
             if xy == "??":
@@ -276,7 +313,7 @@ def inspect(ref: AgentRef) -> Work:
         if not head:
             work.unmerged += unmerged_commits(ref.worktree, "HEAD")
     if work.branch_exists:
-        work.unmerged += unmerged_commits(repo, ref.branch, ref.branch)
+        work.unmerged += unmerged_commits(repo, f"refs/heads/{ref.branch}", ref.branch)
     return work
 
 
@@ -399,7 +436,10 @@ def delete_branch_if_merged(ref: AgentRef) -> bool:
         return False
     if gitops.git(ref.repo, "show-ref", "--verify", "--quiet", f"refs/heads/{ref.branch}", check=False).returncode != 0:
         return False
-    if unmerged_commits(ref.repo, ref.branch, ref.branch):
+    try:
+        if unmerged_commits(ref.repo, f"refs/heads/{ref.branch}", ref.branch):
+            return False
+    except AgentsError:
         return False
     # -D: our own check above is stricter than -d's "merged into HEAD"; git
     # still refuses a branch that some worktree has checked out.

@@ -102,6 +102,18 @@ def run(server: libtmux.Server, *args: str) -> list[str]:
     return list(result.stdout)
 
 
+def require_pane(server: libtmux.Server, pane: str) -> str:
+    """The id of ``pane`` (an id or target) in ``server``, or a clear error.
+
+    ``display-message -t`` with an unknown target prints nothing and exits 0,
+    so an unknown pane must be caught here, before anything is created.
+    """
+    lines = run(server, "display-message", "-p", "-t", pane, "#{pane_id}")
+    if not lines or not lines[0].startswith("%"):
+        raise AgentsError(f"no pane {pane!r} in this tmux server (see: tmux list-panes -a)")
+    return lines[0]
+
+
 def plugin_options(server: libtmux.Server) -> dict[str, str]:
     """The global ``@agents-*`` options that override the config file, in one call."""
     fmt = _SEP.join("#{%s}" % name for name in PLUGIN_OPTIONS)

@@ -57,7 +57,29 @@ def _read(path: Path, repo_root: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
         raise AgentsError(f"the agent registry {path} is not in the expected shape; it was left as it is: fix it or move it aside")
+    for name, entry in data["agents"].items():
+        problem = _entry_problem(entry)
+        if problem:
+            raise AgentsError(
+                f"the agent registry {path} is not in the expected shape (entry {name!r}: {problem}); "
+                "it was left as it is: fix it or move it aside"
+            )
     return data
+
+
+#: Entry fields that must be text when present (commands build paths and git arguments from them).
+TEXT_FIELDS = ("name", "task", "kind", "role", "branch", "base", "base_commit", "worktree", "session_id",
+               "transcript", "system_prompt", "status", "socket")
+
+
+def _entry_problem(entry: object) -> str:
+    """What is wrong with one agent entry ("" when nothing)."""
+    if not isinstance(entry, dict):
+        return "not a table"
+    for key in TEXT_FIELDS:
+        if key in entry and not isinstance(entry[key], str):
+            return f"{key} is not a string"
+    return ""
 
 
 def load(repo_root: Path) -> dict[str, Entry]:

@@ -25,6 +25,7 @@ from agents_tmux import panes, registry
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, resume_command, start_command
 from agents_tmux.lifecycle import AgentRef, _from_entry
+from agents_tmux.tmuxcmd import no_formats
 
 if TYPE_CHECKING:
     import libtmux
@@ -166,7 +167,7 @@ def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
     if server.cmd("has-session", "-t", f"={name}").returncode != 0:
         if wanted:
             raise AgentsError(f"no tmux session is called {wanted!r}")
-        panes.run(server, "new-session", "-d", "-s", name, "-c", str(repo))
+        panes.run(server, "new-session", "-d", "-s", name, "-c", no_formats(str(repo)))
     return name
 
 
@@ -221,7 +222,7 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
         env_args += ["-e", f"{key}={value}"]
     assert ref.worktree is not None
     lines = panes.run(
-        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", str(ref.worktree), *env_args,
+        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", no_formats(str(ref.worktree)), *env_args,
         "-P", "-F", "#{pane_id}", "--", str(paths.script("run-agent")), *again.launch.argv,
     )
     pane_id = lines[0].strip() if lines else ""
@@ -252,7 +253,7 @@ def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
     # The state is set before the pane restarts, so a hook that fires at once is not overwritten.
     facts = pane_facts(ref, kind.name, again.launch.session_id, again.transcript)
     panes.set_pane_options(server, ref.pane_id, facts)
-    panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", str(directory), *env_args, "--",
+    panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", no_formats(str(directory)), *env_args, "--",
               str(paths.script("run-agent")), *again.launch.argv)
     panelog.start_if_enabled(server, ref.pane_id, ref.repo, ref.name)
     _record(ref, again, restarted=int(time.time()))

@@ -28,6 +28,7 @@ from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, start_command
 from agents_tmux.names import numbered, slugify
+from agents_tmux.tmuxcmd import no_formats
 
 #: How many numbered names (slug, slug-2, ...) to try before giving up.
 MAX_NUMBER = 1000
@@ -202,15 +203,15 @@ def open_pane(
     if placement is not None:
         # A new session is always made detached: this may run outside any client.
         detach = ["-d"] if placement.command == "new-session" or not focus else []
-        args = [placement.command, *detach, *placement.args, "-c", str(directory)]
+        args = [placement.command, *detach, *placement.args, "-c", no_formats(str(directory))]
     elif target == "window":
         if origin_pane:
             # new-window takes a window, not a pane: open right after the origin's.
             window = panes.run(server, "display-message", "-p", "-t", origin_pane, "#{window_id}")[0]
             where = ["-a", "-t", window]
-        args = ["new-window", *detach, *where, "-n", title, "-c", str(directory)]
+        args = ["new-window", *detach, *where, "-n", title, "-c", no_formats(str(directory))]
     else:
-        args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", str(directory)]
+        args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", no_formats(str(directory))]
     lines = panes.run(server, *args, *env_args, "-P", "-F", "#{pane_id}", "--", *command)
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):

@@ -352,12 +352,12 @@ class TeamCapReached(AgentsError):
 
 
 def session_name(text: str) -> str:
-    """A tmux session name: tmux itself turns ``.`` and ``:`` into ``_``; use dashes.
+    """A tmux session name: letters, digits, ``_`` and dashes (see ``up.session_name``).
 
-    >>> session_name("my.repo-fix: login")
-    'my-repo-fix-login'
+    >>> session_name("my.repo-fix: login"), session_name("we'ird $(x) #{y}")
+    ('my-repo-fix-login', 'we-ird-x-y')
     """
-    cleaned = re.sub(r"[.:\s]+", "-", text.strip()).strip("-")
+    cleaned = re.sub(r"[^\w-]+", "-", text.strip()).strip("-")
     return cleaned
 
 

@@ -93,6 +93,20 @@ def tmux_quote(text: str) -> str:
     return f'"{escaped}"'
 
 
+def no_formats(text: str) -> str:
+    """``text`` for a tmux argument that tmux expands formats in, kept literal.
+
+    ``-c`` of new-session/new-window/split-window/respawn-pane and ``-d``/``-T``
+    of display-popup are format-expanded: a folder called ``a #{pane_id}``
+    would otherwise name another folder (and tmux would silently start the
+    pane somewhere else).
+
+    >>> no_formats("/src/a #{pane_id} ##b")
+    '/src/a ##{pane_id} ####b'
+    """
+    return text.replace("#", "##")
+
+
 def display_message(socket: Socket, text: str, client: str | None = None) -> None:
     """Show ``text`` on a client's status line; never fails (used to report errors).
 

@@ -16,6 +16,7 @@ import shlex
 from agents_tmux import paths
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import no_formats
 
 HELP = "print (or open in a popup) the agents' shared context folder"
 
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         pane = args.pane or os.environ.get("TMUX_PANE", "")
         target = ["-t", pane] if pane else []
         directory = tmux_run(socket, "display-message", "-p", *target, "#{pane_current_path}").strip() or None
+        if directory is None and args.pane:
+            raise AgentsError(f"no pane {args.pane!r} in this tmux server (see: tmux list-panes -a)")
     repo = gitops.find_repo(directory or os.getcwd())
     cfg = config_mod.load(repo.root)
     shared = context.ensure_shared(repo.root, cfg)
@@ -59,7 +62,7 @@ def _popup(args: argparse.Namespace, shared: os.PathLike[str]) -> None:
     shell = " ".join(shlex.quote(word) for word in words) + " | ${PAGER:-less}"
     client = ["-c", args.client] if args.client else []
     try:
-        tmux_run(socket, "display-popup", *client, "-E", "-w", "90%", "-h", "90%", "-d", str(shared),
+        tmux_run(socket, "display-popup", *client, "-E", "-w", "90%", "-h", "90%", "-d", no_formats(str(shared)),
                  "-T", " shared context ", shell)
     except AgentsError as exc:
         raise AgentsError(f"cannot open the popup ({exc}); the folder is {shared}") from None

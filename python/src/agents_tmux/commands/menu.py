@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
     client, client_pane = find_client(server, args.client)
     pane = args.pane or client_pane
     agents = panes.list_agents(server)
-    if args.agent:
+    if args.agent is not None:
         agent = next((a for a in agents if args.agent in (a.name, a.pane_id)), None)
         if agent is None:
             raise AgentsError(f"no running agent is called {args.agent!r} (see `agents list`)")

@@ -35,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     if not ref.own_worktree:
         raise AgentsError(f"{ref.name} works in the main checkout: its changes are already there, there is no branch to merge")
     root = ref.repo
+    if args.into is not None and not args.into.strip():
+        raise AgentsError("--into is empty: name the local branch to merge into")
     target = args.into or ref.base
     if not target or target.startswith("-"):
         raise AgentsError(f"{ref.name} has no base branch on record: say where to merge with --into BRANCH")
@@ -59,19 +61,21 @@ def run(args: argparse.Namespace) -> int:
             f"the main checkout {root} is {on}, not {target}: switch it first (git -C {root} switch {target}) "
             f"or merge into {current or 'a branch'} with --into; nothing was changed"
         )
-    _refuse_dirty(root, ref.branch)
+    # The branch by its full name: a tag called like it must not be merged instead.
+    branch_ref = f"refs/heads/{ref.branch}"
+    _refuse_dirty(root, branch_ref)
 
-    if gitops.git(root, "merge-base", "--is-ancestor", ref.branch, "HEAD", check=False).returncode == 0:
+    if gitops.git(root, "merge-base", "--is-ancestor", branch_ref, "HEAD", check=False).returncode == 0:
         _say(args, f"nothing to merge: {ref.branch} is already in {target}")
         return 0
 
-    count = gitops.git(root, "rev-list", "--count", f"HEAD..{ref.branch}").stdout.strip()
+    count = gitops.git(root, "rev-list", "--count", f"HEAD..{branch_ref}").stdout.strip()
     subject = f"Merge agent {ref.name} ({ref.branch}) into {target}"
     body = f"Task: {ref.task}" if ref.task else ""
     message_args = ["-m", subject] + (["-m", body] if body else [])
     orig_head = gitops.git(root, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False).stdout.strip()
     proc = gitops.git(
-        root, *lifecycle.identity_args(root), "merge", "--no-ff", "--no-edit", *message_args, ref.branch, check=False
+        root, *lifecycle.identity_args(root), "merge", "--no-ff", "--no-edit", *message_args, branch_ref, check=False
     )
     if proc.returncode != 0:
         conflicts = gitops.git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()

@@ -48,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
         repos = [repo]
     live = {(a.name, a.repo) for a in lifecycle.live_agents(server)}
     live_worktrees = {a.worktree for a in lifecycle.live_agents(server)}
+    from agents_tmux.restore import server_socket
+
+    my_socket = server_socket(server) if server is not None else ""
     actions: list[Action] = []
     for repo in repos:
-        actions += plan(repo, live, live_worktrees)
+        actions += plan(repo, live, live_worktrees, my_socket)
     todo = [a for a in actions if a.do is not None]
     kept = [a for a in actions if a.do is None]
     if not actions:
@@ -72,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str]) -> list[Action]:
+def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "") -> list[Action]:
     """What pruning ``repo`` would do, safest first."""
     from agents_tmux import gitops, lifecycle, registry
+    from agents_tmux.restore import alive_elsewhere
 
     actions: list[Action] = []
     if not (repo / ".git").exists():
@@ -104,31 +108,54 @@ def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str]) -> li
             recorded.add(ref.worktree)
         if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
             continue
-        actions += _plan_gone_agent(ref)
-
-    # Worktrees in the agents folder that no registry entry knows (a lost registry).
-    folder = _agents_folder(repo)
-    for path, info in worktrees.items():
-        if path == repo or path in recorded or str(path) in live_worktrees or folder is None or folder not in path.parents:
+        if alive_elsewhere(entry, repo, my_socket):
+            actions.append(Action(f"{name} ({ref.worktree}): runs in another tmux server ({entry.get('socket')}); left alone"))
             continue
-        if "prunable" in info:
+        actions += _checked(_plan_gone_agent, ref)
+
+    # Worktrees spawn made that no registry entry knows (a lost registry).
+    for path, info in worktrees.items():
+        if path == repo or path in recorded or str(path) in live_worktrees or "prunable" in info:
             continue
         branch = info.get("branch", "").removeprefix("refs/heads/")
-        ref = lifecycle.AgentRef(name=path.name, repo=repo, worktree=path, branch=branch)
-        actions += _plan_orphan(ref)
+        name = _agent_name(repo, path, branch)
+        if name is None:
+            continue
+        ref = lifecycle.AgentRef(name=name, repo=repo, worktree=path, branch=branch)
+        actions += _checked(_plan_orphan, ref)
     return actions
 
 
-def _agents_folder(repo: Path) -> Path | None:
+def _checked(planner: object, ref: object) -> list[Action]:
+    """``planner(ref)``; a worktree that cannot be inspected is reported and left alone."""
+    try:
+        return planner(ref)  # type: ignore[operator, no-any-return]
+    except AgentsError as exc:
+        return [Action(f"{getattr(ref, 'name', '?')} ({getattr(ref, 'worktree', '?')}): {exc}")]
+
+
+def _agent_name(repo: Path, path: Path, branch: str) -> str | None:
+    """The agent a worktree was made for, when it is exactly where and on what spawn puts one; else None.
+
+    Only such worktrees may be pruned without a registry entry: a worktree
+    the user made next to the agents' (``../project-hotfix``) is never theirs.
+    """
     from agents_tmux import config as config_mod
     from agents_tmux import gitops
     from agents_tmux.spawn import worktree_path
 
     try:
         cfg = config_mod.load(repo)
-        return worktree_path(gitops.Repo(root=repo, worktree=repo), cfg, "x").parent
     except AgentsError:
         return None
+    if not cfg.branch_prefix or not branch.startswith(cfg.branch_prefix):
+        return None
+    name = branch[len(cfg.branch_prefix):]
+    try:
+        made_here = worktree_path(gitops.Repo(root=repo, worktree=repo), cfg, name)
+    except AgentsError:
+        return None
+    return name if name and made_here == path else None
 
 
 def _plan_gone_agent(ref: object) -> list[Action]:

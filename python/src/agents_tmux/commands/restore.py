@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux import restore as restore_mod
     from agents_tmux.tmuxcmd import display_message
 
+    if args.session is not None and not args.session.strip():
+        raise AgentsError("--session is empty: name the tmux session to restore into")
     socket = socket_of(args)
     server = panes.connect(socket)
     if args.wait_session:
@@ -50,6 +52,18 @@ def run(args: argparse.Namespace) -> int:
         if repo is None:
             raise AgentsError("not inside a git repository: say which with --repo DIR, or restore every repository with --all")
         repos = [repo]
+    if args.names:
+        known: set[str] = set()
+        for repo in repos:
+            try:
+                known.update(registry.load(repo))
+            except AgentsError:
+                if not args.all:
+                    raise
+        unknown = [name for name in args.names if name not in known]
+        if unknown:
+            where = "any known repository" if args.all else str(repos[0])
+            raise AgentsError(f"no agent is called {unknown[0]!r} in {where} (see `agents list`; other repositories need --repo DIR)")
     outcomes = []
     problems = []
     for repo in repos:

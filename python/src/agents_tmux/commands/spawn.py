@@ -46,9 +46,13 @@ def run(args: argparse.Namespace) -> int:
     socket = socket_of(args)
     server = panes.connect(socket)
     origin = args.pane or os.environ.get("TMUX_PANE") or None
+    if origin:
+        panes.require_pane(server, origin)
     task = args.task
     if args.from_key:
         task = read_typed_text(server, TASK_BUFFER)
+    if args.agent is not None and not args.agent.strip():
+        raise AgentsError("--agent is empty: name an agent kind of the config (default: claude)")
     if task is None:
         raise AgentsError("say what the agent should do: agents spawn \"TASK\"")
     if len(task) > 4000:

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     socket = socket_of(args)
     server = panes.connect(socket)
     origin = args.pane or os.environ.get("TMUX_PANE") or None
+    if origin:
+        panes.require_pane(server, origin)
     task = args.task
     if args.from_key and task is None:
         task = read_typed_text(server, TASK_BUFFER)

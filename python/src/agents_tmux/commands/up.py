@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agents_tmux import paths
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, tmux_binary, tmux_quote
+from agents_tmux.tmuxcmd import Socket, literal_args, no_formats, tmux_binary, tmux_quote
 
 HELP = "start or attach to a tmux session for this repository, plugin loaded"
 DEFAULT_SOCKET = "agents"
@@ -31,12 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def session_name(folder: Path) -> str:
-    """A tmux session name from a folder name (tmux forbids ``.`` and ``:``).
+    """A tmux session name from a folder name: letters, digits, ``_`` and ``-`` only.
 
-    >>> session_name(Path("/src/my.app:v2"))
-    'my_app_v2'
+    tmux forbids ``.`` and ``:``, expands ``#`` as a format and stores ``$``
+    and control characters escaped (so the name could not be found again).
+
+    >>> session_name(Path("/src/my.app:v2")), session_name(Path("/src/we'ird $(x) #{y}"))
+    ('my_app_v2', 'we_ird_x_y')
     """
-    return re.sub(r"[.:\s]+", "_", folder.name).strip("_") or "agents"
+    return re.sub(r"[^\w-]+", "_", folder.name).strip("_") or "agents"
 
 
 def plugin_loader() -> Path:
@@ -63,29 +66,32 @@ def run(args: argparse.Namespace) -> int:
     except AgentsError as exc:
         print(f"agents up: note: {exc}; prefix + A spawns agents only in a repository with a commit", file=sys.stderr)
     socket = Socket(name=args.socket_name or (None if args.socket_path else DEFAULT_SOCKET), path=args.socket_path)
-    name = args.session or session_name(folder)
+    # tmux itself turns '.' and ':' into '_' (and would then not find the session by its given name).
+    name = re.sub(r"[.:]", "_", args.session) if args.session is not None else session_name(folder)
+    if not name.strip():
+        raise AgentsError("the session name is empty: give one with --session NAME")
     base = [tmux, *socket.flags()]
     env = dict(os.environ)
     env.pop("TMUX", None)  # our own server: never nest into the one we may be in
     env.pop("TMUX_PANE", None)
-    exists = subprocess.run([*base, "has-session", "-t", f"={name}"], env=env, capture_output=True, check=False).returncode == 0
+    exists = subprocess.run([*base, *literal_args(["has-session", "-t", f"={name}"])], env=env, capture_output=True, check=False).returncode == 0
     if not exists:
         # Two config files: the optimised one, then one that loads the plugin.
         # tmux remembers both (#{config_files}), so prefix + r reloads both
         # and the plugin's status segment comes back after every reload.
         started = subprocess.run(
-            [*base, "-f", str(conf.resolve()), "-f", str(plugin_loader()),
-             "new-session", "-d", "-s", name, "-c", str(folder), "-x", "200", "-y", "50"],
+            [*base, *literal_args(["-f", str(conf.resolve()), "-f", str(plugin_loader()),
+             "new-session", "-d", "-s", no_formats(name), "-c", no_formats(str(folder)), "-x", "200", "-y", "50"])],
             env=env, capture_output=True, text=True, check=False,
         )
         if started.returncode != 0:
             raise AgentsError(f"tmux could not start the session: {(started.stderr or started.stdout).strip()}")
-    where = " ".join(["tmux", *socket.flags(), "attach", "-t", name])
+    where = " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), *literal_args(["attach", "-t", name])])
     if args.detach or not os.isatty(0) or not os.isatty(1):
         state = "is running" if exists else "started"
         print(f"session {name} {state} in {folder}; attach with: {where}")
         return 0
     if os.environ.get("TMUX"):
         print(f"agents up: you are inside tmux already; attaching to {name} on its own server (detach with prefix + d)")
-    os.execvpe(tmux, [tmux, *socket.flags(), "attach-session", "-t", f"={name}"], env)
+    os.execvpe(tmux, [tmux, *socket.flags(), *literal_args(["attach-session", "-t", f"={name}"])], env)
     return 0  # not reached

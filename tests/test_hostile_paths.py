@@ -1,0 +1,369 @@
+"""Paths that try to break out: every command works, and nothing in a path is ever run.
+
+The repository's folder, HOME and XDG_STATE_HOME hold quotes, spaces, ``$(...)``,
+backticks, ``#{...}`` and ``;``. Any place where such a path reached a shell or
+tmux's parser unquoted would run ``cd; touch pwned`` (a file in HOME) or expand
+``#{pane_id}`` (a wrong path, so the command would fail).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import Repo, Tmux, read_standin_log, stop_server, wait_for
+
+PREFIX = "\x02"  # C-b
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\(B|[()][0-9A-Za-z]|[=>]|\][^\x07]*\x07)")
+#: A folder name that runs code wherever it is not quoted for a shell or tmux.
+HOSTILE = "we'ird \"q\" $(cd;touch pwned) `cd;touch pwned` ${HOME} #{pane_id} ##; ~x;dir"
+
+
+@pytest.fixture
+def test_env(tmp_path: Path) -> dict[str, str]:
+    """HOME and the state folder with a space and shell/tmux syntax in them."""
+    home = tmp_path / "ho me"
+    home.mkdir()
+    state = tmp_path / "st'ate $(cd;touch pwned) #{session_name};"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "AGENTS_TMUX", "XDG_", "GIT_", "CLAUDE", "ANTHROPIC"))}
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(state),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        GIT_CONFIG_NOSYSTEM="1",
+        SHELL="/bin/bash",
+        TERM="xterm-256color",
+        LANG="C.UTF-8",
+        LC_ALL="C.UTF-8",
+        STANDIN_LOG=str(tmp_path / "standin.jsonl"),
+    )
+    (tmp_path / "run").mkdir(mode=0o700)
+    return env
+
+
+@pytest.fixture
+def repo(tmp_path: Path, test_env: dict[str, str]) -> Repo:
+    """A repository whose folder name is :data:`HOSTILE`, one commit on ``main``."""
+    path = tmp_path / HOSTILE
+    path.mkdir()
+    r = Repo(path=path, env=test_env)
+    r.git("init", "-q", "-b", "main")
+    (path / "README.md").write_text("# project\n")
+    r.git("add", ".")
+    r.git("commit", "-q", "-m", "first commit")
+    return r
+
+
+@pytest.fixture
+def tmux(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> Iterator[Tmux]:
+    """A private server started from the test folder (never from the plugin's own checkout).
+
+    tmux expands formats in ``-c``: the repository's folder goes in with its
+    '#' doubled, as the plugin must do it.
+    """
+    socket = f"agents-test-{uuid.uuid4().hex[:10]}"
+    server = Tmux(socket=socket, env=test_env, home=Path(test_env["HOME"]), cwd=repo.path)
+    subprocess.run(
+        ["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50",
+         "-c", str(repo.path).replace("#", "##")],
+        env=test_env, cwd=tmp_path, check=True,
+    )
+    server.run("set-option", "-g", "default-shell", "/bin/bash")
+    try:
+        wait_for(lambda: server.display("#{pane_current_path}") == str(repo.path), timeout=15, message="the first pane in the repository")
+        yield server
+    finally:
+        stop_server(socket, test_env)
+
+
+@pytest.fixture(autouse=True)
+def no_marker(tmp_path: Path, test_env: dict[str, str]) -> Iterator[None]:
+    """After every test: no ``pwned`` file anywhere (HOME, the test folder, the plugin)."""
+    yield
+    home = Path(test_env["HOME"])
+    found = [str(p) for p in tmp_path.rglob("pwned")] + [str(p) for p in (home, Path.cwd()) if (p / "pwned").exists()]
+    assert not found, f"a path was run as shell code: {found}"
+
+
+@pytest.fixture
+def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
+    tmux.load_plugin()
+    child = pexpect.spawn(
+        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=15
+    )
+    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), timeout=15, message="the client to attach")
+    try:
+        yield child
+    finally:
+        child.terminate(force=True)
+
+
+def client_name(tmux: Tmux) -> str:
+    return tmux.run("list-clients", "-F", "#{client_name}").strip()
+
+
+def expect_text(child: pexpect.spawn, text: str, timeout: float = 20) -> None:
+    seen = ""
+
+    def drawn() -> bool:
+        nonlocal seen
+        try:
+            seen += child.read_nonblocking(65536, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            return False
+        return text in ANSI.sub("", seen)
+
+    try:
+        wait_for(drawn, timeout=timeout, message=f"{text!r} on the client's screen")
+    except BaseException:
+        print("SCREEN:", ANSI.sub("", seen)[-3000:])
+        raise
+
+
+def agent_panes(tmux: Tmux) -> dict[str, str]:
+    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}")
+    return dict(line.split("\t") for line in out.splitlines() if line.split("\t")[0])
+
+
+def worktree_of(repo: Repo, name: str) -> Path:
+    return repo.path.parent / f"{repo.path.name}.agents" / name
+
+
+def spawn(tmux: Tmux, task: str, *extra: str) -> tuple[str, str]:
+    name = tmux.agents("spawn", task, "--pane", tmux.panes()[0], "-d", *extra).stdout.strip()
+    return name, agent_panes(tmux)[name]
+
+
+def run_as_key(tmux: Tmux, child: pexpect.spawn, command: str, tmp_path: Path) -> None:
+    """Run a tmux command line as a key binding does (with the client that pressed it)."""
+    conf = tmp_path / "cmd.conf"
+    conf.write_text(command + "\n")
+    tmux.run("bind-key", "-T", "prefix", "F12", "source-file", str(conf))
+    tmux.run("bind-key", "-T", "prefix", "z", "source-file", str(conf))
+    child.send(PREFIX)
+    child.send("z")
+
+
+def agents_in_background(tmux: Tmux, *args: str) -> subprocess.Popen[str]:
+    """A popup command: it returns only when the popup closes, as from a key (run-shell -b)."""
+    from conftest import AGENTS
+
+    return subprocess.Popen([str(AGENTS), "-L", tmux.socket, *args], env=tmux.env, cwd=tmux.cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finished(proc: subprocess.Popen[str]) -> None:
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
+def menu_entries(tmux: Tmux, *args: str) -> dict[str, tuple[str, str]]:
+    """key -> (label, command) as the chosen entry runs it (the menu expands its formats once)."""
+    out = tmux.agents("menu", "--print", *args).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    return {key: (label, command.replace("##", "#")) for key, label, command in rows if key}
+
+
+# ---------------------------------------------------------------------------
+
+
+def test_spawn_from_the_cli_in_a_hostile_folder(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    name, pane = spawn(tmux, "hostile task")
+    worktree = worktree_of(repo, name)
+    assert worktree.is_dir()
+    assert tmux.option(pane, "@agent_worktree") == str(worktree)
+    assert tmux.option(pane, "@agent_repo") == str(repo.path)
+    wait_for(lambda: tmux.display("#{pane_current_path}", pane) == str(worktree), timeout=20, message="the pane in the worktree")
+    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), timeout=20, message="start")
+    assert start["cwd"] == str(worktree)
+    # The hooks (a settings file in the hostile state folder) reach the pane.
+    # SessionStart then the task as the first prompt: a hook moved the state on.
+    wait_for(lambda: tmux.option(pane, "@agent_state") in ("idle", "working"), timeout=30,
+             message=f"a hook to report the state (state {tmux.option(pane, '@agent_state')!r}, screen {tmux.capture(pane)!r})")
+
+
+def test_spawn_key_in_a_hostile_folder(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    client.send(PREFIX)
+    client.send("A")
+    client.expect("task:")
+    client.send("key $(cd;touch pwned) `cd;touch pwned` #{pane_id} x;")
+    client.send("\r")
+    panes = wait_for(lambda: agent_panes(tmux), timeout=30, message="the agent pane")
+    (name,) = panes
+    assert worktree_of(repo, name).is_dir()
+    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), timeout=20, message="start")
+    assert start["prompt"] == "key $(cd;touch pwned) `cd;touch pwned` #{pane_id} x;"
+
+
+def test_pane_log_in_a_hostile_state_folder(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-log", "on")
+    name, pane = spawn(tmux, "logged task")
+    from agents_tmux import panelog  # the path, as the CLI computes it
+
+    old = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = tmux.env["XDG_STATE_HOME"]
+    try:
+        log = panelog.log_path(repo.path, name)
+    finally:
+        if old is None:
+            del os.environ["XDG_STATE_HOME"]
+        else:
+            os.environ["XDG_STATE_HOME"] = old
+    assert tmux.display("#{pane_pipe}", pane) == "1"
+    tmux.run("send-keys", "-t", pane, "-l", "marker-text-42")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    wait_for(lambda: log.is_file() and "marker-text-42" in log.read_text(errors="replace"), timeout=20, message="the pane log")
+    proc = tmux.agents("log", name, "--path", "--pane-log")
+    assert proc.stdout.strip() == str(log)
+
+
+def test_diff_log_and_context_popups(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-log", "on")
+    name, pane = spawn(tmux, "popup task")
+    worktree = worktree_of(repo, name)
+    (worktree / "new-file.txt").write_text("hostile popup content\n")
+    me = client_name(tmux)
+    proc = agents_in_background(tmux, "diff", name, "--from-key", "--client", me)
+    expect_text(client, "new-file.txt")
+    client.send("q")
+    finished(proc)
+    tmux.run("send-keys", "-t", pane, "-l", "log-line-77")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    wait_for(lambda: tmux.agents("log", name, "--path", "--pane-log", check=False).returncode == 0, timeout=20, message="a log")
+    log = Path(tmux.agents("log", name, "--path", "--pane-log").stdout.strip())
+    with log.open("a") as handle:
+        handle.write("\nonly-in-the-log-file\n")
+    proc = agents_in_background(tmux, "log", name, "--pane-log", "--from-key", "--client", me)
+    expect_text(client, "only-in-the-log-file")
+    client.send("q")
+    finished(proc)
+    (repo.path / ".agents" / "context").mkdir(parents=True, exist_ok=True)
+    (repo.path / ".agents" / "context" / "plan-hostile.md").write_text("# plan\n")
+    proc = agents_in_background(tmux, "context", "--from-key", "--client", me, "--pane", tmux.panes()[0])
+    expect_text(client, "plan-hostile.md")
+    client.send("q")
+    finished(proc)
+
+
+def test_menu_actions_run_in_a_hostile_folder(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    name, pane = spawn(tmux, "menu task")
+    worktree = worktree_of(repo, name)
+    (worktree / "work.txt").write_text("menu work\n")
+    repo.git("add", "work.txt", cwd=worktree)
+    repo.git("commit", "-q", "-m", "agent work", cwd=worktree)
+    me = client_name(tmux)
+    actions = menu_entries(tmux, "--agent", name, "--client", me)
+    # diff: a popup in the worktree, paged.
+    run_as_key(tmux, client, actions["d"][1], tmp_path)
+    expect_text(client, "work.txt")
+    client.send("q")
+    # merge: asks first, then merges in the hostile main checkout.
+    run_as_key(tmux, client, actions["m"][1], tmp_path)
+    expect_text(client, f"Merge {name} into its base?")
+    client.send("y")
+    wait_for(lambda: (repo.path / "work.txt").is_file(), timeout=30, message="the merge")
+    assert "Merge agent" in repo.git("log", "-1", "--format=%s")
+    # restart: the pane comes back in the worktree.
+    tmux.run("send-keys", "-t", pane, "-l", "/exit")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "exited", timeout=20, message="the agent to exit")
+    run_as_key(tmux, client, actions["r"][1], tmp_path)
+    expect_text(client, f"restarted {name}")
+    client.send("\r")
+    wait_for(lambda: tmux.option(pane, "@agent_state") not in ("exited", ""), timeout=30, message="the restart")
+    wait_for(lambda: tmux.display("#{pane_current_path}", pane) == str(worktree), timeout=20, message="the restarted pane's folder")
+    # remove: asks, then shows the result in a popup; the branch is merged, so all goes.
+    run_as_key(tmux, client, actions["X"][1], tmp_path)
+    expect_text(client, f"Remove agent {name}")
+    client.send("y")
+    wait_for(lambda: not worktree.exists(), timeout=30, message="the worktree to go")
+    expect_text(client, f"removed {name}")
+    client.send("\r")
+
+
+def test_menu_spawn_entry_and_submenu_in_a_hostile_folder(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    me = client_name(tmux)
+    main = menu_entries(tmux, "--client", me, "--pane", tmux.panes()[0])
+    run_as_key(tmux, client, main["s"][1], tmp_path)
+    client.expect("task:")
+    client.send("from the menu $(cd;touch pwned)")
+    client.send("\r")
+    panes = wait_for(lambda: agent_panes(tmux), timeout=30, message="the agent from the menu")
+    (name,) = panes
+    assert worktree_of(repo, name).is_dir()
+    main = menu_entries(tmux, "--client", me, "--pane", panes[name])
+    run_as_key(tmux, client, main["x"][1], tmp_path)
+    expect_text(client, "Jump to it")
+    client.send("\x1b")
+    run_as_key(tmux, client, main["l"][1], tmp_path)
+    expect_text(client, name)
+    client.send("\r")
+
+
+def test_restore_and_restart_in_a_hostile_folder(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-log", "on")
+    name, pane = spawn(tmux, "restored task")
+    worktree = worktree_of(repo, name)
+    tmux.run("kill-pane", "-t", pane)
+    out = tmux.agents("restore", name).stdout
+    assert name in out
+    new = wait_for(lambda: agent_panes(tmux).get(name), timeout=20, message="the restored pane")
+    wait_for(lambda: tmux.display("#{pane_current_path}", new) == str(worktree), timeout=20, message="restored in the worktree")
+    assert tmux.display("#{pane_pipe}", new) == "1"
+    tmux.agents("restart", name, "--force")
+    wait_for(lambda: tmux.display("#{pane_current_path}", new) == str(worktree), timeout=20, message="restarted in the worktree")
+    assert tmux.display("#{pane_dead}", new) == "0"
+
+
+def test_team_in_a_hostile_folder(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    proc = tmux.agents("team", "--task", "hostile team", "--force", "--no-focus", "--pane", tmux.panes()[0], check=False)
+    assert proc.returncode == 0, proc.stderr
+    panes = wait_for(lambda: agent_panes(tmux) if len(agent_panes(tmux)) >= 2 else None, timeout=30, message="the team")
+    for name in panes:
+        worktree = tmux.option(panes[name], "@agent_worktree")
+        assert Path(worktree).is_dir()
+
+
+@pytest.mark.parametrize("task", ["typed task ends with;", "typed $(cd;touch pwned) #{pane_id} \\;"])
+def test_typed_prompt_arrives_as_typed(tmux: Tmux, repo: Repo, standin_agent: Path, task: str) -> None:
+    """An agent that gets its task typed in (prompt = "keys") gets exactly the text, a trailing ';' included."""
+    from conftest import STANDIN
+
+    (repo.path / ".agents.toml").write_text(
+        f'[agents.typer]\ncommand = ["{STANDIN}"]\nprompt = "keys"\nhooks = "claude"\n'
+    )
+    tmux.agents("spawn", task, "--agent", "typer", "--pane", tmux.panes()[0], "-d")
+    lines = wait_for(lambda: [e["line"] for e in read_standin_log(tmux.env) if e["event"] == "input"], timeout=30, message="typed input")
+    assert lines[0] == task
+
+
+def test_team_over_the_cap_reruns_with_the_exact_task_and_folder(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    """The confirm-before line of keyflow carries --task and --dir through tmux and a shell unchanged."""
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    task = "cap #{pane_id} ##x $(cd;touch pwned) 'q' \"d\" end;"
+    me = client_name(tmux)
+    proc = agents_in_background(tmux, "team", "--task", task, "--dir", str(repo.path), "--no-focus", "--from-key", "--client", me)
+    expect_text(client, "Start it? (y/n)")
+    client.send("y")
+    finished(proc)
+    try:
+        panes = wait_for(lambda: agent_panes(tmux) if len(agent_panes(tmux)) >= 2 else None, timeout=40, message="the team after y")
+    except BaseException:
+        expect_text(client, "NEVER", timeout=1)
+        raise
+    for pane in panes.values():
+        assert tmux.option(pane, "@agent_task") == task
+        assert tmux.option(pane, "@agent_repo") == str(repo.path)
