@@ -160,3 +160,25 @@ def test_merge_merges_the_branch_not_a_tag_of_the_same_name(tmux: Tmux, repo: Re
     assert "merged" in out and "nothing to merge" not in out
     assert (repo.path / "merged-file.txt").is_file()
     assert repo.git("merge-base", "--is-ancestor", tip, "main", check=False) == ""
+
+
+def test_rm_force_typed_in_the_agents_own_pane_finishes_before_the_pane_closes(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    import json
+
+    from conftest import wait_for
+
+    name, pane = spawn(tmux, "own pane")
+    worktree = worktree_of(repo, name)
+    wait_for(lambda: tmux.option(pane, "@agent_state") in ("working", "idle"), message="the agent to start")
+    tmux.run("send-keys", "-t", pane, "/exit", "Enter")
+    wait_for(lambda: "is now a shell" in tmux.capture(pane), message="the shell after the agent")
+    (worktree / "unsaved.txt").write_text("precious\n")
+    # The user removes the agent from the shell it left behind: `agents` is on that shell's PATH.
+    tmux.load_plugin()
+    tmux.run("send-keys", "-t", pane, "-l", f"{tmux.run('show-options', '-gv', '@agents-cli').strip()} rm --force {name}")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    wait_for(lambda: pane not in tmux.panes(), timeout=30, message="the pane to close at the end")
+    assert not worktree.exists()
+    assert repo.git("show", f"agent/{name}:unsaved.txt") == "precious\n"
+    registry = next(Path(tmux.env["XDG_STATE_HOME"]).rglob("registry.json"))
+    assert json.loads(registry.read_text())["agents"][name]["status"] == "removed"

@@ -11,6 +11,7 @@ Works from the registry alone when the pane is gone (tmux restarted).
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -42,11 +43,16 @@ def run(args: argparse.Namespace) -> int:
         where = f"; its branch {ref.branch} is kept" if ref.branch else ""
         raise AgentsError(f"{ref.name} was removed already{where}")
 
+    # Run from the agent's own pane (the shell left after the agent exited),
+    # closing the pane would end this very command: close it last instead.
+    own_pane = bool(ref.pane_id) and os.environ.get("TMUX_PANE") == ref.pane_id
     if args.keep_worktree or not ref.own_worktree:
-        closed = lifecycle.close_pane(server, ref)
         _retire(ref)
+        closed = not own_pane and lifecycle.close_pane(server, ref)
         where = f"worktree {ref.worktree} and branch {ref.branch} kept" if ref.own_worktree else "it worked in the main checkout, which is untouched"
-        print(f"removed {ref.name}: {'pane closed, ' if closed else ''}{where}")
+        print(f"removed {ref.name}: {'pane closed, ' if closed else ''}{where}", flush=True)
+        if own_pane:
+            lifecycle.close_pane(server, ref)
         return 0
 
     work = lifecycle.inspect(ref)
@@ -56,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
             f"{ref.name} has work that removing it would lose: {'; '.join(losses)}. "
             f"Nothing was changed. Use --force to commit it on {ref.branch} first, or --keep-worktree"
         )
-    # The agent stops first, so it cannot write anything after the save.
-    if lifecycle.close_pane(server, ref):
+    # The agent stops first, so it cannot write anything after the save (in
+    # its own pane it has stopped already: this command runs in its shell).
+    if not own_pane and lifecycle.close_pane(server, ref):
         lines.append("pane closed")
     saved = None
     if work.worktree_exists:
@@ -75,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"{what} on branch {saved.branch}, commit {lifecycle.short(saved.commit)}")
     elif work.branch_exists:
         lines.append(f"branch {ref.branch} kept")
-    print(f"removed {ref.name}: " + "; ".join(lines))
+    print(f"removed {ref.name}: " + "; ".join(lines), flush=True)
+    if own_pane:
+        lifecycle.close_pane(server, ref)
     return 0
 
 
