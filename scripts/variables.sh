@@ -1,7 +1,7 @@
 # Every tmux option agents.tmux reads, with its default. Set any of them in
 # tmux.conf before the plugin loads, e.g. `set -g @agents-key 'N'`.
 
-# Keys (all in the prefix table). An empty value leaves the key unbound.
+# Keys (all in the prefix table). Empty means the default key; `none` leaves it unbound.
 spawn_key_option="@agents-key"                  # ask for a task, spawn an agent
 spawn_key_default="A"
 jump_key_option="@agents-jump-key"              # jump to the agent waiting longest
