@@ -182,3 +182,19 @@ def test_rm_force_typed_in_the_agents_own_pane_finishes_before_the_pane_closes(t
     assert repo.git("show", f"agent/{name}:unsaved.txt") == "precious\n"
     registry = next(Path(tmux.env["XDG_STATE_HOME"]).rglob("registry.json"))
     assert json.loads(registry.read_text())["agents"][name]["status"] == "removed"
+
+
+def test_rm_reports_an_edited_ignored_env_but_not_an_unchanged_copy(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    (repo.path / ".gitignore").write_text(".env\n")
+    repo.git("add", ".gitignore")
+    repo.git("commit", "-q", "-m", "ignore .env")
+    (repo.path / ".env").write_text("TOKEN=1\n")
+    same, _ = spawn(tmux, "same env")
+    edited, _ = spawn(tmux, "edited env")
+    assert (worktree_of(repo, same) / ".env").read_text() == "TOKEN=1\n"
+    (worktree_of(repo, edited) / ".env").write_text("TOKEN=2\n")
+    out_same = tmux.agents("rm", "--force", same).stdout
+    out_edited = tmux.agents("rm", "--force", edited).stdout
+    assert "ignored files not saved" not in out_same
+    assert "ignored files not saved: .env" in out_edited
+    assert (repo.path / ".env").read_text() == "TOKEN=1\n"

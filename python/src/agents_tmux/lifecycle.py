@@ -269,7 +269,7 @@ def copy_patterns(repo: Path) -> tuple[str, ...]:
 
 
 def _unchanged_copies(ref: AgentRef, untracked: list[str]) -> list[str]:
-    """Untracked files that spawn copied in (``.env``...) and that still equal the original."""
+    """Files (untracked or ignored) that spawn copied in (``.env``...) and that still equal the original."""
     assert ref.worktree is not None
     wanted: set[str] = set()
     for pattern in copy_patterns(ref.repo):
@@ -308,6 +308,10 @@ def inspect(ref: AgentRef) -> Work:
         listed = sorted(p for p in ignored.split("\0") if p)
         work.ignored = [p for p in listed if not any(p != d and p.startswith(d) for d in listed if d.endswith("/"))]
         work.ignored = [p for p in work.ignored if not _is_context_link(ref, p)]
+        # An ignored .env that spawn copied in and nobody changed is still in
+        # the main checkout: removing the worktree loses nothing of it.
+        copied = set(_unchanged_copies(ref, work.ignored))
+        work.ignored = [p for p in work.ignored if p not in copied]
         head = gitops.git(ref.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         work.head_branch = head
         if not head:
