@@ -1,6 +1,8 @@
 # Shared shell helpers, sourced by agents.tmux and the scripts in this folder.
 
-PLUGIN_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_helpers_dir="${BASH_SOURCE[0]%/*}"
+[ "$_helpers_dir" = "${BASH_SOURCE[0]}" ] && _helpers_dir=.
+PLUGIN_DIR="$(cd "$_helpers_dir/.." && pwd)"
 PACKAGE_DIR="$PLUGIN_DIR/python/src/agents_tmux"
 
 # get_tmux_option NAME DEFAULT: the global option's value, or DEFAULT when unset or empty.
