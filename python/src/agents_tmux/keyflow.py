@@ -9,6 +9,7 @@ needs a yes first (the agent cap), it asks with ``confirm-before`` and, on
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections.abc import Sequence
 
@@ -17,6 +18,24 @@ import libtmux
 from agents_tmux import panes, paths
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import tmux_quote
+
+
+def origin_and_text(args: argparse.Namespace, buffer: str, text: str | None) -> tuple[libtmux.Server, str | None, str | None]:
+    """The server, the pane a command came from, and its text (typed at a key's prompt).
+
+    The origin is ``--pane``, else this pane; it must exist before anything
+    is made from it. From a key (``--from-key``) without ``text``, the text
+    is what the prompt left in ``buffer``.
+    """
+    from agents_tmux.cli import socket_of
+
+    server = panes.connect(socket_of(args))
+    origin = args.pane or os.environ.get("TMUX_PANE") or None
+    if origin:
+        panes.require_pane(server, origin)
+    if args.from_key and text is None:
+        text = read_typed_text(server, buffer)
+    return server, origin, text
 
 
 def read_typed_text(server: libtmux.Server, buffer: str) -> str:

@@ -118,6 +118,16 @@ def repo_of(directory: str | None) -> Path | None:
         return None
 
 
+def target_repos(all_repos: bool, repo_dir: str | None, hint: str) -> list[Path]:
+    """Every known repository (``--all``), or the one at ``--repo`` / here."""
+    if all_repos:
+        return registry.known_repos()
+    repo = repo_of(repo_dir)
+    if repo is None:
+        raise AgentsError(f"not inside a git repository: say which with --repo DIR, or {hint} with --all")
+    return [repo]
+
+
 def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = None) -> AgentRef:
     """The agent called ``name`` (or with that pane id), live or only recorded.
 

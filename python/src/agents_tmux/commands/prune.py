@@ -36,16 +36,10 @@ class Action:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import lifecycle, registry
+    from agents_tmux import lifecycle
 
     server = lifecycle.connect_if_running(socket_of(args))
-    if args.all:
-        repos = registry.known_repos()
-    else:
-        repo = lifecycle.repo_of(args.repo)
-        if repo is None:
-            raise AgentsError("not inside a git repository: say which with --repo DIR, or use --all")
-        repos = [repo]
+    repos = lifecycle.target_repos(args.all, args.repo, "prune every repository")
     live = {(a.name, a.repo) for a in lifecycle.live_agents(server)}
     live_worktrees = {a.worktree for a in lifecycle.live_agents(server)}
     from agents_tmux.restore import server_socket

@@ -45,13 +45,7 @@ def run(args: argparse.Namespace) -> int:
         deadline = time.monotonic() + args.wait_session
         while time.monotonic() < deadline and not server.cmd("list-sessions", "-F", "#{session_id}").stdout:
             time.sleep(0.1)
-    if args.all:
-        repos = registry.known_repos()
-    else:
-        repo = lifecycle.repo_of(args.repo)
-        if repo is None:
-            raise AgentsError("not inside a git repository: say which with --repo DIR, or restore every repository with --all")
-        repos = [repo]
+    repos = lifecycle.target_repos(args.all, args.repo, "restore every repository")
     if args.names:
         known: set[str] = set()
         for repo in repos:

@@ -7,7 +7,6 @@ from the tmux buffer the prompt filled, and messages go to the status line.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
@@ -39,18 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import panes
-    from agents_tmux.keyflow import read_typed_text
+    from agents_tmux.keyflow import origin_and_text
     from agents_tmux.spawn import CapReached, SpawnRequest, spawn
 
     socket = socket_of(args)
-    server = panes.connect(socket)
-    origin = args.pane or os.environ.get("TMUX_PANE") or None
-    if origin:
-        panes.require_pane(server, origin)
-    task = args.task
-    if args.from_key:
-        task = read_typed_text(server, TASK_BUFFER)
+    server, origin, task = origin_and_text(args, TASK_BUFFER, None if args.from_key else args.task)
     if args.agent is not None and not args.agent.strip():
         raise AgentsError("--agent is empty: name an agent kind of the config (default: claude)")
     if task is None:

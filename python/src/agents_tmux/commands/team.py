@@ -10,7 +10,6 @@ from the tmux buffer the prompt filled.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
@@ -44,18 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import panes
-    from agents_tmux.keyflow import read_typed_text
+    from agents_tmux.keyflow import origin_and_text
     from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
 
     socket = socket_of(args)
-    server = panes.connect(socket)
-    origin = args.pane or os.environ.get("TMUX_PANE") or None
-    if origin:
-        panes.require_pane(server, origin)
-    task = args.task
-    if args.from_key and task is None:
-        task = read_typed_text(server, TASK_BUFFER)
+    server, origin, task = origin_and_text(args, TASK_BUFFER, args.task)
     if task is None or not task.strip():
         raise AgentsError('say what the team should do: agents team --task "TASK"')
     if len(task) > 4000:
