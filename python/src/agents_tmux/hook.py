@@ -248,18 +248,19 @@ def remember_session(tmux: str, pane: str, payload: dict[str, object]) -> None:
     """On SessionStart, record a new session id (``/clear``, a resume) in the registry.
 
     Rare (once per session), so it may cost a second tmux call and the
-    registry's stdlib-only import; the pane's own options still hold the old
-    id at this point, which tells a new session from a repeat.
+    registry's stdlib-only import. Called after the pane's options were
+    updated, so the pane never lags behind the registry; the registry itself
+    writes only when the id or transcript really changed.
     """
     session_id, transcript = payload.get("session_id"), payload.get("transcript_path")
     if not isinstance(session_id, str) or not session_id:
         return
     transcript = transcript if isinstance(transcript, str) else ""
-    out = _run([tmux, "display-message", "-p", "-t", pane, "#{@agent_session_id}\t#{@agent_transcript}\t#{@agent_name}\t#{@agent_repo}"])
+    out = _run([tmux, "display-message", "-p", "-t", pane, "#{@agent_name}\t#{@agent_repo}"])
     if not out:
         return
-    old_id, old_transcript, name, repo = (out.rstrip("\n").split("\t") + ["", "", "", ""])[:4]
-    if not name or not repo or (old_id == session_id and old_transcript == transcript):
+    name, repo = (out.rstrip("\n").split("\t") + ["", ""])[:2]
+    if not name or not repo:
         return
     try:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -290,14 +291,14 @@ def handle(raw: str, environ: dict[str, str]) -> None:
     tmux = find_program("tmux", environ.get("PATH"))
     if tmux is None:
         return
-    if payload.get("hook_event_name") == "SessionStart":
-        remember_session(tmux, pane, payload)
     args = tmux_commands(pane, state, payload, int(time.time()))
     # tmux reads a trailing ';' as a command separator; '\\;' keeps it literal.
     args = [a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args]
     out = _run([tmux, *args])
     if out is None:
         return
+    if event == "SessionStart":
+        remember_session(tmux, pane, payload)
     wake_watcher()
     lines = out.splitlines()
     previous, name, enabled, command = (lines[0].split("\t") + ["", "", "", ""])[:4] if lines else ("", "", "", "")
