@@ -73,7 +73,25 @@ def spawn_agent(tmux: Tmux, task: str = "sample work") -> tuple[str, str]:
     name = tmux.agents("spawn", task, "-d", "--force").stdout.strip()
     pane = agent_pane(tmux, name)
     wait_for(lambda: tmux.option(pane, "@agent_state") in ("working", "idle", "waiting"), timeout=30, message=f"{name} to start")
+    wait_settled(tmux, name)
     return name, pane
+
+
+def wait_settled(tmux: Tmux, name: str) -> None:
+    """Wait until the agent's SessionStart hook has recorded its transcript in the registry.
+
+    The hook updates the pane first and the registry right after: a snapshot
+    taken between the two would count the agent's own start as a change.
+    """
+
+    def recorded() -> bool:
+        for path in Path(tmux.env["XDG_STATE_HOME"]).rglob("registry.json"):
+            entry = json.loads(path.read_text()).get("agents", {}).get(name, {})
+            if entry.get("transcript"):
+                return True
+        return False
+
+    wait_for(recorded, timeout=30, message=f"{name}'s session in the registry")
 
 
 def agent_pane(tmux: Tmux, name: str) -> str:
@@ -347,6 +365,7 @@ def test_main_checkout_agent_is_never_touched(tmux: Tmux, repo: Repo, standin_ag
         name = out.split("\t")[1]
         pane = agent_pane(tmux, name)
         wait_for(lambda: tmux.option(pane, "@agent_state") in ("working", "idle"), timeout=30, message="the reviewer to start")
+        wait_settled(tmux, name)
         assert tmux.option(pane, "@agent_worktree") == str(repo.path)
     else:
         # An entry edited by hand: a branch and the main checkout spelled differently.
