@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,8 +97,6 @@ class Tmux:
 
 def strip_styles(text: str) -> str:
     """Remove ``#[...]`` style markers from a rendered format."""
-    import re
-
     return re.sub(r"#\[[^\]]*\]", "", text)
 
 
@@ -121,16 +122,17 @@ class Repo:
         return [Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")]
 
 
-@pytest.fixture
-def test_env(tmp_path: Path) -> dict[str, str]:
-    """An environment with its own HOME and XDG folders, outside any tmux."""
-    home = tmp_path / "home"
+def isolated_env(tmp_path: Path, home: Path, state: Path | None = None) -> dict[str, str]:
+    """An environment with its own HOME (created here) and XDG folders, outside any tmux.
+
+    ``state`` is XDG_STATE_HOME (default ``HOME/.local/state``).
+    """
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "AGENTS_TMUX", "XDG_", "GIT_", "CLAUDE", "ANTHROPIC"))}
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(home / ".local" / "state"),
+        XDG_STATE_HOME=str(state or home / ".local" / "state"),
         XDG_RUNTIME_DIR=str(tmp_path / "run"),
         GIT_AUTHOR_NAME="Test",
         GIT_AUTHOR_EMAIL="test@example.com",
@@ -147,32 +149,56 @@ def test_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def repo(tmp_path: Path, test_env: dict[str, str]) -> Repo:
-    """A repository ``project`` with one commit on ``main``."""
-    path = tmp_path / "project"
+def init_repo(path: Path, env: dict[str, str], files: dict[str, str]) -> Repo:
+    """A new git repository at ``path`` (created here) with ``files`` in one commit on ``main``."""
     path.mkdir()
-    r = Repo(path=path, env=test_env)
+    r = Repo(path=path, env=env)
     r.git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# project\n")
-    (path / "app.py").write_text("print('hello')\n")
+    for name, text in files.items():
+        (path / name).write_text(text)
     r.git("add", ".")
     r.git("commit", "-q", "-m", "first commit")
     return r
 
 
-@pytest.fixture
-def tmux(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> Iterator[Tmux]:
-    """A private tmux server (no user config) with one session in the repository."""
+@contextmanager
+def private_server(env: dict[str, str], repo: Repo, start_in: Path | None = None) -> Iterator[Tmux]:
+    """A private tmux server (no user config) with one session ``main`` in ``repo``; killed on exit.
+
+    The server is started from ``start_in`` (default: this process's folder). tmux
+    expands formats in ``-c``: the repository's folder goes in with its '#' doubled.
+    """
     socket = f"agents-test-{uuid.uuid4().hex[:10]}"
-    server = Tmux(socket=socket, env=test_env, home=Path(test_env["HOME"]), cwd=repo.path)
-    server.run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(repo.path))
-    # Panes start /bin/sh -c ... and the standin's screens are plain text: keep the shell quiet.
-    server.run("set-option", "-g", "default-shell", "/bin/bash")
+    server = Tmux(socket=socket, env=env, home=Path(env["HOME"]), cwd=repo.path)
+    args = ["-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(repo.path).replace("#", "##")]
+    proc = subprocess.run(["tmux", "-L", socket, *args], env=env, cwd=start_in, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"tmux {' '.join(args)} failed: {proc.stderr.strip()}")
     try:
+        # Panes start /bin/sh -c ... and the standin's screens are plain text: keep the shell quiet.
+        server.run("set-option", "-g", "default-shell", "/bin/bash")
         yield server
     finally:
-        stop_server(socket, test_env)
+        stop_server(socket, env)
+
+
+@pytest.fixture
+def test_env(tmp_path: Path) -> dict[str, str]:
+    """An environment with its own HOME and XDG folders, outside any tmux."""
+    return isolated_env(tmp_path, tmp_path / "home")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, test_env: dict[str, str]) -> Repo:
+    """A repository ``project`` with one commit on ``main``."""
+    return init_repo(tmp_path / "project", test_env, {"README.md": "# project\n", "app.py": "print('hello')\n"})
+
+
+@pytest.fixture
+def tmux(test_env: dict[str, str], repo: Repo) -> Iterator[Tmux]:
+    """A private tmux server (no user config) with one session in the repository."""
+    with private_server(test_env, repo) as server:
+        yield server
 
 
 @pytest.fixture
@@ -192,6 +218,114 @@ def read_standin_log(env: dict[str, str]) -> list[dict[str, Any]]:
 
 def first_pane(tmux: Tmux) -> str:
     return tmux.panes()[0]
+
+
+def agent_start(env: dict[str, str], name: str | None = None, timeout: float = 10.0) -> dict:
+    """The stand-in's start record (for the agent whose cwd ends with ``name``), waiting for it."""
+
+    def find() -> dict | None:
+        for entry in read_standin_log(env):
+            if entry["event"] == "start" and (name is None or entry["cwd"].endswith("/" + name)):
+                return entry
+        return None
+
+    return wait_for(find, timeout=timeout, message=f"the stand-in agent {name or ''} to start")
+
+
+def pane_of(tmux: Tmux, name: str) -> str:
+    """The pane of agent ``name``; fails when no pane carries it."""
+    for line in tmux.run("list-panes", "-a", "-F", "#{pane_id}\t#{@agent_name}").splitlines():
+        pane, _, agent = line.partition("\t")
+        if agent == name:
+            return pane
+    raise AssertionError(f"no pane carries agent {name!r}")
+
+
+def agent_panes(tmux: Tmux, check: bool = True) -> dict[str, str]:
+    """Agent name -> pane, for every agent pane on the server (``check=False``: {} without a server)."""
+    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}", check=check)
+    return {name: pane for name, _, pane in (line.partition("\t") for line in out.splitlines()) if name}
+
+
+# -- a real client, attached in a pseudo-terminal -----------------------------
+
+PREFIX = "\x02"  # C-b
+#: Escape sequences and cursor moves a client draws.
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\(B|[()][0-9A-Za-z]|[=>]|\][^\x07]*\x07)")
+
+
+def client_name(tmux: Tmux) -> str:
+    """The name of the (only) attached client ('' when none is)."""
+    return tmux.run("list-clients", "-F", "#{client_name}").strip()
+
+
+def attach_client(
+    tmux: Tmux, session: str = "main", timeout: float = 10, attach_timeout: float = 10.0, size: tuple[int, int] = (50, 200)
+) -> pexpect.spawn:
+    """A real tmux client attached to ``session`` in a pseudo-terminal of ``size`` (rows, columns), once the server lists it.
+
+    ``timeout`` is the client's default ``expect`` timeout; ``attach_timeout`` how long to
+    wait for it to attach. The caller terminates it (or use the :func:`attach` fixture).
+    """
+    child = pexpect.spawn(
+        "tmux", ["-L", tmux.socket, "attach-session", "-t", session], env=tmux.env, dimensions=size, encoding="utf-8", timeout=timeout
+    )
+    try:
+        wait_for(lambda: client_name(tmux), timeout=attach_timeout, message="the client to attach")
+    except BaseException:
+        child.terminate(force=True)
+        raise
+    return child
+
+
+def expect_text(child: pexpect.spawn, text: str, timeout: float = 15) -> None:
+    """Wait until ``text`` has been drawn (escape sequences and cursor moves removed).
+
+    On a timeout the end of what was drawn is printed, for the failure report.
+    """
+    seen = ""
+
+    def drawn() -> bool:
+        nonlocal seen
+        try:
+            seen += child.read_nonblocking(65536, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            return False
+        return text in ANSI.sub("", seen)
+
+    try:
+        wait_for(drawn, timeout=timeout, message=f"{text!r} on the client's screen")
+    except BaseException:
+        print("SCREEN:", ANSI.sub("", seen)[-3000:])
+        raise
+
+
+@pytest.fixture
+def attach(tmux: Tmux) -> Iterator[Callable[..., pexpect.spawn]]:
+    """:func:`attach_client` for this test's server; every client is terminated afterwards."""
+    children: list[pexpect.spawn] = []
+
+    def attach_(
+        session: str = "main", timeout: float = 10, attach_timeout: float = 10.0, size: tuple[int, int] = (50, 200)
+    ) -> pexpect.spawn:
+        child = attach_client(tmux, session, timeout, attach_timeout, size)
+        children.append(child)
+        return child
+
+    try:
+        yield attach_
+    finally:
+        for child in children:
+            child.terminate(force=True)
+
+
+@pytest.fixture
+def client(tmux: Tmux, standin_agent: Path, attach: Callable[..., pexpect.spawn]) -> pexpect.spawn:
+    """A real client attached to the test server, with the plugin loaded."""
+    tmux.load_plugin()
+    return attach()
 
 
 @pytest.fixture(scope="session", autouse=True)

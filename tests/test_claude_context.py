@@ -10,43 +10,18 @@ shared files is as free as reading the worktree's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from conftest import Repo, Tmux, pane_of
 
-import pytest
-from conftest import Repo, Tmux
-
-from tests.support.claude_home import find_claude
-from tests.support.claude_rig import ClaudeRig
+from tests.support.claude_rig import api, needs_claude, prepare_rig, trusted_folders  # noqa: F401 (api: a fixture)
 from tests.support.fake_api import FakeAnthropic, Reply, ToolUse
 
-CLAUDE = find_claude()
-
-pytestmark = pytest.mark.skipif(
-    CLAUDE is None,
-    reason="the real Claude Code is not installed (scripts/test installs it with npm into "
-    ".cache/claude-code; or set AGENTS_TMUX_CLAUDE_BIN)",
-)
+pytestmark = needs_claude
 
 SLOW = 40.0
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(default="OK.") as server:
-        yield server
-
-
-def agent_pane(tmux: Tmux, name: str) -> str:
-    for line in tmux.run("list-panes", "-a", "-F", "#{pane_id}\t#{@agent_name}").splitlines():
-        pane, _, agent = line.partition("\t")
-        if agent == name:
-            return pane
-    raise AssertionError(f"no pane carries agent {name!r}")
-
-
 def test_claude_reads_the_shared_context_without_asking(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
-    assert CLAUDE is not None
-    rig = ClaudeRig.prepare(tmux, api, CLAUDE, [repo.path, repo.path.parent / "project.agents"])
+    rig = prepare_rig(tmux, api, trusted_folders(repo))
     task = "Read the shared plan"
     name = "read-the-shared-plan"
     worktree = repo.path.parent / "project.agents" / name
@@ -58,7 +33,7 @@ def test_claude_reads_the_shared_context_without_asking(api: FakeAnthropic, tmux
         Reply.after_tool("I have read the plan.", contains="PAPAYA", times=1),
     )
     assert tmux.agents("spawn", task, "-d").stdout.strip() == name
-    pane = agent_pane(tmux, name)
+    pane = pane_of(tmux, name)
 
     # Claude is told about the real folder, before its other options.
     start = tmux.display("#{pane_start_command}", pane)

@@ -16,16 +16,21 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pexpect
 import pytest
-from conftest import Repo, Tmux, first_pane, wait_for
+from conftest import PREFIX, Repo, Tmux, attach_client, first_pane, pane_of, wait_for
 
-from tests.support.claude_home import find_claude
-from tests.support.claude_rig import ClaudeRig, transcript_folder_name
+from tests.support.claude_rig import (  # noqa: F401 (api: a fixture)
+    ClaudeRig,
+    api,
+    claude_child,
+    needs_claude,
+    prepare_rig,
+    transcript_folder_name,
+    trusted_folders,
+)
 from tests.support.fake_api import (
     FakeAnthropic,
     Reply,
@@ -34,65 +39,28 @@ from tests.support.fake_api import (
     last_user_text,
 )
 
-CLAUDE = find_claude()
+pytestmark = needs_claude
 
-pytestmark = pytest.mark.skipif(
-    CLAUDE is None,
-    reason="the real Claude Code is not installed (scripts/test installs it with npm into "
-    ".cache/claude-code; or set AGENTS_TMUX_CLAUDE_BIN)",
-)
-
-PREFIX = "\x02"  # C-b
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
 
 
 @pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(default="OK.") as server:
-        yield server
-
-
-def _rig(tmux: Tmux, api: FakeAnthropic, trusted: list[Path]) -> ClaudeRig:
-    assert CLAUDE is not None
-    return ClaudeRig.prepare(tmux, api, CLAUDE, trusted)
-
-
-@pytest.fixture
 def rig(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> ClaudeRig:
     """Claude set up to start straight into its prompt in any agent worktree."""
-    return _rig(tmux, api, [repo.path, repo.path.parent / "project.agents"])
-
-
-def agent_pane(tmux: Tmux, name: str) -> str:
-    for line in tmux.run("list-panes", "-a", "-F", "#{pane_id}\t#{@agent_name}").splitlines():
-        pane, _, agent = line.partition("\t")
-        if agent == name:
-            return pane
-    raise AssertionError(f"no pane carries agent {name!r}")
+    return prepare_rig(tmux, api, trusted_folders(repo))
 
 
 def spawn(rig: ClaudeRig, task: str) -> tuple[str, str]:
     """`agents spawn TASK` from the user's pane; the agent's name and pane."""
     name = rig.tmux.agents("spawn", task, "--pane", first_pane(rig.tmux)).stdout.strip()
-    return name, agent_pane(rig.tmux, name)
+    return name, pane_of(rig.tmux, name)
 
 
 def claude_process(tmux: Tmux, pane: str) -> int | None:
     """The pid of the claude process the pane's wrapper runs (None once it has gone)."""
-    wrapper = tmux.display("#{pane_pid}", pane)
-    try:
-        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
-    except OSError:
-        return None
-    for child in children:
-        try:
-            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--session-id" in argv:
-            return int(child)
-    return None
+    found = claude_child(tmux, pane, "--session-id")
+    return found[0] if found else None
 
 
 def check_claude_started(rig: ClaudeRig, repo: Repo, name: str, pane: str, task: str) -> None:
@@ -154,11 +122,8 @@ def test_spawn_starts_real_claude_in_its_worktree(rig: ClaudeRig, repo: Repo) ->
 
 
 def test_spawn_key_starts_real_claude(rig: ClaudeRig, repo: Repo, tmux: Tmux) -> None:
-    client = pexpect.spawn(
-        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=15
-    )
+    client = attach_client(tmux, timeout=15, attach_timeout=15)
     try:
-        wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), timeout=15, message="the client to attach")
         task = "Tidy up the README"
         client.send(PREFIX)
         client.send("A")
@@ -173,7 +138,7 @@ def test_spawn_key_starts_real_claude(rig: ClaudeRig, repo: Repo, tmux: Tmux) ->
 
 def _pane_or_none(tmux: Tmux, name: str) -> str | None:
     try:
-        return agent_pane(tmux, name)
+        return pane_of(tmux, name)
     except AssertionError:
         return None
 
@@ -230,7 +195,7 @@ def test_a_whole_turn_with_a_permission_prompt(rig: ClaudeRig, repo: Repo, tmux:
 def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
     # Nothing trusted. (Trusting the repository would do: Claude Code 2.1.197 takes a
     # linked worktree's trust from its main checkout, even in a sibling folder.)
-    rig = _rig(tmux, api, [])
+    rig = prepare_rig(tmux, api, [])
     task = "Check the trust screen"
     _name, pane = spawn(rig, task)
     rig.wait_screen(pane, "Quick safety check", timeout=SLOW)

@@ -13,59 +13,32 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from conftest import Repo, Tmux, wait_for
+from conftest import Repo, Tmux, agent_panes, wait_for
 
-from tests.support.claude_home import find_claude
-from tests.support.claude_rig import ClaudeRig, transcript_folder_name
+from tests.support.claude_rig import (  # noqa: F401 (api: a fixture)
+    ClaudeRig,
+    api,
+    claude_child,
+    needs_claude,
+    prepare_rig,
+    transcript_folder_name,
+    trusted_folders,
+)
 from tests.support.fake_api import FakeAnthropic, Reply, is_main_request, last_user_text
 
-CLAUDE = find_claude()
-
-pytestmark = pytest.mark.skipif(
-    CLAUDE is None,
-    reason="the real Claude Code is not installed (scripts/test installs it with npm into "
-    ".cache/claude-code; or set AGENTS_TMUX_CLAUDE_BIN)",
-)
+pytestmark = needs_claude
 
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
 
 
-@pytest.fixture
-def api() -> Iterator[FakeAnthropic]:
-    with FakeAnthropic(default="OK.") as server:
-        yield server
-
-
-def trusted(repo: Repo) -> list[Path]:
-    return [repo.path, repo.path.parent / "project.agents"]
-
-
-def agent_panes(tmux: Tmux) -> dict[str, str]:
-    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}", check=False)
-    return {name: pane for name, _, pane in (line.partition("\t") for line in out.splitlines()) if name}
-
-
 def claude_argv(tmux: Tmux, pane: str) -> list[str] | None:
     """The argv of the resumed claude process the pane's wrapper runs (None until it runs)."""
-    wrapper = tmux.display("#{pane_pid}", pane)
-    try:
-        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
-    except OSError:
-        return None
-    for child in children:
-        try:
-            argv = [a.decode() for a in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0") if a]
-        except OSError:
-            continue
-        if "--resume" in argv:
-            return argv
-    return None
+    found = claude_child(tmux, pane, "--resume")
+    return found[1] if found else None
 
 
 def transcript_size(path: Path) -> int:
@@ -85,8 +58,7 @@ def restart_server(rig: ClaudeRig, repo: Repo) -> ClaudeRig:
     )
     tmux.run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(repo.path))
     tmux.run("set-option", "-g", "default-shell", "/bin/bash")
-    assert CLAUDE is not None
-    return ClaudeRig.prepare(tmux, rig.api, CLAUDE, trusted(repo))
+    return prepare_rig(tmux, rig.api, trusted_folders(repo))
 
 
 def request_text(body: dict[str, Any], role: str) -> str:
@@ -95,8 +67,7 @@ def request_text(body: dict[str, Any], role: str) -> str:
 
 
 def test_restore_resumes_the_same_claude_conversations(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
-    assert CLAUDE is not None
-    rig = ClaudeRig.prepare(tmux, api, CLAUDE, trusted(repo))
+    rig = prepare_rig(tmux, api, trusted_folders(repo))
     agents = {
         "alpha": ("Count the bananas for alpha", "Alpha counted 42 bananas."),
         "beta": ("Paint the fence for beta", "Beta painted the fence blue."),
@@ -107,7 +78,7 @@ def test_restore_resumes_the_same_claude_conversations(api: FakeAnthropic, tmux:
     before: dict[str, dict[str, Any]] = {}
     for key, (task, answer) in agents.items():
         name = tmux.agents("spawn", task, "-d").stdout.strip()
-        pane = wait_for(lambda n=name: agent_panes(tmux).get(n), timeout=SLOW, message=f"the pane of {name}")
+        pane = wait_for(lambda n=name: agent_panes(tmux, check=False).get(n), timeout=SLOW, message=f"the pane of {name}")
         rig.main_request_with(task, timeout=SLOW)
         rig.wait_screen(pane, answer, timeout=SLOW)
         rig.wait_state(pane, "idle", timeout=SLOW)
@@ -120,12 +91,12 @@ def test_restore_resumes_the_same_claude_conversations(api: FakeAnthropic, tmux:
                        "size": transcript_size(transcript)}
 
     rig = restart_server(rig, repo)
-    assert agent_panes(tmux) == {}
+    assert agent_panes(tmux, check=False) == {}
     out = tmux.agents("restore").stdout
     for info in before.values():
         assert f"restored {info['name']}: resumed session {info['session_id']}" in out, out
 
-    panes = wait_for(lambda: (p := agent_panes(tmux)) and len(p) == 2 and p, timeout=SLOW, message="two restored panes")
+    panes = wait_for(lambda: (p := agent_panes(tmux, check=False)) and len(p) == 2 and p, timeout=SLOW, message="two restored panes")
     assert set(panes) == {info["name"] for info in before.values()}
     for key, info in before.items():
         pane = panes[info["name"]]
@@ -174,15 +145,10 @@ def _request_with(rig: ClaudeRig, text: str) -> dict[str, Any] | None:
 
 
 def _claude_cwd(tmux: Tmux, pane: str) -> Path | None:
-    wrapper = tmux.display("#{pane_pid}", pane)
+    found = claude_child(tmux, pane, "--resume")
+    if found is None:
+        return None
     try:
-        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+        return Path(os.readlink(f"/proc/{found[0]}/cwd"))
     except OSError:
         return None
-    for child in children:
-        try:
-            if b"--resume" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0"):
-                return Path(os.readlink(f"/proc/{child}/cwd"))
-        except OSError:
-            continue
-    return None

@@ -6,21 +6,13 @@ import os
 import re
 from pathlib import Path
 
-from conftest import AGENTS, Repo, Tmux, first_pane, read_standin_log, wait_for
+from conftest import AGENTS, Repo, Tmux, agent_start, first_pane, pane_of, read_standin_log, wait_for
 
 GITIGNORE = "node_modules/\n*.log\n"
 
 
 def exclude_lines(repo: Repo) -> list[str]:
     return (repo.path / ".git" / "info" / "exclude").read_text().splitlines()
-
-
-def pane_of(tmux: Tmux, name: str) -> str:
-    for line in tmux.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").splitlines():
-        pane, _, agent = line.partition(" ")
-        if agent == name:
-            return pane
-    raise AssertionError(f"no pane carries agent {name}")
 
 
 def test_every_checkout_sees_one_folder_and_git_sees_none(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
@@ -45,7 +37,7 @@ def test_every_checkout_sees_one_folder_and_git_sees_none(tmux: Tmux, repo: Repo
         assert item in readme
 
     # Wired before the agent started: the stand-in's first look finds it.
-    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), message="start")
+    start = agent_start(tmux.env)
     assert (Path(start["cwd"]) / ".agents" / "context" / "README.md").is_file()
 
     # A write through one worktree is there at once through the other and in the main checkout.

@@ -9,18 +9,28 @@ tmux's parser unquoted would run ``cd; touch pwned`` (a file in HOME) or expand
 from __future__ import annotations
 
 import os
-import re
 import subprocess
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import Repo, Tmux, read_standin_log, stop_server, wait_for
+from conftest import (
+    PREFIX,
+    Repo,
+    Tmux,
+    agent_panes,
+    agent_start,
+    client_name,
+    expect_text as conftest_expect_text,
+    init_repo,
+    isolated_env,
+    private_server,
+    read_standin_log,
+    wait_for,
+)
 
-PREFIX = "\x02"  # C-b
-ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\(B|[()][0-9A-Za-z]|[=>]|\][^\x07]*\x07)")
 #: A folder name that runs code wherever it is not quoted for a shell or tmux.
 HOSTILE = "we'ird \"q\" $(cd;touch pwned) `cd;touch pwned` ${HOME} #{pane_id} ##; ~x;dir"
 
@@ -28,63 +38,21 @@ HOSTILE = "we'ird \"q\" $(cd;touch pwned) `cd;touch pwned` ${HOME} #{pane_id} ##
 @pytest.fixture
 def test_env(tmp_path: Path) -> dict[str, str]:
     """HOME and the state folder with a space and shell/tmux syntax in them."""
-    home = tmp_path / "ho me"
-    home.mkdir()
-    state = tmp_path / "st'ate $(cd;touch pwned) #{session_name};"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TMUX", "AGENTS_TMUX", "XDG_", "GIT_", "CLAUDE", "ANTHROPIC"))}
-    env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_STATE_HOME=str(state),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
-        GIT_AUTHOR_NAME="Test",
-        GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="Test",
-        GIT_COMMITTER_EMAIL="test@example.com",
-        GIT_CONFIG_NOSYSTEM="1",
-        SHELL="/bin/bash",
-        TERM="xterm-256color",
-        LANG="C.UTF-8",
-        LC_ALL="C.UTF-8",
-        STANDIN_LOG=str(tmp_path / "standin.jsonl"),
-    )
-    (tmp_path / "run").mkdir(mode=0o700)
-    return env
+    return isolated_env(tmp_path, tmp_path / "ho me", state=tmp_path / "st'ate $(cd;touch pwned) #{session_name};")
 
 
 @pytest.fixture
 def repo(tmp_path: Path, test_env: dict[str, str]) -> Repo:
     """A repository whose folder name is :data:`HOSTILE`, one commit on ``main``."""
-    path = tmp_path / HOSTILE
-    path.mkdir()
-    r = Repo(path=path, env=test_env)
-    r.git("init", "-q", "-b", "main")
-    (path / "README.md").write_text("# project\n")
-    r.git("add", ".")
-    r.git("commit", "-q", "-m", "first commit")
-    return r
+    return init_repo(tmp_path / HOSTILE, test_env, {"README.md": "# project\n"})
 
 
 @pytest.fixture
 def tmux(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> Iterator[Tmux]:
-    """A private server started from the test folder (never from the plugin's own checkout).
-
-    tmux expands formats in ``-c``: the repository's folder goes in with its
-    '#' doubled, as the plugin must do it.
-    """
-    socket = f"agents-test-{uuid.uuid4().hex[:10]}"
-    server = Tmux(socket=socket, env=test_env, home=Path(test_env["HOME"]), cwd=repo.path)
-    subprocess.run(
-        ["tmux", "-L", socket, "-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50",
-         "-c", str(repo.path).replace("#", "##")],
-        env=test_env, cwd=tmp_path, check=True,
-    )
-    server.run("set-option", "-g", "default-shell", "/bin/bash")
-    try:
+    """A private server started from the test folder (never from the plugin's own checkout)."""
+    with private_server(test_env, repo, start_in=tmp_path) as server:
         wait_for(lambda: server.display("#{pane_current_path}") == str(repo.path), timeout=15, message="the first pane in the repository")
         yield server
-    finally:
-        stop_server(socket, test_env)
 
 
 @pytest.fixture(autouse=True)
@@ -97,45 +65,14 @@ def no_marker(tmp_path: Path, test_env: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture
-def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
+def client(tmux: Tmux, standin_agent: Path, attach: Callable[..., pexpect.spawn]) -> pexpect.spawn:
+    """A real client (15 s timeouts), with the plugin loaded."""
     tmux.load_plugin()
-    child = pexpect.spawn(
-        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=15
-    )
-    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), timeout=15, message="the client to attach")
-    try:
-        yield child
-    finally:
-        child.terminate(force=True)
+    return attach(timeout=15, attach_timeout=15)
 
 
-def client_name(tmux: Tmux) -> str:
-    return tmux.run("list-clients", "-F", "#{client_name}").strip()
-
-
-def expect_text(child: pexpect.spawn, text: str, timeout: float = 20) -> None:
-    seen = ""
-
-    def drawn() -> bool:
-        nonlocal seen
-        try:
-            seen += child.read_nonblocking(65536, timeout=0.2)
-        except pexpect.TIMEOUT:
-            pass
-        except pexpect.EOF:
-            return False
-        return text in ANSI.sub("", seen)
-
-    try:
-        wait_for(drawn, timeout=timeout, message=f"{text!r} on the client's screen")
-    except BaseException:
-        print("SCREEN:", ANSI.sub("", seen)[-3000:])
-        raise
-
-
-def agent_panes(tmux: Tmux) -> dict[str, str]:
-    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}")
-    return dict(line.split("\t") for line in out.splitlines() if line.split("\t")[0])
+#: Drawing in these folders is slower: wait up to 20 s for a text.
+expect_text = partial(conftest_expect_text, timeout=20)
 
 
 def worktree_of(repo: Repo, name: str) -> Path:
@@ -187,7 +124,7 @@ def test_spawn_from_the_cli_in_a_hostile_folder(tmux: Tmux, repo: Repo, standin_
     assert tmux.option(pane, "@agent_worktree") == str(worktree)
     assert tmux.option(pane, "@agent_repo") == str(repo.path)
     wait_for(lambda: tmux.display("#{pane_current_path}", pane) == str(worktree), timeout=20, message="the pane in the worktree")
-    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), timeout=20, message="start")
+    start = agent_start(tmux.env, timeout=20)
     assert start["cwd"] == str(worktree)
     # The hooks (a settings file in the hostile state folder) reach the pane.
     # SessionStart then the task as the first prompt: a hook moved the state on.
@@ -204,7 +141,7 @@ def test_spawn_key_in_a_hostile_folder(tmux: Tmux, repo: Repo, client: pexpect.s
     panes = wait_for(lambda: agent_panes(tmux), timeout=30, message="the agent pane")
     (name,) = panes
     assert worktree_of(repo, name).is_dir()
-    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), timeout=20, message="start")
+    start = agent_start(tmux.env, timeout=20)
     assert start["prompt"] == "key $(cd;touch pwned) `cd;touch pwned` #{pane_id} x;"
 
 

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import Repo, Tmux, first_pane, read_standin_log, wait_for
+from conftest import PREFIX, Repo, Tmux, attach_client, client_name, expect_text, first_pane, read_standin_log, wait_for
 from test_state import send, spawn, wait_state
-
-PREFIX = "\x02"  # C-b
-ANSI = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|\(B|[()][0-9A-Za-z]|[=>]|\][^\x07]*\x07)")
 
 
 @pytest.fixture
-def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
-    """A real client attached to the test server, with the plugin loaded."""
+def client(tmux: Tmux, standin_agent: Path, attach: Callable[..., pexpect.spawn]) -> pexpect.spawn:
+    """A real client attached to the test server (15 s expect timeout), with the plugin loaded."""
     tmux.load_plugin()
-    child = pexpect.spawn(
-        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=15
-    )
-    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), message="the client to attach")
-    try:
-        yield child
-    finally:
-        child.terminate(force=True)
+    return attach(timeout=15)
 
 
 def shown(tmux: Tmux) -> str:
@@ -35,29 +24,9 @@ def shown(tmux: Tmux) -> str:
     return tmux.run("list-clients", "-F", "#{pane_id}").strip()
 
 
-def client_name(tmux: Tmux) -> str:
-    return tmux.run("list-clients", "-F", "#{client_name}").strip()
-
-
 def press(child: pexpect.spawn, key: str) -> None:
     child.send(PREFIX)
     child.send(key)
-
-
-def expect_text(child: pexpect.spawn, text: str, timeout: float = 15) -> None:
-    """Wait until ``text`` has been drawn (escape sequences and cursor moves removed)."""
-    seen = ""
-
-    def drawn() -> bool:
-        nonlocal seen
-        try:
-            seen += child.read_nonblocking(65536, timeout=0.2)
-        except pexpect.TIMEOUT:
-            pass
-        plain = ANSI.sub("", seen)
-        return text in plain
-
-    wait_for(drawn, timeout=timeout, message=f"{text!r} on the client's screen")
 
 
 def test_prefix_J_jumps_to_the_waiting_agent_and_cycles(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
@@ -178,9 +147,8 @@ def test_menu_caps_long_lists_to_the_client_height(tmux: Tmux, repo: Repo, stand
         ).strip()
         for option, value in (("@agent_name", f"fake-{i:02d}"), ("@agent_state", "idle"), ("@agent_state_since", "1"), ("@agent_branch", f"agent/fake-{i:02d}")):
             tmux.run("set-option", "-p", "-t", pane, option, value)
-    child = pexpect.spawn("tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(20, 120), encoding="utf-8", timeout=10)
+    child = attach_client(tmux, size=(20, 120))
     try:
-        wait_for(lambda: client_name(tmux), message="the client")
         out = tmux.agents("menu", "--print", "--client", client_name(tmux)).stdout.splitlines()
         agent_rows = [line for line in out if "fake-" in line.split("\t")[1] and not line.split("\t")[1].startswith("-")]
         assert 1 <= len(agent_rows) <= 10

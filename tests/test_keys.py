@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pexpect
 import pytest
 
-from conftest import Repo, Tmux, read_standin_log, wait_for
-
-PREFIX = "\x02"  # C-b
-
-
-@pytest.fixture
-def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
-    """A real client attached to the test server, with the plugin loaded."""
-    tmux.load_plugin()
-    child = pexpect.spawn(
-        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=10
-    )
-    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), message="the client to attach")
-    try:
-        yield child
-    finally:
-        child.terminate(force=True)
+from conftest import PREFIX, Repo, Tmux, agent_panes, agent_start, wait_for
 
 
 def press_spawn_key(child: pexpect.spawn, task: str) -> None:
@@ -33,11 +16,6 @@ def press_spawn_key(child: pexpect.spawn, task: str) -> None:
     child.expect("task:")
     child.send(task)
     child.send("\r")
-
-
-def agent_panes(tmux: Tmux) -> dict[str, str]:
-    out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}")
-    return dict(line.split("\t") for line in out.splitlines() if line.split("\t")[0])
 
 
 def test_prefix_A_spawns_an_agent(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
@@ -53,7 +31,7 @@ def test_prefix_A_spawns_an_agent(tmux: Tmux, repo: Repo, client: pexpect.spawn)
     assert tmux.display("#{window_id}", pane) == tmux.display("#{window_id}", origin)
     for option in ("@agent_branch", "@agent_worktree", "@agent_repo", "@agent_kind", "@agent_state"):
         assert tmux.option(pane, option), option
-    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), message="agent start")
+    start = agent_start(tmux.env)
     assert start["cwd"] == str(worktree)
     assert start["prompt"] == "Fix the login redirect"
     # The task buffer is consumed, and the new pane has the focus.
@@ -69,7 +47,7 @@ def test_typed_metacharacters_stay_text(tmux: Tmux, repo: Repo, client: pexpect.
     marker = tmp_path / "pwned"
     task = template.format(marker=marker)
     press_spawn_key(client, task)
-    start = wait_for(lambda: next((e for e in read_standin_log(tmux.env) if e["event"] == "start"), None), message="agent start")
+    start = agent_start(tmux.env)
     assert start["prompt"] == task
     assert not marker.exists()
     (name,) = agent_panes(tmux)

@@ -10,27 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLAIN_AGENT, STANDIN, Repo, Tmux, first_pane, read_standin_log, wait_for
-
-
-def agent_start(env: dict[str, str], name: str | None = None) -> dict:
-    """The stand-in's start record (for the agent whose cwd ends with ``name``)."""
-
-    def find() -> dict | None:
-        for entry in read_standin_log(env):
-            if entry["event"] == "start" and (name is None or entry["cwd"].endswith("/" + name)):
-                return entry
-        return None
-
-    return wait_for(find, message=f"the stand-in agent {name or ''} to start")
-
-
-def pane_of(tmux: Tmux, name: str) -> str:
-    for line in tmux.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").splitlines():
-        pane, _, agent = line.partition(" ")
-        if agent == name:
-            return pane
-    raise AssertionError(f"no pane carries agent {name}")
+from conftest import PLAIN_AGENT, STANDIN, Repo, Tmux, agent_start, first_pane, pane_of, read_standin_log, wait_for
 
 
 def test_spawn_creates_worktree_branch_pane_and_starts_agent(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
@@ -267,17 +267,11 @@ def test_custom_layout_grid_with_of_and_another_agent_kind(tmux: Tmux, repo: Rep
 
 
 @pytest.fixture
-def client(tmux: Tmux, standin_agent: Path) -> Iterator[pexpect.spawn]:
+def client(tmux: Tmux, standin_agent: Path, attach: Callable[..., pexpect.spawn]) -> pexpect.spawn:
+    """A real client, with the team key set to T and the plugin loaded."""
     tmux.run("set-option", "-g", "@agents-team-key", "T")
     tmux.load_plugin()
-    child = pexpect.spawn(
-        "tmux", ["-L", tmux.socket, "attach-session", "-t", "main"], env=tmux.env, dimensions=(50, 200), encoding="utf-8", timeout=10
-    )
-    wait_for(lambda: tmux.run("list-clients", "-F", "#{client_name}").strip(), message="the client to attach")
-    try:
-        yield child
-    finally:
-        child.terminate(force=True)
+    return attach()
 
 
 def test_team_key_prompts_for_the_task(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:

@@ -10,17 +10,65 @@ agent, inherits them), ``@agents-command`` set to the real binary and the plugin
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.claude_home import claude_env, fake_api_key, prepare_claude_home
+import pytest
+
+from tests.support.claude_home import claude_env, fake_api_key, find_claude, prepare_claude_home
 from tests.support.fake_api import FakeAnthropic, is_main_request, last_user_text
 
-__all__ = ["ClaudeRig", "transcript_folder_name"]
+__all__ = ["CLAUDE", "ClaudeRig", "api", "claude_child", "needs_claude", "prepare_rig", "transcript_folder_name", "trusted_folders"]
+
+#: The real Claude Code's binary (None when it is not installed).
+CLAUDE = find_claude()
+
+#: ``pytestmark = needs_claude`` in a module whose tests run the real Claude Code.
+needs_claude = pytest.mark.skipif(
+    CLAUDE is None,
+    reason="the real Claude Code is not installed (scripts/test installs it with npm into "
+    ".cache/claude-code; or set AGENTS_TMUX_CLAUDE_BIN)",
+)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeAnthropic]:
+    """A fake API answering "OK." to anything no rule matches (import it into the test module)."""
+    with FakeAnthropic(default="OK.") as server:
+        yield server
+
+
+def trusted_folders(repo: Any) -> list[Path]:
+    """The repository and its agents' folder: Claude starts straight into its prompt there."""
+    return [repo.path, repo.path.parent / "project.agents"]
+
+
+def prepare_rig(tmux: Any, api: FakeAnthropic, trusted: Iterable[Path]) -> ClaudeRig:
+    """:meth:`ClaudeRig.prepare` with the installed Claude Code."""
+    assert CLAUDE is not None
+    return ClaudeRig.prepare(tmux, api, CLAUDE, trusted)
+
+
+def claude_child(tmux: Any, pane: str, flag: str) -> tuple[int, list[str]] | None:
+    """The pid and argv of the process the pane's wrapper runs with ``flag`` in its argv (None if none)."""
+    wrapper = tmux.display("#{pane_pid}", pane)
+    try:
+        children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+    except OSError:
+        return None
+    for child in children:
+        try:
+            argv = [os.fsdecode(a) for a in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0") if a]
+        except OSError:
+            continue
+        if flag in argv:
+            return int(child), argv
+    return None
 
 
 def transcript_folder_name(cwd: Path) -> str:
@@ -82,8 +130,6 @@ class ClaudeRig:
 
     def wait(self, predicate: Callable[[], Any], pane: str, what: str, timeout: float = 30.0) -> Any:
         """Poll ``predicate`` until truthy; on timeout fail with the pane's state and screen."""
-        import pytest
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             value = predicate()
