@@ -175,11 +175,7 @@ def _plan_gone_agent(ref: object) -> list[Action]:
                        f"(`agents rm {ref.name} --force` saves it, `agents restore {ref.name}` brings it back)")]
 
     def remove() -> None:
-        again = lifecycle.inspect(ref)
-        if again.losses(ref.branch):
-            raise AgentsError("it changed meanwhile; left alone")
-        lifecycle.remove_worktree(ref, again)
-        lifecycle.delete_branch_if_merged(ref)
+        _remove_if_still_clean(ref)
         retire()
 
     ignored = f" (ignored files go with it: {lifecycle.sample(work.ignored)})" if work.ignored else ""
@@ -196,11 +192,17 @@ def _plan_orphan(ref: object) -> list[Action]:
     if losses:
         return [Action(f"worktree {ref.worktree} (no agent on record) holds {'; '.join(losses)}")]
 
-    def remove() -> None:
-        again = lifecycle.inspect(ref)
-        if again.losses(ref.branch):
-            raise AgentsError("it changed meanwhile; left alone")
-        lifecycle.remove_worktree(ref, again)
-        lifecycle.delete_branch_if_merged(ref)
+    return [Action(f"remove worktree {ref.worktree} (no agent on record, clean, branch {ref.branch or '-'} merged)",
+                   lambda: _remove_if_still_clean(ref))]
 
-    return [Action(f"remove worktree {ref.worktree} (no agent on record, clean, branch {ref.branch or '-'} merged)", remove)]
+
+def _remove_if_still_clean(ref: object) -> None:
+    """Remove the worktree (and its merged branch) unless it gained work since the plan."""
+    from agents_tmux import lifecycle
+
+    assert isinstance(ref, lifecycle.AgentRef)
+    again = lifecycle.inspect(ref)
+    if again.losses(ref.branch):
+        raise AgentsError("it changed meanwhile; left alone")
+    lifecycle.remove_worktree(ref, again)
+    lifecycle.delete_branch_if_merged(ref)
