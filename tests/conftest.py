@@ -78,6 +78,27 @@ class Tmux:
     def panes(self) -> list[str]:
         return self.run("list-panes", "-a", "-F", "#{pane_id}").split()
 
+    def restart(self, config: Path | None = None, start_in: Path | None = None) -> None:
+        """Kill this server and start a new one on the same socket (as after a crash or reboot).
+
+        tmux exits a moment after kill-server returns; a client that connects
+        meanwhile gets "server exited unexpectedly", so the start is retried.
+        """
+        self.run("kill-server", check=False)
+        wait_for(lambda: subprocess.run(["tmux", "-L", self.socket, "has-session"], env=self.env, capture_output=True,
+                                        check=False).returncode != 0, timeout=20, message="the old tmux server to go")
+        args = ["-f", str(config or "/dev/null"), "new-session", "-d", "-s", "main", "-x", "200", "-y", "50",
+                "-c", str(start_in or self.cwd)]
+        deadline = time.monotonic() + 10
+        while True:
+            proc = subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"tmux new-session failed after a restart: {proc.stderr.strip()}")
+            time.sleep(0.2)
+        self.run("set-option", "-g", "default-shell", "/bin/bash")
+
     def load_plugin(self) -> None:
         self.run("run-shell", str(ROOT / "agents.tmux"))
 

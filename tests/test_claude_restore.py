@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +49,8 @@ def transcript_size(path: Path) -> int:
 
 def restart_server(rig: ClaudeRig, repo: Repo) -> ClaudeRig:
     """Kill the test's tmux server, start a new one on the same socket, set up as before."""
-    tmux = rig.tmux
-    tmux.run("kill-server", check=False)
-    wait_for(
-        lambda: subprocess.run(["tmux", "-L", tmux.socket, "has-session"], env=tmux.env, capture_output=True, check=False).returncode != 0,
-        timeout=20, message="the old tmux server to go",
-    )
-    tmux.run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(repo.path))
-    tmux.run("set-option", "-g", "default-shell", "/bin/bash")
-    return prepare_rig(tmux, rig.api, trusted_folders(repo))
+    rig.tmux.restart(start_in=repo.path)
+    return prepare_rig(rig.tmux, rig.api, trusted_folders(repo))
 
 
 def request_text(body: dict[str, Any], role: str) -> str:

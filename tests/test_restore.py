@@ -37,11 +37,7 @@ def spawn_with_a_turn(tmux: Tmux, repo: Repo, task: str) -> tuple[str, Path, str
 
 def restart_server(tmux: Tmux, config: Path | None = None) -> None:
     """Kill the test's tmux server and start a new one on the same socket."""
-    tmux.run("kill-server", check=False)
-    wait_for(lambda: subprocess.run(["tmux", "-L", tmux.socket, "has-session"], env=tmux.env, capture_output=True, check=False).returncode != 0,
-             message="the old server gone")
-    tmux.run("-f", str(config or "/dev/null"), "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", "-c", str(tmux.cwd))
-    tmux.run("set-option", "-g", "default-shell", "/bin/bash")
+    tmux.restart(config)
     tmux.run("set-option", "-g", "@agents-command", str(STANDIN))
 
 

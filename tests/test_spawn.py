@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PLAIN_AGENT, STANDIN, Repo, Tmux, agent_start, first_pane, pane_of, read_standin_log, wait_for
+from conftest import PLAIN_AGENT, STANDIN, Repo, Tmux, agent_start, first_pane, pane_of, wait_for
 
 
 def test_spawn_creates_worktree_branch_pane_and_starts_agent(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
