@@ -212,18 +212,14 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
 
 def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref: AgentRef, session: str) -> tuple[str, str]:
     """A new window named after the agent, running it resumed; returns (pane id, how)."""
-    from agents_tmux import panelog, paths
-    from agents_tmux.spawn import pane_environment
+    from agents_tmux import panelog
+    from agents_tmux.spawn import agent_program
 
     again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
-    env = pane_environment(again.launch, cfg, kind, ref.name)
-    env_args: list[str] = []
-    for key, value in env.items():
-        env_args += ["-e", f"{key}={value}"]
     assert ref.worktree is not None
     lines = panes.run(
-        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", no_formats(str(ref.worktree)), *env_args,
-        "-P", "-F", "#{pane_id}", "--", str(paths.script("run-agent")), *again.launch.argv,
+        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", no_formats(str(ref.worktree)),
+        "-P", "-F", "#{pane_id}", *agent_program(again.launch, cfg, kind, ref.name),
     )
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
@@ -239,22 +235,18 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
 
 def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
     """Run the agent again, resumed, in the pane it exited in (``respawn-pane -k``)."""
-    from agents_tmux import panelog, paths
-    from agents_tmux.spawn import pane_environment
+    from agents_tmux import panelog
+    from agents_tmux.spawn import agent_program
 
     cfg = config_mod.load(ref.repo, panes.plugin_options(server))
     kind = cfg.agent_kind(ref.kind or None)
     again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
-    env = pane_environment(again.launch, cfg, kind, ref.name)
-    env_args: list[str] = []
-    for key, value in env.items():
-        env_args += ["-e", f"{key}={value}"]
     directory = ref.worktree if ref.worktree is not None and ref.worktree.is_dir() else ref.repo
     # The state is set before the pane restarts, so a hook that fires at once is not overwritten.
     facts = pane_facts(ref, kind.name, again.launch.session_id, again.transcript)
     panes.set_pane_options(server, ref.pane_id, facts)
-    panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", no_formats(str(directory)), *env_args, "--",
-              str(paths.script("run-agent")), *again.launch.argv)
+    panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", no_formats(str(directory)),
+              *agent_program(again.launch, cfg, kind, ref.name))
     panelog.start_if_enabled(server, ref.pane_id, ref.repo, ref.name)
     _record(ref, again, restarted=int(time.time()))
     return _how(again)

@@ -168,9 +168,16 @@ def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> 
     return copied
 
 
-def pane_command(kind: AgentKind, launch: Launch, cfg: Config) -> list[str]:
-    """The pane's program: the run-agent wrapper, then the agent's own argv."""
-    return [str(paths.script("run-agent")), *launch.argv]
+def agent_program(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> list[str]:
+    """The end of a pane-creating tmux command: ``-e`` variables, ``--``, run-agent, the agent's argv.
+
+    The same for split-window, new-window and respawn-pane, so spawn,
+    restore and restart start an agent's pane identically.
+    """
+    env_args: list[str] = []
+    for key, value in pane_environment(launch, cfg, kind, name).items():
+        env_args += ["-e", f"{key}={value}"]
+    return [*env_args, "--", str(paths.script("run-agent")), *launch.argv]
 
 
 def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> dict[str, str]:
@@ -191,13 +198,10 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) ->
 
 
 def open_pane(
-    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, command: list[str], env: dict[str, str], title: str, focus: bool,
+    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, program: list[str], title: str, focus: bool,
     placement: Placement | None = None,
 ) -> str:
-    """Split the origin pane's window (or open a window) running ``command``; its pane id."""
-    env_args: list[str] = []
-    for key, value in env.items():
-        env_args += ["-e", f"{key}={value}"]
+    """Split the origin pane's window (or open a window) running ``program`` (see :func:`agent_program`); its pane id."""
     where = ["-t", origin_pane] if origin_pane else []
     detach = [] if focus else ["-d"]
     if placement is not None:
@@ -212,7 +216,7 @@ def open_pane(
         args = ["new-window", *detach, *where, "-n", title, "-c", no_formats(str(directory))]
     else:
         args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", no_formats(str(directory))]
-    lines = panes.run(server, *args, *env_args, "-P", "-F", "#{pane_id}", "--", *command)
+    lines = panes.run(server, *args, "-P", "-F", "#{pane_id}", *program)
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
         raise AgentsError(f"tmux did not report the new pane (got {pane_id!r})")
@@ -254,9 +258,8 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             if request.system_prompt_for is not None:
                 system_prompt = request.system_prompt_for(name, branch, worktree)
             launch = start_command(kind, request.task, system_prompt, name, add_dirs)
-            command = pane_command(kind, launch, cfg)
-            env = pane_environment(launch, cfg, kind, name)
-            pane_id = open_pane(server, target, origin_pane, worktree, command, env, name, focus, request.placement)
+            program = agent_program(launch, cfg, kind, name)
+            pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)
         except BaseException:
             if request.worktree:
                 _undo_worktree(repo, worktree, branch)
