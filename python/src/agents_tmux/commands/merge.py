@@ -135,21 +135,49 @@ def _refuse_dirty(root: Path, branch: str) -> None:
         )
     if _merging(root) or gitops.git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False).returncode == 0:
         raise AgentsError(f"the main checkout {root} is in the middle of a merge or rebase: finish it first")
-    base = gitops.git(root, "merge-base", "HEAD", branch, check=False).stdout.strip()
-    if not base:
-        return
-    incoming = gitops.git(root, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=AM", base, branch).stdout
-    tracked = set(gitops.git(root, "ls-files", "-z").stdout.split("\0"))
-    in_the_way = []
-    for path in (p for p in incoming.split("\0") if p):
-        if path not in tracked and (os_path_exists(root / path)):
-            in_the_way.append(path)
+    in_the_way = obstacles(root, branch)
     if in_the_way:
+        shown = "; ".join(in_the_way[:3]) + (f"; and {len(in_the_way) - 3} more" if len(in_the_way) > 3 else "")
         raise AgentsError(
-            f"untracked files in {root} would be overwritten by the merge ({lifecycle.sample(in_the_way)}): "
-            "move them away or commit them first; nothing was changed"
+            f"files git does not track in {root} are in the way of the merge ({shown}): "
+            "move them out of the repository or commit them first; nothing was changed"
         )
 
 
-def os_path_exists(path: Path) -> bool:
-    return path.exists() or path.is_symlink()
+def obstacles(root: Path, branch: str) -> list[str]:
+    """Untracked things in the main checkout that merging ``branch`` would overwrite, each with what it is.
+
+    git itself refuses only for untracked files at the very paths it writes;
+    ignored files are expendable to it, and a file or symlink where the merge
+    needs a folder (``notes.log`` when the branch adds ``notes.log/a.txt``)
+    is replaced. So every path the branch adds or changes is checked, and
+    each of its parent folders: unless git tracks it, a parent must be a real
+    folder or absent, and the path itself absent.
+    """
+    from agents_tmux import gitops
+
+    base = gitops.git(root, "merge-base", "HEAD", branch, check=False).stdout.strip()
+    if not base:
+        return []
+    incoming = gitops.git(root, "diff", "--name-only", "-z", "--no-renames", "--diff-filter=AMT", base, branch).stdout
+    tracked = set(gitops.git(root, "ls-files", "-z").stdout.split("\0"))
+    found: dict[str, str] = {}
+    #: Parent folders looked at, and whether the path below them can be looked at (no symlink on the way).
+    parents: dict[str, bool] = {}
+    for path in (p for p in incoming.split("\0") if p):
+        parts = path.split("/")
+        reachable = True
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent not in parents:
+                where = root / parent
+                parents[parent] = not where.is_symlink() and (where.is_dir() or not where.exists())
+                if parent not in tracked and not parents[parent]:
+                    kind = "a symlink" if where.is_symlink() else "a file"
+                    found[parent] = f"{parent} is {kind} where the branch adds a folder"
+            reachable = reachable and parents[parent]
+        where = root / path
+        if reachable and path not in tracked and (where.is_symlink() or where.exists()):
+            kind = "a symlink" if where.is_symlink() else "a folder" if where.is_dir() else "a file"
+            found[path] = f"{path} is {kind} the branch would replace"
+    return list(found.values())
