@@ -7,6 +7,7 @@ A pane that dies takes its facts with it, so nothing here goes stale.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import libtmux
 
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, literal_args
+from agents_tmux.tmuxcmd import Socket, literal_args, tmux_binary
+from agents_tmux.tmuxfields import counted_format, parse_counted
 
 #: The pane options every agent carries, in the order ``agents list`` shows them.
 AGENT_FIELDS = (
@@ -31,7 +33,6 @@ AGENT_FIELDS = (
     "session_id",
     "transcript",
 )
-_SEP = "\x1f"  # unit separator: cannot occur in names, paths or one-line tasks
 #: Global options agents.tmux reads (besides the per-pane facts).
 PLUGIN_OPTIONS = (
     "@agents-agent",
@@ -114,11 +115,40 @@ def require_pane(server: libtmux.Server, pane: str) -> str:
     return lines[0]
 
 
+def read_records(server: libtmux.Server, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:
+    """The values of ``names`` (format variables or options), one record per line ``command`` prints.
+
+    ``command`` is a tmux command that takes ``-F`` or a format last
+    (``list-panes -a -F``, ``display-message -p``); the format is added here.
+    With ``check`` off, a failed command (no server) gives no records. Values are read by length, never split on a separator (see
+    :mod:`agents_tmux.tmuxfields`), so any text a task or a path holds is
+    read back exactly.
+    """
+    flags: list[str] = []
+    if server.socket_path:
+        flags = ["-S", str(server.socket_path)]
+    elif server.socket_name:
+        flags = ["-L", str(server.socket_name)]
+    argv = [tmux_binary(), "-u", *flags, *literal_args([*command, counted_format(names)])]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AgentsError(f"tmux {command[0]}: {exc}") from None
+    if proc.returncode != 0:
+        if not check:
+            return []
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise AgentsError(f"tmux {command[0]}: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    try:
+        return parse_counted(proc.stdout, len(names))
+    except ValueError as exc:
+        raise AgentsError(f"tmux {command[0]}: unexpected output ({exc}); agents.tmux needs tmux 3.2 or newer") from None
+
+
 def plugin_options(server: libtmux.Server) -> dict[str, str]:
     """The global ``@agents-*`` options that override the config file, in one call."""
-    fmt = _SEP.join("#{%s}" % name for name in PLUGIN_OPTIONS)
-    lines = run(server, "display-message", "-p", fmt) if _has_client_or_session(server) else []
-    values = lines[0].split(_SEP) if lines else [""] * len(PLUGIN_OPTIONS)
+    records = read_records(server, PLUGIN_OPTIONS, "display-message", "-p") if _has_client_or_session(server) else []
+    values = records[0] if records else [""] * len(PLUGIN_OPTIONS)
     return dict(zip(PLUGIN_OPTIONS, values))
 
 
@@ -129,13 +159,10 @@ def _has_client_or_session(server: libtmux.Server) -> bool:
 def list_agents(server: libtmux.Server) -> list[Agent]:
     """Every pane of the server that carries an agent, in session/window/pane order."""
     fields = ["pane_id", "session_name", "window_index", "window_id", "pane_pid"]
-    fmt = _SEP.join([*("#{%s}" % f for f in fields), *("#{@agent_%s}" % f for f in AGENT_FIELDS)])
-    result = server.cmd("list-panes", "-a", "-F", fmt)
+    # Read by length, not split on a separator: a task may hold any character.
+    names = [*fields, *("@agent_%s" % f for f in AGENT_FIELDS)]
     agents: list[Agent] = []
-    for line in result.stdout:
-        parts = line.split(_SEP)
-        if len(parts) != len(fields) + len(AGENT_FIELDS):
-            continue
+    for parts in read_records(server, names, "list-panes", "-a", "-F", check=False):
         pane_id, session, window_index, window_id, pane_pid = parts[: len(fields)]
         facts = dict(zip(AGENT_FIELDS, parts[len(fields):]))
         if not facts["name"]:

@@ -137,14 +137,18 @@ def alive_elsewhere(entry: registry.Entry, repo: Path, my_socket: str) -> bool:
     socket = entry.get("socket")
     if not isinstance(socket, str) or not socket or socket == my_socket or not os.path.exists(socket):
         return False
+    from agents_tmux.tmuxfields import counted_format, parse_counted
+
     try:
         proc = subprocess.run(
-            ["tmux", "-S", socket, "list-panes", "-a", "-F", "#{@agent_name}\t#{@agent_repo}"],
-            capture_output=True, text=True, timeout=3, check=False, stdin=subprocess.DEVNULL,
+            ["tmux", "-u", "-S", socket, "list-panes", "-a", "-F", counted_format(["@agent_name", "@agent_repo"])],
+            capture_output=True, timeout=3, check=False, stdin=subprocess.DEVNULL,
         )
-    except (OSError, subprocess.SubprocessError):
+        # Read by length: a repository path may hold a tab or a newline.
+        records = parse_counted(proc.stdout, 2) if proc.returncode == 0 else []
+    except (OSError, subprocess.SubprocessError, ValueError):
         return False
-    return proc.returncode == 0 and f"{entry.get('name')}\t{repo}" in proc.stdout.splitlines()
+    return [str(entry.get("name")), str(repo)] in records
 
 
 # --------------------------------------------------------------------------

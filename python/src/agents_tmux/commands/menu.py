@@ -279,9 +279,8 @@ def plugin_look(server: libtmux.Server) -> tuple[dict[str, str], str]:
     from agents_tmux import panes
 
     names = [f"@agents-icon-{state}" for state in STATE_ORDER] + ["@agents-prompt"]
-    fmt = "\x1f".join(f"#{{{n}}}" for n in names)
-    lines = panes.run(server, "display-message", "-p", fmt) if server.cmd("list-sessions").stdout else []
-    values = lines[0].split("\x1f") if lines else [""] * len(names)
+    records = panes.read_records(server, names, "display-message", "-p") if server.cmd("list-sessions").stdout else []
+    values = records[0] if records else [""] * len(names)
     icons = {state: (value or DEFAULT_ICONS[state]) for state, value in zip(STATE_ORDER, values)}
     return icons, values[-1] if len(values) == len(names) and values[-1] else "task:"
 

@@ -1,0 +1,87 @@
+"""Odd input never makes an agent invisible, and never reaches tmux as a format or a command.
+
+Tasks may hold any character (newlines from ``"$(cat task.md)"``, control
+characters, tmux formats); registry names may be edited by hand. Every
+command must still see every agent, and nothing typed may run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import Repo, Tmux, wait_for
+
+QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
+
+#: Tasks that broke listing, by what is odd about them.
+ODD_TASKS = {
+    "newline": "first line of the task\nsecond line\n\nlast line",
+    "unit-separator": "split\x1fhere\x1fand here",
+    "tab-and-cr": "tab\there\rcarriage return",
+    "formats": "#{pane_id} #(touch pwned-task) ##{session_name}",
+    "semicolon": "stop at the end;",
+    "dash": "-leading dash --help",
+    "wide": "修复登录 🎉 émoji",
+    "long": "long " + "x\x1fy\n" * 900,
+}
+
+
+@pytest.fixture
+def quiet(tmux: Tmux, repo: Repo) -> Repo:
+    """A repository whose agents are `sleep`, with a high cap."""
+    (repo.path / ".gitignore").write_text(".agents.toml\n")
+    repo.git("add", ".gitignore")
+    repo.git("commit", "-q", "-m", "ignore config")
+    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
+    tmux.run("set-option", "-g", "@agents-max", "100")
+    return repo
+
+
+def panes_named(tmux: Tmux, name: str) -> list[str]:
+    """Panes whose agent is ``name`` (read one pane at a time: no separator to trust)."""
+    return [p for p in tmux.panes() if tmux.option(p, "@agent_name") == name]
+
+
+def test_every_command_sees_agents_whose_task_holds_any_text(tmux: Tmux, quiet: Repo) -> None:
+    names = {}
+    for label, task in ODD_TASKS.items():
+        names[label] = tmux.agents("spawn", "-d", "-T", "window", "--", task).stdout.strip()
+    assert all(names.values()) and len(set(names.values())) == len(ODD_TASKS)
+
+    listed = {agent["name"]: agent for agent in json.loads(tmux.agents("list", "--json").stdout)}
+    for label, task in ODD_TASKS.items():
+        assert names[label] in listed, f"{label}: {sorted(listed)}"
+        assert listed[names[label]]["task"] == task, label
+        assert listed[names[label]]["worktree"] == str(quiet.path.parent / "project.agents" / names[label])
+    table = tmux.agents("list").stdout
+    assert all(name in table for name in names.values())
+
+    # The cap counts every one of them.
+    tmux.run("set-option", "-g", "@agents-max", str(len(ODD_TASKS)))
+    proc = tmux.agents("spawn", "-d", "-T", "window", "one more", check=False)
+    assert proc.returncode == 1 and f"{len(ODD_TASKS)} agents are running" in proc.stderr
+    tmux.run("set-option", "-g", "@agents-max", "100")
+
+    # send and broadcast find them.
+    tmux.agents("send", names["newline"], "hello")
+    sent = tmux.agents("broadcast", "hi all").stdout
+    assert all(name in sent for name in names.values()), sent
+
+    # restore sees them running: no second agent in the same worktree.
+    tmux.agents("restore", names["newline"], names["unit-separator"], check=False)
+    assert len(panes_named(tmux, names["newline"])) == 1
+    assert len(panes_named(tmux, names["unit-separator"])) == 1
+
+    # prune sees them running: their worktrees stay.
+    tmux.agents("prune", "--yes", check=False)
+    for name in names.values():
+        assert (quiet.path.parent / "project.agents" / name).is_dir(), name
+
+    # rm takes the pane with the worktree: no agent left running in a deleted folder.
+    tmux.agents("rm", names["unit-separator"])
+    assert not (quiet.path.parent / "project.agents" / names["unit-separator"]).exists()
+    wait_for(lambda: not panes_named(tmux, names["unit-separator"]), message="the removed agent's pane to close")
+    for path in (quiet.path, Path(tmux.env["HOME"])):
+        assert not list(path.rglob("pwned*")), path
