@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", "menu"),
     ("diff", "diff"),
     ("merge", "merge"),
+    ("pr", "pr"),
     ("rm", "rm"),
     ("send", "send"),
     ("broadcast", "broadcast"),

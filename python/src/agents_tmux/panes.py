@@ -32,6 +32,7 @@ AGENT_FIELDS = (
     "task",
     "session_id",
     "transcript",
+    "pr",
 )
 #: Global options agents.tmux reads (besides the per-pane facts).
 PLUGIN_OPTIONS = (
@@ -67,6 +68,8 @@ class Agent:
     session_id: str
     transcript: str
     pane_pid: str
+    #: The URL of the agent's pull request (``agents pr``), "" when none.
+    pr: str = ""
 
     @property
     def seconds_in_state(self) -> int:

@@ -69,7 +69,7 @@ def _read(path: Path, repo_root: Path) -> dict[str, Any]:
 
 #: Entry fields that must be text when present (commands build paths and git arguments from them).
 TEXT_FIELDS = ("name", "task", "kind", "role", "branch", "base", "base_commit", "worktree", "session_id",
-               "transcript", "system_prompt", "status", "socket")
+               "transcript", "system_prompt", "status", "socket", "pr_url")
 
 
 def _entry_problem(entry: object) -> str:

@@ -123,6 +123,8 @@ def pane_facts(ref: AgentRef, kind_name: str, session_id: str, transcript: str) 
     }
     if transcript:
         facts["@agent_transcript"] = transcript
+    if ref.entry.get("pr_url"):
+        facts["@agent_pr"] = str(ref.entry["pr_url"])
     return facts
 
 

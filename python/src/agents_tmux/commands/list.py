@@ -39,11 +39,14 @@ def run(args: argparse.Namespace) -> int:
     if not agents:
         print("no agents (start one with prefix + A, or: agents spawn \"TASK\")")
         return 0
-    rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", "WORKTREE")]
+    # The pull request column only once some agent has one (agents pr).
+    with_pr = any(agent.pr for agent in agents)
+    rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", *(("PR",) if with_pr else ()), "WORKTREE")]
     for agent in agents:
         rows.append((
             agent.name, agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
-            agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}", agent.worktree,
+            agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}",
+            *((agent.pr or "-",) if with_pr else ()), agent.worktree,
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
