@@ -63,7 +63,9 @@ def test_restore_after_the_server_died_resumes_five_agents(tmux: Tmux, repo: Rep
         pane = panes[name]
         assert tmux.display("#{pane_current_path}", pane) == str(worktree)
         assert tmux.display("#{window_name}", pane) == name
-        assert tmux.display("#{session_name}", pane) == "project"
+        # The repository's session: the one the server started in the repository ("main"), now marked as its own.
+        assert tmux.display("#{session_name}", pane) == "main"
+        assert tmux.display("#{@agents-repo}", pane) == str(repo.path)
         assert tmux.option(pane, "@agent_worktree") == str(worktree)
         assert tmux.option(pane, "@agent_branch") == f"agent/{name}"
         assert tmux.option(pane, "@agent_session_id") == sessions[name]

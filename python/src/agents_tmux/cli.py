@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from agents_tmux import __version__
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, display_message
+from agents_tmux.tmuxcmd import UP_SOCKET, Socket, display_message, inside_tmux, server_listens
 
 #: Subcommands in the order ``agents --help`` lists them: (name, module in
 #: ``agents_tmux.commands``). A module's file name may differ from the command
@@ -64,8 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run several AI coding agents side by side in tmux, each on its own git worktree.",
     )
     parser.add_argument("--version", action="version", version=f"agents.tmux {__version__}")
-    parser.add_argument("-L", dest="socket_name", metavar="NAME", help="tmux server socket name (like tmux -L)")
-    parser.add_argument("-S", dest="socket_path", metavar="PATH", help="tmux server socket path (like tmux -S)")
+    _add_global_options(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in COMMANDS:
         if not _available(module):
@@ -73,8 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
         mod = importlib.import_module(f"agents_tmux.commands.{module}")
         command_parser = sub.add_parser(name, help=mod.HELP, description=mod.__doc__.strip().splitlines()[0] if mod.__doc__ else None)
         mod.add_arguments(command_parser)
-        command_parser.set_defaults(run=mod.run)
+        # The same -L/-S/-C after the subcommand (`agents list -L agents`).
+        # SUPPRESS: an option not repeated there keeps the value given before.
+        own_dir = command_parser._option_string_actions.get("-C")
+        _add_global_options(command_parser, argparse.SUPPRESS, with_chdir=own_dir is None)
+        command_parser.set_defaults(run=mod.run, dir_dest=own_dir.dest if own_dir is not None else None)
     return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default: object, with_chdir: bool = True) -> None:
+    """-L, -S and -C, accepted before the subcommand and after it."""
+    parser.add_argument("-L", dest="socket_name", metavar="NAME", default=default,
+                        help="tmux server socket name (like tmux -L; outside tmux the default is the server `agents up` runs, if it runs)")
+    parser.add_argument("-S", dest="socket_path", metavar="PATH", default=default, help="tmux server socket path (like tmux -S)")
+    if with_chdir:
+        parser.add_argument("-C", dest="chdir", metavar="DIR", default=default, help="run as if started in DIR (like git -C)")
 
 
 def socket_of(args: argparse.Namespace) -> Socket:
@@ -90,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from_key = bool(getattr(args, "from_key", False))
     try:
+        _apply_chdir(args)
+        _choose_server(args)
         return int(args.run(args) or 0)
     except AgentsError as exc:
         return _report(args, f"agents {args.command}: {exc}", from_key)
@@ -100,6 +114,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("AGENTS_TMUX_DEBUG"):
             raise
         return _report(args, f"agents {args.command}: unexpected error ({detail}); set AGENTS_TMUX_DEBUG=1 for details", from_key)
+
+
+def _apply_chdir(args: argparse.Namespace) -> None:
+    """``-C DIR``: work from DIR; a subcommand's own ``-C`` (``--repo``/``--dir``) gets it too."""
+    directory = getattr(args, "chdir", None)
+    if not directory:
+        return
+    try:
+        os.chdir(os.path.expanduser(directory))
+    except OSError as exc:
+        raise AgentsError(f"-C {directory}: {exc.strerror or exc}") from None
+    dest = getattr(args, "dir_dest", None)
+    if dest and getattr(args, dest, None) is None:
+        setattr(args, dest, os.getcwd())
+
+
+def _choose_server(args: argparse.Namespace) -> None:
+    """Outside tmux with no -L/-S: the server `agents up` runs, when it runs (and say so).
+
+    Inside tmux, ``$TMUX`` names the server. ``up`` picks its own socket, and
+    the hook handler always runs inside an agent's pane.
+    """
+    if args.socket_name or args.socket_path or inside_tmux() or args.command in ("up", "hook"):
+        return
+    if server_listens(UP_SOCKET):
+        args.socket_name = UP_SOCKET
+        print(f"agents: using the tmux server of `agents up` (-L {UP_SOCKET}); -L/-S choose another", file=sys.stderr)
 
 
 def _report(args: argparse.Namespace, message: str, from_key: bool) -> int:

@@ -87,9 +87,16 @@ def connect(socket: Socket) -> libtmux.Server:
     """The tmux server for ``socket``, or a clear error when none runs there."""
     server = libtmux.Server(socket_name=socket.name, socket_path=socket.path)
     if not server.is_alive():
-        where = socket.path or socket.name or "the default socket"
-        raise AgentsError(f"no tmux server is running on {where} (start one with `scripts/agents up`, or run this inside tmux)")
+        if socket.path or socket.name:
+            raise AgentsError(f"no tmux server is running on {socket.path or socket.name} (start one with `scripts/agents up`, or run this inside tmux)")
+        raise AgentsError("no tmux server is running, neither on the default socket nor the one `agents up` starts (-L agents): "
+                          "start one with `scripts/agents up`, or run this inside tmux")
     return server
+
+
+def socket_of_server(server: libtmux.Server) -> Socket:
+    """The :class:`Socket` that reaches ``server`` (for the standard-library helpers)."""
+    return Socket(name=server.socket_name, path=str(server.socket_path) if server.socket_path else None)
 
 
 def cmd(server: libtmux.Server, *args: str) -> Any:

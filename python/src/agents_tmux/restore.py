@@ -166,15 +166,14 @@ class Outcome:
 
 
 def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
-    """The session restored windows go to: ``wanted``, else one named after the repository (created if needed)."""
-    from agents_tmux.commands.up import session_name
+    """The session restored windows go to: ``wanted``, else the repository's own (made if needed)."""
+    from agents_tmux import sessions
 
-    name = wanted or session_name(repo)
-    if server.cmd("has-session", "-t", f"={name}").returncode != 0:
-        if wanted:
-            raise AgentsError(f"no tmux session is called {wanted!r}")
-        panes.run(server, "new-session", "-d", "-s", name, "-c", no_formats(str(repo)))
-    return name
+    if not wanted:
+        return sessions.ensure(panes.socket_of_server(server), repo)[0]
+    if server.cmd("has-session", "-t", f"={wanted}").returncode != 0:
+        raise AgentsError(f"no tmux session is called {wanted!r}")
+    return wanted
 
 
 def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:

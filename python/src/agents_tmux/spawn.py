@@ -243,6 +243,12 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         if running >= cfg.max_agents:
             raise CapReached(running, cfg.max_agents)
     focus = cfg.focus if request.focus is None else request.focus
+    if origin_pane is None and request.placement is None:
+        # From outside tmux: the repository's own session (made if missing), never
+        # whichever session a client happens to show.
+        from agents_tmux import sessions
+
+        origin_pane = f"={sessions.ensure(panes.socket_of_server(server), repo.root)[0]}:"
 
     with repo_lock(repo.root):
         name, branch, worktree = _free_name(repo, cfg, stem, request.worktree)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket as socket_mod
 import subprocess
 from dataclasses import dataclass
 
@@ -34,6 +35,31 @@ class Socket:
         if self.name:
             return ["-L", self.name]
         return []
+
+
+#: The socket name of the server ``agents up`` starts (tmux -L agents).
+UP_SOCKET = "agents"
+
+
+def socket_file(name: str) -> str:
+    """Where tmux puts the socket of ``tmux -L name``: ``$TMUX_TMPDIR/tmux-UID/name``."""
+    return os.path.join(os.environ.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", name)
+
+
+def server_listens(name: str) -> bool:
+    """True when a tmux server answers on socket ``name`` (no process started: a connect).
+
+    A socket file left by a server that died refuses the connection.
+    """
+    probe = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(socket_file(name))
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
 
 
 def tmux_binary() -> str:

@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agents_tmux import paths
+from agents_tmux import paths, sessions
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, literal_args, no_formats, tmux_binary, tmux_quote
+from agents_tmux.tmuxcmd import UP_SOCKET, Socket, literal_args, no_formats, tmux_binary, tmux_quote
 
 HELP = "start or attach to a tmux session for this repository, plugin loaded"
-DEFAULT_SOCKET = "agents"
+DEFAULT_SOCKET = UP_SOCKET
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,18 +28,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", "-s", metavar="NAME", help="session name (default: the repository's name)")
     parser.add_argument("--detach", "-d", action="store_true", help="start the session but do not attach")
     parser.add_argument("--config", metavar="FILE", help=f"tmux config to start with (default: {paths.PLUGIN_DIR / 'conf' / 'tmux.conf'})")
-
-
-def session_name(folder: Path) -> str:
-    """A tmux session name from a folder name: letters, digits, ``_`` and ``-`` only.
-
-    tmux forbids ``.`` and ``:``, expands ``#`` as a format and stores ``$``
-    and control characters escaped (so the name could not be found again).
-
-    >>> session_name(Path("/src/my.app:v2")), session_name(Path("/src/we'ird $(x) #{y}"))
-    ('my_app_v2', 'we_ird_x_y')
-    """
-    return re.sub(r"[^\w-]+", "_", folder.name).strip("_") or "agents"
 
 
 def plugin_loader() -> Path:
@@ -66,15 +54,19 @@ def run(args: argparse.Namespace) -> int:
     except AgentsError as exc:
         print(f"agents up: note: {exc}; prefix + A spawns agents only in a repository with a commit", file=sys.stderr)
     socket = Socket(name=args.socket_name or (None if args.socket_path else DEFAULT_SOCKET), path=args.socket_path)
-    # tmux itself turns '.' and ':' into '_' (and would then not find the session by its given name).
-    name = re.sub(r"[.:]", "_", args.session) if args.session is not None else session_name(folder)
-    if not name.strip():
-        raise AgentsError("the session name is empty: give one with --session NAME")
     base = [tmux, *socket.flags()]
     env = dict(os.environ)
     env.pop("TMUX", None)  # our own server: never nest into the one we may be in
     env.pop("TMUX_PANE", None)
-    exists = subprocess.run([*base, *literal_args(["has-session", "-t", f"={name}"])], env=env, capture_output=True, check=False).returncode == 0
+    if args.session is not None:
+        # tmux itself turns '.' and ':' into '_' (and would then not find the session by its given name).
+        name = re.sub(r"[.:]", "_", args.session)
+        if not name.strip():
+            raise AgentsError("the session name is empty: give one with --session NAME")
+        exists = subprocess.run([*base, *literal_args(["has-session", "-t", f"={name}"])], env=env, capture_output=True, check=False).returncode == 0
+    else:
+        # The repository's own session: another repository of the same folder name has another one.
+        name, exists = sessions.find(socket, folder)
     if not exists:
         # Two config files: the optimised one, then one that loads the plugin.
         # tmux remembers both (#{config_files}), so prefix + r reloads both
@@ -86,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         )
         if started.returncode != 0:
             raise AgentsError(f"tmux could not start the session: {(started.stderr or started.stdout).strip()}")
+    if args.session is None:
+        sessions.mark(socket, name, folder)
     where = " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), *literal_args(["attach", "-t", name])])
     if args.detach or not os.isatty(0) or not os.isatty(1):
         state = "is running" if exists else "started"

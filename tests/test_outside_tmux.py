@@ -1,0 +1,123 @@
+"""The CLI from a plain terminal: which server it talks to, and which session agents go to (issue 12, points 2 and 3).
+
+Each test gets its own TMUX_TMPDIR, so "the default socket" and the socket
+`agents up` uses (-L agents) are private to it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from conftest import AGENTS, STANDIN, Repo, init_repo, wait_for
+
+
+class Terminal:
+    """A plain terminal (no $TMUX) with private tmux sockets."""
+
+    def __init__(self, env: dict[str, str], tmpdir: Path) -> None:
+        tmpdir.mkdir()
+        self.env = {**env, "TMUX_TMPDIR": str(tmpdir)}
+
+    def agents(self, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(AGENTS), *args], env=self.env, cwd=cwd, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=60, check=False)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", *args], env=self.env, capture_output=True, text=True, check=False).stdout
+
+
+@pytest.fixture
+def terminal(test_env: dict[str, str], tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(test_env, tmp_path / "tmux-sockets")
+    try:
+        yield term
+    finally:
+        for flags in ([], ["-L", "agents"]):
+            term.tmux(*flags, "kill-server")
+
+
+def _agent_rows(term: Terminal, *flags: str) -> list[str]:
+    return [line for line in term.tmux(*flags, "list-panes", "-a", "-F", "#{session_name} #{@agent_name}").splitlines()
+            if line.split(" ")[1:] != [""]]
+
+
+def test_outside_tmux_the_cli_finds_the_up_server_and_takes_socket_flags_anywhere(terminal: Terminal, repo: Repo) -> None:
+    # Only a default server (a user's own tmux): the CLI uses it, as before.
+    terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "mine")
+    plain = terminal.agents("list", cwd=repo.path)
+    assert plain.returncode == 0 and "no agents" in plain.stdout and plain.stderr == ""
+
+    assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
+    terminal.tmux("-L", "agents", "set-option", "-g", "@agents-command", str(STANDIN))
+    # Both servers run: no -L/-S means the one `up` runs, and it says so.
+    spawned = terminal.agents("spawn", "Fix the parser", cwd=repo.path)
+    assert spawned.returncode == 0, spawned.stderr
+    assert "-L agents" in spawned.stderr
+    assert _agent_rows(terminal, "-L", "agents") == ["project fix-the-parser"]
+    assert _agent_rows(terminal) == []  # nothing went to the plugin-less default server
+    listed = terminal.agents("list", cwd=repo.path)
+    assert "fix-the-parser" in listed.stdout and "-L agents" in listed.stderr
+
+    # -L, -S and -C before or after the subcommand.
+    sock = terminal.tmux("-L", "agents", "display-message", "-p", "#{socket_path}").strip()
+    elsewhere = repo.path.parent
+    for argv in (["-L", "agents", "list"], ["list", "-L", "agents"], ["-S", sock, "list"], ["list", "-S", sock],
+                 ["-C", str(repo.path), "list", "-L", "agents"], ["list", "-C", str(repo.path), "-L", "agents"]):
+        out = terminal.agents(*argv, cwd=elsewhere)
+        assert out.returncode == 0 and "fix-the-parser" in out.stdout and out.stderr == "", (argv, out)
+    # -L after the subcommand wins over the default; -C after it is the subcommand's own folder.
+    assert "no agents" in terminal.agents("list", "-L", "default", cwd=elsewhere).stdout
+    after = terminal.agents("spawn", "Second task", "-C", str(repo.path), cwd=elsewhere)
+    assert after.returncode == 0, after.stderr
+    before = terminal.agents("-C", str(repo.path), "spawn", "Third task", cwd=elsewhere)
+    assert before.returncode == 0, before.stderr
+    assert {row.split()[1] for row in _agent_rows(terminal, "-L", "agents")} == {"fix-the-parser", "second-task", "third-task"}
+    bad = terminal.agents("-C", str(elsewhere / "missing"), "list", cwd=elsewhere)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "missing" in bad.stderr
+
+
+def test_no_server_at_all_names_the_way_out(terminal: Terminal, repo: Repo) -> None:
+    out = terminal.agents("list", cwd=repo.path)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "agents up" in out.stderr and "-L agents" in out.stderr
+
+
+def test_spawn_from_outside_goes_to_the_repository_session_and_same_named_repos_never_collide(
+    terminal: Terminal, repo: Repo, tmp_path: Path, test_env: dict[str, str]
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    other = init_repo(tmp_path / "elsewhere" / "project", test_env, {"a.txt": "a\n"})
+    first = terminal.agents("up", "-d", cwd=repo.path)
+    second = terminal.agents("up", "-d", cwd=other.path)
+    assert first.returncode == 0 and second.returncode == 0, (first.stderr, second.stderr)
+    assert "session project started" in first.stdout
+    assert "session project-" in second.stdout and "started" in second.stdout, second.stdout
+    sessions = dict(line.split("\t") for line in terminal.tmux("-L", "agents", "list-sessions", "-F", "#{session_name}\t#{@agents-repo}").splitlines())
+    assert sorted(sessions.values()) == sorted([str(repo.path), str(other.path)])
+    other_session = next(name for name, path in sessions.items() if path == str(other.path))
+    # up again finds each repository's own session.
+    assert f"session {other_session} is running" in terminal.agents("up", "-d", cwd=other.path).stdout
+    assert "session project is running" in terminal.agents("up", "-d", cwd=repo.path).stdout
+
+    terminal.tmux("-L", "agents", "set-option", "-g", "@agents-command", str(STANDIN))
+    # A client views the first repository's session; a spawn for the other one still goes to its own.
+    client = pexpect.spawn("tmux", ["-L", "agents", "attach-session", "-t", "=project"], env=terminal.env, dimensions=(40, 160))
+    try:
+        wait_for(lambda: terminal.tmux("-L", "agents", "list-clients", "-F", "#{session_name}").strip() == "project",
+                 message="the client to attach")
+        out = terminal.agents("spawn", "Other work", cwd=other.path)
+    finally:
+        client.terminate(force=True)
+    assert out.returncode == 0, out.stderr
+    assert _agent_rows(terminal, "-L", "agents") == [f"{other_session} other-work"]
+    # A repository whose session is gone gets it back (made, marked) on the next spawn.
+    terminal.tmux("-L", "agents", "kill-session", "-t", "=project")
+    out = terminal.agents("spawn", "Mine", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    wait_for(lambda: "project mine" in _agent_rows(terminal, "-L", "agents"), message="the agent in its repository's session")
+    assert terminal.tmux("-L", "agents", "show-options", "-v", "-t", "=project:", "@agents-repo").strip() == str(repo.path)
