@@ -57,10 +57,14 @@ PAYLOADS = {
 }
 
 
-def run_handler(stdin: str | bytes, env: dict[str, str], timeout: float = 10) -> tuple[subprocess.CompletedProcess[bytes], float]:
+def run_handler(
+    stdin: str | bytes, env: dict[str, str], timeout: float = 10, args: tuple[str, ...] = ("claude",)
+) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run the handler as the settings file does (``run_hook.py claude``); ``args`` replace ``claude``."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     started = time.monotonic()
-    proc = subprocess.run([str(PYTHON), "-I", "-S", str(HANDLER)], input=data, env=env, capture_output=True, timeout=timeout, check=False)
+    argv = [str(PYTHON), "-I", "-S", str(HANDLER), *args]
+    proc = subprocess.run(argv, input=data, env=env, capture_output=True, timeout=timeout, check=False)
     return proc, time.monotonic() - started
 
 
@@ -225,6 +229,21 @@ def test_events_that_change_no_state(tmux: Tmux, agent: str, extra: dict[str, st
     assert tmux.option(agent, "@agent_session_id") == SESSION
 
 
+def test_settings_written_before_programs_had_adapters_still_mean_claude(tmux: Tmux, agent: str) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), hook_env(tmux, agent), args=())
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "idle"
+
+
+@pytest.mark.parametrize("program", ["generic", "no_such_program", "../claude", "Claude", ""])
+def test_events_of_a_program_without_hooks_or_adapter_change_nothing(tmux: Tmux, agent: str, program: str) -> None:
+    before = snapshot(tmux)
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), hook_env(tmux, agent), args=(program,))
+    assert_silent(proc, elapsed)
+    assert snapshot(tmux) == before
+
+
 def test_notification_without_a_type_asking_permission_is_waiting(tmux: Tmux, agent: str) -> None:
     tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
     body = payload("Notification", message="Claude needs your permission to use Bash")
@@ -259,7 +278,8 @@ def test_a_slow_notify_command_does_not_hold_claude(tmux: Tmux, agent: str, tmp_
 
 def test_handler_imports_only_the_standard_library() -> None:
     code = (
-        "import sys, runpy; sys.argv=['run_hook.py']; sys.stdin=open('/dev/null');"
+        "import io, sys, runpy; sys.argv=['run_hook.py', 'claude'];"
+        f"sys.stdin=io.StringIO({json.dumps(PAYLOADS['Stop'])!r});"
         "before=set(sys.modules)\n"
         "try:\n"
         f"    runpy.run_path({str(HANDLER)!r}, run_name='__main__')\n"
@@ -267,7 +287,9 @@ def test_handler_imports_only_the_standard_library() -> None:
         "    pass\n"
         "print(sorted(m for m in set(sys.modules)-before if m.split('.')[0] in ('agents_tmux','libtmux','tomli','json','subprocess','shutil')))"
     )
-    out = subprocess.run([str(PYTHON), "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
-    # Only the handler itself: no libtmux, no config, none of the slow stdlib modules.
-    assert out.strip() == "['agents_tmux', 'agents_tmux.hook']"
+    # A whole event, through to tmux (a server that is not there).
+    env = {"PATH": "/usr/bin:/bin", "TMUX": "/nonexistent/agents-test,1,0", "TMUX_PANE": "%0"}
+    out = subprocess.run([str(PYTHON), "-I", "-S", "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    # Only the handler and the program's adapter: no libtmux, no config, none of the slow stdlib modules.
+    assert out.strip() == "['agents_tmux', 'agents_tmux.hook', 'agents_tmux.programs', 'agents_tmux.programs.claude']"
     assert sys.version_info >= (3, 10)

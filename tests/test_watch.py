@@ -1,7 +1,7 @@
 """The screen watcher's fallback detector: captured screens of each state, per agent kind.
 
-`watch.classify` reads a screen with the built-in patterns of
-python/src/agents_tmux/default-config.toml; `watch.decide` turns what it sees
+`watch.classify` reads a screen with the built-in patterns (each program
+adapter's in python/src/agents_tmux/programs/, under default-config.toml's); `watch.decide` turns what it sees
 into a state change, trusting hooks where the agent has them. The Claude
 screens are the ones recorded from Claude Code 2.1.197 (tests/support/CLAUDE-NOTES.md,
 /work/shared/CLAUDE-CODE.md); the Codex, Aider and Gemini ones follow those
@@ -10,17 +10,15 @@ tools' own texts.
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
-from agents_tmux import watch
-from conftest import ROOT
+from agents_tmux import config, watch
 
-DEFAULTS = tomllib.loads((ROOT / "python" / "src" / "agents_tmux" / "default-config.toml").read_text(encoding="utf-8"))
+#: The built-in kinds: default-config.toml over each program adapter's own patterns.
+KINDS = config.load(None, builtin_only=True).agents
 
 
 def patterns(kind: str) -> dict:
-    return watch.compile_patterns(DEFAULTS["agents"][kind]["screen"])
+    return watch.compile_patterns({state: list(p) for state, p in KINDS[kind].screen.items()})
 
 
 def screen(text: str, height: int = 40) -> str:
@@ -354,8 +352,8 @@ def test_gemini_screens(name: str, expected: str) -> None:
 
 
 def test_every_kind_has_patterns_for_every_state_and_they_compile() -> None:
-    for kind, table in DEFAULTS["agents"].items():
-        raw = table["screen"]
+    for kind, table in KINDS.items():
+        raw = table.screen
         assert set(raw) == {"waiting", "working", "idle"}, kind
         compiled = watch.compile_patterns(raw)
         assert all(len(compiled[state]) == len(raw[state]) for state in raw), kind

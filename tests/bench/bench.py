@@ -598,7 +598,7 @@ def settings_file(sandbox: Sandbox) -> Path:
     path = Path(sandbox.env["XDG_STATE_HOME"]) / "agents-tmux" / "claude-settings.json"
     if not path.exists():
         subprocess.run(
-            [str(VENV_PYTHON), "-I", "-c", "from agents_tmux.launch import write_claude_settings as w; w()"],
+            [str(VENV_PYTHON), "-I", "-c", "from agents_tmux.programs.claude import write_settings as w; w()"],
             env=sandbox.env, check=True,
         )
     return path

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from agents_tmux import programs
 from agents_tmux.errors import AgentsError
 
 if sys.version_info >= (3, 11):
@@ -25,7 +26,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULTS_FILE = Path(__file__).with_name("default-config.toml")
 SPAWN_TARGETS = ("split-h", "split-v", "window")
 PROMPT_MODES = ("arg", "keys", "none")
-HOOK_KINDS = ("claude", "none")
 SCREEN_STATES = ("waiting", "working", "idle")
 
 #: Which tmux option overrides which ``[defaults]`` key.
@@ -57,6 +57,9 @@ class AgentKind:
     name: str
     command: tuple[str, ...]
     prompt: str = "arg"
+    #: The program adapter (a module of :mod:`agents_tmux.programs`).
+    program: str = programs.GENERIC
+    #: "none", or the program's name when its hooks report the state.
     hooks: str = "none"
     session_id_flag: str = ""
     resume: tuple[str, ...] = ()
@@ -129,14 +132,17 @@ def config_files(repo: Path | None) -> list[Path]:
     return found
 
 
-def load(repo: Path | None, tmux_options: dict[str, str] | None = None) -> Config:
-    """Read defaults, then each config file, then tmux overrides, and validate."""
+def load(repo: Path | None, tmux_options: dict[str, str] | None = None, *, builtin_only: bool = False) -> Config:
+    """Read defaults, then each config file, then tmux overrides, and validate.
+
+    ``builtin_only``: the built-in defaults alone, no file of the user's.
+    """
     # A plain path, not importlib.resources: the package is always installed
     # from its source folder (editable), and resources costs ~8 ms to import.
     text = DEFAULTS_FILE.read_text(encoding="utf-8")
     merged: dict[str, Any] = tomllib.loads(text)
     origin: dict[str, Path] = {}
-    files = config_files(repo)
+    files = [] if builtin_only else config_files(repo)
     for path in files:
         _merge(merged, _read_toml(path), origin, path, "")
     overrides = _tmux_overrides(tmux_options or {})
@@ -324,6 +330,7 @@ _DEFAULTS_KEYS = {
 _AGENT_KEYS = {
     "command": "command",
     "prompt": "str",
+    "program": "str",
     "hooks": "str",
     "session_id_flag": "str",
     "resume": "strlist",
@@ -379,9 +386,7 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
     prompt = check.get(table, prefix, "prompt", "str", "arg")
     if prompt not in PROMPT_MODES and not re.fullmatch(r"flag:-{1,2}[\w-]+", prompt):
         raise check.fail(f"{prefix}.prompt", f"expected arg, keys, none or flag:--NAME, got {prompt!r}")
-    hooks = check.get(table, prefix, "hooks", "str", "none")
-    if hooks not in HOOK_KINDS:
-        raise check.fail(f"{prefix}.hooks", f"expected one of {', '.join(HOOK_KINDS)}, got {hooks!r}")
+    program, hooks = _program_and_hooks(check, prefix, table)
     screen_table = table.get("screen", {})
     if not isinstance(screen_table, dict):
         raise check.fail(f"{prefix}.screen", f"expected a table, got {_shown(screen_table)}")
@@ -396,6 +401,8 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
                 re.compile(pattern)
             except re.error as exc:
                 raise check.fail(key, f"invalid regular expression {pattern!r}: {exc}") from None
+    # The program's own patterns, replaced state by state by the kind's table.
+    screen = {**programs.get(program).screen, **screen}
     env_table = table.get("env", {})
     if not isinstance(env_table, dict) or not all(isinstance(v, str) for v in env_table.values()):
         raise check.fail(f"{prefix}.env", "expected a table of strings")
@@ -403,6 +410,7 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
         name=name,
         command=check.get(table, prefix, "command", "command"),
         prompt=prompt,
+        program=program,
         hooks=hooks,
         session_id_flag=check.get(table, prefix, "session_id_flag", "str", ""),
         resume=check.get(table, prefix, "resume", "strlist", []),
@@ -412,3 +420,31 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
         screen=screen,
         env=dict(env_table),
     )
+
+
+def _program_and_hooks(check: _Checker, prefix: str, table: dict[str, Any]) -> tuple[str, str]:
+    """The kind's program adapter and hook setting.
+
+    ``program = "claude"`` picks the adapter and turns its hooks on (unless
+    ``hooks = "none"``); the older ``hooks = "claude"`` alone means the same.
+    A kind naming neither is the generic adapter, read from its screen.
+    """
+    known = programs.names()
+    with_hooks = [name for name in known if programs.get(name).has_hooks]
+    hooks = check.get(table, prefix, "hooks", "str", "")
+    if "program" in table:
+        program = check.get(table, prefix, "program", "str")
+        if program not in known:
+            raise check.fail(f"{prefix}.program", f"expected one of {', '.join(known)}, got {program!r}")
+    elif hooks in ("", "none"):
+        program = programs.GENERIC
+    elif hooks in with_hooks:
+        program = hooks
+    else:
+        raise check.fail(f"{prefix}.hooks", f"expected none or one of {', '.join(with_hooks)}, got {hooks!r}")
+    if hooks == "none" or (hooks == "" and program not in with_hooks):
+        return program, "none"
+    if hooks in ("", program) and program in with_hooks:
+        return program, program
+    allowed = f"none or {program}" if program in with_hooks else "none"
+    raise check.fail(f"{prefix}.hooks", f"expected {allowed} (the hooks of program {program!r}), got {hooks!r}")

@@ -1,7 +1,9 @@
-"""Claude Code hook handler: one hook event in, the agent's pane options updated.
+"""Hook handler: one hook event in, the agent's pane options updated.
 
-Claude Code runs this for every hook event agents.tmux registers (through
-the ``--settings`` file written at spawn). It reads the event's JSON on
+An agent program (Claude Code, through the ``--settings`` file written at
+spawn) runs ``run_hook.py <program>`` for every hook event agents.tmux
+registers; the program's adapter (:mod:`agents_tmux.programs`) says which
+events it knows and what state each one means. It reads the event's JSON on
 stdin and finds its pane through ``$TMUX_PANE``, which the hook process
 inherits from Claude. It must never slow Claude down or change what Claude
 does: it imports only the standard library, prints nothing, always exits 0,
@@ -21,56 +23,18 @@ import select
 import sys
 import time
 
-#: Events that set one state regardless of their payload.
-EVENT_STATES = {
-    "UserPromptSubmit": "working",
-    "PreToolUse": "working",
-    "PostToolUse": "working",
-    "PostToolUseFailure": "working",
-    "PermissionRequest": "waiting",
-    "Stop": "idle",
-    "SessionEnd": "exited",
-}
-#: Every event the handler knows; others (new in some Claude version, or sent
-#: by mistake) are ignored entirely.
-KNOWN_EVENTS = frozenset([*EVENT_STATES, "SessionStart", "Notification"])
-#: Notification types that mean "a person must answer before Claude goes on".
-WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from agents_tmux.programs import Program
+
 #: How long a notification stays on the status line, in milliseconds.
 MESSAGE_MS = "4000"
 
 
-def state_for(payload: dict[str, object]) -> str | None:
-    """The state an event moves the agent to, or None to leave it as it is.
-
-    >>> state_for({"hook_event_name": "Stop"})
-    'idle'
-    >>> state_for({"hook_event_name": "Notification", "notification_type": "permission_prompt"})
-    'waiting'
-    >>> state_for({"hook_event_name": "Notification", "notification_type": "idle_prompt"}) is None
-    True
-    """
-    event = payload.get("hook_event_name")
-    if event == "SessionStart":
-        # A compaction restarts the session in the middle of a turn: still working.
-        return None if payload.get("source") == "compact" else "idle"
-    if event == "Notification":
-        kind = payload.get("notification_type")
-        if kind in WAITING_NOTIFICATIONS:
-            return "waiting"
-        message = str(payload.get("message", "")).lower()
-        if kind is None and ("permission" in message or "needs your" in message):
-            return "waiting"
-        # idle_prompt ("waiting for your input" after a finished turn) keeps the
-        # agent idle: turning it into "waiting" would hide real questions.
-        return None
-    if isinstance(event, str):
-        return EVENT_STATES.get(event)
-    return None
-
-
-def tmux_commands(pane: str, state: str | None, payload: dict[str, object], now: int) -> list[str]:
+def tmux_commands(pane: str, state: str | None, session: tuple[str, str], now: int) -> list[str]:
     """One tmux invocation: report what notifying needs, then set the options.
+
+    ``session``: the session id and transcript path the event carries ("" if none).
 
     The first two commands print the pane's previous state and name and the
     attached clients, so the caller can tell a transition from a repeat
@@ -88,9 +52,8 @@ def tmux_commands(pane: str, state: str | None, payload: dict[str, object], now:
             f"set-option -p -t {pane} @agent_state_since {now}", ";",
             "set-option", "-p", "-t", pane, "@agent_state", state, ";",
         ]
-    for key, option in (("session_id", "@agent_session_id"), ("transcript_path", "@agent_transcript")):
-        value = payload.get(key)
-        if isinstance(value, str) and value:
+    for value, option in zip(session, ("@agent_session_id", "@agent_transcript")):
+        if value:
             args += ["set-option", "-p", "-t", pane, option, value, ";"]
     return args[:-1]
 
@@ -244,18 +207,17 @@ def parse_json(text: str) -> object:
     return value
 
 
-def remember_session(tmux: str, pane: str, payload: dict[str, object]) -> None:
-    """On SessionStart, record a new session id (``/clear``, a resume) in the registry.
+def remember_session(tmux: str, pane: str, session: tuple[str, str]) -> None:
+    """On a session's start, record a new session id (``/clear``, a resume) in the registry.
 
     Rare (once per session), so it may cost a second tmux call and the
     registry's stdlib-only import. Called after the pane's options were
     updated, so the pane never lags behind the registry; the registry itself
     writes only when the id or transcript really changed.
     """
-    session_id, transcript = payload.get("session_id"), payload.get("transcript_path")
-    if not isinstance(session_id, str) or not session_id:
+    session_id, transcript = session
+    if not session_id:
         return
-    transcript = transcript if isinstance(transcript, str) else ""
     out = _run([tmux, "display-message", "-p", "-t", pane, "#{@agent_name}\t#{@agent_repo}"])
     if not out:
         return
@@ -273,8 +235,8 @@ def remember_session(tmux: str, pane: str, payload: dict[str, object]) -> None:
         pass
 
 
-def handle(raw: str, environ: dict[str, str]) -> None:
-    """Apply one hook event; silently does nothing when it cannot."""
+def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> None:
+    """Apply one hook event of ``program_name``; silently does nothing when it cannot."""
     pane = environ.get("TMUX_PANE", "")
     if not pane.startswith("%") or not pane[1:].isdigit() or not environ.get("TMUX"):
         return
@@ -284,21 +246,25 @@ def handle(raw: str, environ: dict[str, str]) -> None:
         return
     if not isinstance(payload, dict):
         return
-    event = payload.get("hook_event_name")
-    if not isinstance(event, str) or event not in KNOWN_EVENTS:
+    program = load_program(program_name)
+    if program is None:
         return
-    state = state_for(payload)
+    event = program.event_of(payload)
+    if not isinstance(event, str) or not program.knows(event):
+        return
+    state = program.state_for(payload)
     tmux = find_program("tmux", environ.get("PATH"))
     if tmux is None:
         return
-    args = tmux_commands(pane, state, payload, int(time.time()))
+    session = program.session_of(payload)
+    args = tmux_commands(pane, state, session, int(time.time()))
     # tmux reads a trailing ';' as a command separator; '\\;' keeps it literal.
     args = [a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args]
     out = _run([tmux, *args])
     if out is None:
         return
-    if event == "SessionStart":
-        remember_session(tmux, pane, payload)
+    if program.starts_session(payload):
+        remember_session(tmux, pane, session)
     wake_watcher()
     lines = out.splitlines()
     previous, name, enabled, command = (lines[0].split("\t") + ["", "", "", ""])[:4] if lines else ("", "", "", "")
@@ -308,14 +274,31 @@ def handle(raw: str, environ: dict[str, str]) -> None:
     notify(tmux, pane, name or pane, state, lines[1:], command)
 
 
-def main() -> int:
-    """Entry point: never fails, never prints, whatever it is given."""
+def load_program(name: str) -> Program | None:
+    """The adapter of program ``name`` (see :mod:`agents_tmux.programs`), or None."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from agents_tmux import programs
+
+    try:
+        return programs.get(name)
+    except KeyError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: never fails, never prints, whatever it is given.
+
+    ``argv[1]`` names the program whose hook this is (``claude`` when absent,
+    as in settings files written before programs had adapters).
+    """
+    args = sys.argv if argv is None else argv
+    program = args[1] if len(args) > 1 else "claude"
     try:
         raw = sys.stdin.read(1 << 20)
     except (OSError, ValueError):
         return 0
     try:
-        handle(raw, dict(os.environ))
+        handle(raw, dict(os.environ), program)
     except Exception:  # noqa: BLE001 - a hook must never disturb Claude
         pass
     return 0

@@ -11,9 +11,7 @@ agent exited in.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux import config as config_mod
-from agents_tmux import panes, registry
+from agents_tmux import panes, programs, registry
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, resume_command, start_command
 from agents_tmux.lifecycle import AgentRef, _from_entry
@@ -37,36 +35,11 @@ if TYPE_CHECKING:
 # which conversation to resume
 
 
-def claude_project_dir(worktree: Path) -> Path:
-    """Where Claude Code keeps the transcripts of sessions started in ``worktree``."""
-    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
-    return Path(base) / "projects" / re.sub(r"[^a-zA-Z0-9]", "-", str(worktree))
-
-
-def has_conversation(path: Path) -> bool:
-    """True when the transcript at ``path`` holds at least one message (Claude resumes only those)."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if '"user"' not in line and '"assistant"' not in line:
-                    continue
-                try:
-                    if json.loads(line).get("type") in ("user", "assistant"):
-                        return True
-                except (ValueError, AttributeError):
-                    continue
-    except OSError:
-        return False
-    return False
-
-
-def transcript_of(ref: AgentRef) -> Path | None:
+def transcript_of(ref: AgentRef, kind: AgentKind) -> Path | None:
     """The transcript of the agent's recorded session, if it exists with a conversation."""
     if not ref.session_id or ref.worktree is None:
         return None
-    candidates = [Path(ref.transcript)] if ref.transcript and Path(ref.transcript).name == f"{ref.session_id}.jsonl" else []
-    candidates.append(claude_project_dir(ref.worktree) / f"{ref.session_id}.jsonl")
-    return next((path for path in candidates if has_conversation(path)), None)
+    return programs.get(kind.program).transcript(ref.worktree, ref.session_id, ref.transcript)
 
 
 @dataclass(frozen=True)
@@ -79,17 +52,14 @@ class Relaunch:
 
 def relaunch_command(ref: AgentRef, kind: AgentKind, add_dirs: tuple[str, ...] = ()) -> Relaunch:
     """The command that brings ``ref``'s conversation back, and how it does."""
-    if kind.hooks == "claude":
-        transcript = transcript_of(ref)
-        if transcript is not None and kind.resume:
-            return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs), "resume", str(transcript))
-        if ref.worktree is not None and kind.continue_args and any(
-            has_conversation(path) for path in claude_project_dir(ref.worktree).glob("*.jsonl")
-        ):
-            return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
-        return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs), "fresh")
+    transcript = transcript_of(ref, kind)
+    if transcript is not None and kind.resume:
+        return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs), "resume", str(transcript))
     if kind.continue_args:
-        return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
+        # Continue only where the program keeps a conversation (None: it cannot tell).
+        found = programs.get(kind.program).has_conversations(ref.worktree)
+        if found is not False:
+            return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
     return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs), "fresh")
 
 

@@ -28,18 +28,31 @@ def record_path(ref: object, pane_log: bool = False) -> Path | None:
     """The agent's transcript if there is one (unless ``pane_log``), else its pane log if there is one."""
     from agents_tmux import panelog
     from agents_tmux.lifecycle import AgentRef
-    from agents_tmux.restore import claude_project_dir
+    from agents_tmux import programs
 
     assert isinstance(ref, AgentRef)
     if not pane_log:
         candidates = [Path(ref.transcript)] if ref.transcript else []
         if ref.session_id and ref.worktree is not None:
-            candidates.append(claude_project_dir(ref.worktree) / f"{ref.session_id}.jsonl")
+            program = _program_of(ref)
+            candidates += programs.get(program).transcript_paths(ref.worktree, ref.session_id)
         for path in candidates:
             if path.is_file():
                 return path
     log = panelog.log_path(ref.repo, ref.name)
     return log if log.is_file() else None
+
+
+def _program_of(ref: object) -> str:
+    """The program adapter of the agent's kind; the generic one when the config cannot say."""
+    from agents_tmux import config
+    from agents_tmux.lifecycle import AgentRef
+
+    assert isinstance(ref, AgentRef)
+    try:
+        return config.load(ref.repo).agent_kind(ref.kind or None).program
+    except AgentsError:
+        return "generic"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,191 @@
+"""Agent programs: what differs between Claude Code, Codex, Gemini CLI, Aider...
+
+Each program agents.tmux knows is one module in this package, ``<name>.py``,
+that defines ``PROGRAM``: an instance of a :class:`Program` subclass. A
+config kind (``[agents.X]`` in the config) names its adapter with
+``program = "<name>"``; a kind that names none gets :class:`Program` itself,
+the generic adapter: any command line, its state read from the screen only.
+Adding a program is therefore one file here plus one test file; nothing else
+lists the programs (:func:`names` reads this folder).
+
+What an adapter answers (every method has a working default here):
+
+* **Starting** (:meth:`Program.hook_args`, :meth:`Program.session_args`,
+  :meth:`Program.prompt_args`): the arguments that wire the program's hooks to
+  agents.tmux, that choose its session id up front, and that pass the task.
+* **Bringing a conversation back** (:meth:`Program.resume_args`,
+  :meth:`Program.continue_args`, :meth:`Program.transcript_paths`,
+  :meth:`Program.transcript`,
+  :meth:`Program.has_conversations`): resume one session by id, or the newest
+  in a folder, and where the program keeps its transcripts.
+* **Hooks** (:attr:`Program.hook_events`, :meth:`Program.state_for`,
+  :meth:`Program.session_of`, :meth:`Program.starts_session`): the events the
+  program reports and the state (``working``, ``waiting``, ``idle``,
+  ``error``, ``exited``) each one means. The hook handler runs
+  ``run_hook.py <name>`` and calls these, so a program module must import
+  only the standard library at its top (and nothing slow: no ``json``, no
+  ``subprocess``, no ``dataclasses``); anything heavier goes inside the
+  method that needs it.
+* **The screen** (:attr:`Program.screen`): default regular expressions per
+  state (``waiting``, ``working``, ``idle``, and ``error`` where the program
+  shows one), for the screen watcher; a kind's ``[agents.X.screen]`` table
+  replaces them state by state.
+
+``kind`` arguments are :class:`agents_tmux.config.AgentKind` objects: the
+adapter supplies the program's behaviour, the kind the user's settings
+(command, ``prompt`` mode, flags and templates), which win where they exist.
+"""
+
+from __future__ import annotations
+
+import os
+
+# typing costs the hook handler an import; mypy reads this name the same way.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agents_tmux.config import AgentKind
+
+#: The adapter of kinds that name no program.
+GENERIC = "generic"
+#: States a hook or the screen may report.
+STATES = ("starting", "working", "waiting", "idle", "error", "exited")
+
+
+class Program:
+    """The generic adapter: start any command line, read its state off its screen.
+
+    Subclasses override what their program does differently; each method's
+    default is what a program without hooks or sessions needs.
+    """
+
+    #: The module's name, as written in ``program = "..."``.
+    name = GENERIC
+    #: Hook events to register with the program (empty: it has no hooks).
+    hook_events: tuple[str, ...] = ()
+    #: Default screen patterns per state (Python regular expressions).
+    screen: dict[str, tuple[str, ...]] = {}
+
+    # ---------------------------------------------------------------- hooks
+
+    @property
+    def has_hooks(self) -> bool:
+        """True when the program reports its state through hooks."""
+        return bool(self.hook_events)
+
+    def state_for(self, payload: dict[str, object]) -> str | None:
+        """The state one hook event moves the agent to, or None to leave it."""
+        del payload
+        return None
+
+    def knows(self, event: str) -> bool:
+        """True for the events the handler acts on; others are ignored entirely."""
+        return event in self.hook_events
+
+    def event_of(self, payload: dict[str, object]) -> object:
+        """The event's name in ``payload`` (programs name the key differently)."""
+        return payload.get("hook_event_name")
+
+    def session_of(self, payload: dict[str, object]) -> tuple[str, str]:
+        """The session id and transcript path an event carries ("" when it carries none)."""
+        session_id, transcript = payload.get("session_id"), payload.get("transcript_path")
+        return (
+            session_id if isinstance(session_id, str) else "",
+            transcript if isinstance(transcript, str) else "",
+        )
+
+    def starts_session(self, payload: dict[str, object]) -> bool:
+        """True for the event that opens a (new, resumed or cleared) session."""
+        del payload
+        return False
+
+    # ------------------------------------------------------------- starting
+
+    def hook_args(self, kind: AgentKind) -> list[str]:
+        """Arguments that make the program call agents.tmux's hook handler."""
+        del kind
+        return []
+
+    def session_args(self, kind: AgentKind) -> tuple[list[str], str]:
+        """Arguments that fix a new session's id up front, and that id ("" if none).
+
+        With ``session_id_flag`` set on the kind, a fresh UUID is passed with it.
+        """
+        if not kind.session_id_flag:
+            return [], ""
+        import uuid
+
+        session_id = str(uuid.uuid4())
+        return [kind.session_id_flag, session_id], session_id
+
+    def prompt_args(self, kind: AgentKind, prompt: str) -> tuple[list[str], str]:
+        """Arguments that pass the task, and text to type into the pane instead.
+
+        ``kind.prompt``: ``arg`` (last argument), ``flag:--NAME``, ``keys``
+        (typed once the program runs) or ``none``.
+        """
+        if not prompt or kind.prompt == "none":
+            return [], ""
+        if kind.prompt == "keys":
+            return [], prompt
+        if kind.prompt.startswith("flag:"):
+            return [kind.prompt[len("flag:"):], prompt], ""
+        return [prompt], ""
+
+    # ------------------------------------------------ bringing it back
+
+    def resume_args(self, kind: AgentKind, session_id: str) -> list[str]:
+        """Arguments that resume session ``session_id`` (the kind's ``resume`` template)."""
+        return [part.replace("{session_id}", session_id) for part in kind.resume]
+
+    def continue_args(self, kind: AgentKind) -> list[str]:
+        """Arguments that continue the newest conversation in the working directory."""
+        return list(kind.continue_args)
+
+    def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
+        """Where the transcript of ``session_id`` may be, likeliest first.
+
+        ``recorded``: the path a hook reported for it.
+        """
+        from pathlib import Path
+
+        del worktree, session_id
+        return [Path(recorded)] if recorded else []
+
+    def transcript(self, worktree: Path, session_id: str, recorded: str = "") -> Path | None:
+        """The transcript of ``session_id`` if it holds a conversation to resume, else None."""
+        return next((path for path in self.transcript_paths(worktree, session_id, recorded) if path.is_file()), None)
+
+    def has_conversations(self, worktree: Path | None) -> bool | None:
+        """Whether ``worktree`` holds a conversation to continue; None when unknown."""
+        del worktree
+        return None
+
+
+def names() -> list[str]:
+    """Every program this package has an adapter for (its module names)."""
+    folder = os.path.dirname(os.path.abspath(__file__))
+    found = [entry[:-3] for entry in os.listdir(folder) if entry.endswith(".py") and not entry.startswith("_")]
+    return sorted({GENERIC, *found})
+
+
+def valid_name(name: str) -> bool:
+    """True when ``name`` could be a module of this package (letters, digits, ``_``)."""
+    return bool(name) and name[0].isalpha() and name.isascii() and name.replace("_", "a").isalnum() and name.islower()
+
+
+def get(name: str) -> Program:
+    """The adapter of program ``name`` (the generic one for ``generic``); KeyError if none."""
+    if name == GENERIC:
+        return Program()
+    if not valid_name(name):
+        raise KeyError(name)
+    try:
+        module = __import__(f"{__name__}.{name}", fromlist=["PROGRAM"])
+    except ImportError:
+        raise KeyError(name) from None
+    program = getattr(module, "PROGRAM", None)
+    if not isinstance(program, Program):
+        raise KeyError(name)
+    return program

@@ -1,0 +1,198 @@
+"""Claude Code: hooks through ``--settings``, session ids, transcripts under ~/.claude.
+
+Facts this module relies on are recorded in tests/support/CLAUDE-NOTES.md
+(2.1.197) and /work/shared/CLAUDE-CODE.md (what changed by 2.1.332). The hook
+handler imports this module for every event: standard library only, and
+nothing slow at the top.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents_tmux.programs import Program
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agents_tmux.config import AgentKind
+
+#: Claude Code events agents.tmux listens to, in the order a turn fires them.
+EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PermissionRequest",
+    "Notification",
+    "Stop",
+    "SessionEnd",
+)
+#: Tool events take a matcher in the settings file.
+MATCHED_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "PermissionRequest")
+#: Events that set one state regardless of their payload.
+EVENT_STATES = {
+    "UserPromptSubmit": "working",
+    "PreToolUse": "working",
+    "PostToolUse": "working",
+    "PostToolUseFailure": "working",
+    "PermissionRequest": "waiting",
+    "Stop": "idle",
+    "SessionEnd": "exited",
+}
+#: Notification types that mean "a person must answer before Claude goes on".
+WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
+
+#: What the screen shows in each state (the watcher's fallback; CLAUDE-NOTES.md).
+SCREEN = {
+    "waiting": ("Do you want to proceed\\?", "Quick safety check", "Do you trust the files"),
+    "working": ("esc to interrupt",),
+    # Idle: the prompt's footer, or (after Esc stopped a turn before any text came)
+    # the prompt box's bottom rule followed only by an empty-left footer such as
+    # "● high · /effort" (and tmux's focus-events notice, when that is off).
+    "idle": ("\\? for shortcuts", "^─{20,}(\n[ \xa0]{10,}\\S.*)?(\n.*focus-events.*)?\\Z"),
+}
+
+
+def state_for(payload: dict[str, object]) -> str | None:
+    """The state an event moves the agent to, or None to leave it as it is.
+
+    >>> state_for({"hook_event_name": "Stop"})
+    'idle'
+    >>> state_for({"hook_event_name": "Notification", "notification_type": "permission_prompt"})
+    'waiting'
+    >>> state_for({"hook_event_name": "Notification", "notification_type": "idle_prompt"}) is None
+    True
+    """
+    event = payload.get("hook_event_name")
+    if event == "SessionStart":
+        # A compaction restarts the session in the middle of a turn: still working.
+        return None if payload.get("source") == "compact" else "idle"
+    if event == "Notification":
+        kind = payload.get("notification_type")
+        if kind in WAITING_NOTIFICATIONS:
+            return "waiting"
+        message = str(payload.get("message", "")).lower()
+        if kind is None and ("permission" in message or "needs your" in message):
+            return "waiting"
+        # idle_prompt ("waiting for your input" after a finished turn) keeps the
+        # agent idle: turning it into "waiting" would hide real questions.
+        return None
+    if isinstance(event, str):
+        return EVENT_STATES.get(event)
+    return None
+
+
+def hook_command() -> str:
+    """The shell command Claude runs for each hook: this Python, isolated, no site."""
+    import shlex
+
+    handler = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_hook.py")
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(handler)} claude"
+
+
+def settings() -> dict[str, object]:
+    """The settings JSON passed with ``claude --settings``: only our hooks."""
+    command = {"type": "command", "command": hook_command(), "timeout": 10}
+    hooks: dict[str, list[dict[str, object]]] = {}
+    for event in EVENTS:
+        entry: dict[str, object] = {"hooks": [command]}
+        if event in MATCHED_EVENTS:
+            entry = {"matcher": "*", **entry}
+        hooks[event] = [entry]
+    return {"hooks": hooks}
+
+
+def write_settings() -> Path:
+    """Write the settings file (atomically, only when it changed); return its path.
+
+    One file serves every agent: its content depends only on where this
+    plugin and its Python live. The user's own ~/.claude/settings.json and the
+    repository's .claude/ are never touched; Claude merges ours with theirs.
+    """
+    import json
+
+    from agents_tmux import paths
+    from agents_tmux.atomic import write_if_changed
+
+    text = json.dumps(settings(), indent=2) + "\n"
+    return write_if_changed(paths.state_dir() / "claude-settings.json", text)
+
+
+def project_dir(worktree: Path) -> Path:
+    """Where Claude Code keeps the transcripts of sessions started in ``worktree``."""
+    import re
+    from pathlib import Path
+
+    base = os.environ.get("CLAUDE_CONFIG_DIR") or os.path.join(os.path.expanduser("~"), ".claude")
+    return Path(base) / "projects" / re.sub(r"[^a-zA-Z0-9]", "-", str(worktree))
+
+
+def has_conversation(path: Path) -> bool:
+    """True when the transcript at ``path`` holds at least one message (Claude resumes only those)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if '"user"' not in line and '"assistant"' not in line:
+                    continue
+                try:
+                    if json.loads(line).get("type") in ("user", "assistant"):
+                        return True
+                except (ValueError, AttributeError):
+                    continue
+    except OSError:
+        return False
+    return False
+
+
+class ClaudeCode(Program):
+    """Claude Code (``claude``), state from its hooks, the screen filling their gaps."""
+
+    name = "claude"
+    hook_events = EVENTS
+    screen = SCREEN
+
+    def state_for(self, payload: dict[str, object]) -> str | None:
+        return state_for(payload)
+
+    def starts_session(self, payload: dict[str, object]) -> bool:
+        return payload.get("hook_event_name") == "SessionStart"
+
+    def hook_args(self, kind: AgentKind) -> list[str]:
+        del kind
+        return ["--settings", str(write_settings())]
+
+    def prompt_args(self, kind: AgentKind, prompt: str) -> tuple[list[str], str]:
+        args, typed = super().prompt_args(kind, prompt)
+        if kind.prompt == "arg" and args and prompt.startswith("-"):
+            # "--" would be safer for prompts starting with "-", but Claude Code's
+            # parser takes it; a leading space keeps such a prompt a positional.
+            args = [" " + prompt]
+        return args, typed
+
+    def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
+        from pathlib import Path
+
+        if not session_id:
+            return [Path(recorded)] if recorded else []
+        candidates = [Path(recorded)] if recorded and Path(recorded).name == f"{session_id}.jsonl" else []
+        candidates.append(project_dir(worktree) / f"{session_id}.jsonl")
+        return candidates
+
+    def transcript(self, worktree: Path, session_id: str, recorded: str = "") -> Path | None:
+        if not session_id:
+            return None
+        return next((path for path in self.transcript_paths(worktree, session_id, recorded) if has_conversation(path)), None)
+
+    def has_conversations(self, worktree: Path | None) -> bool | None:
+        if worktree is None:
+            return False
+        return any(has_conversation(path) for path in project_dir(worktree).glob("*.jsonl"))
+
+
+PROGRAM = ClaudeCode()
