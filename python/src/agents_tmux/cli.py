@@ -29,6 +29,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("merge", "merge"),
     ("pr", "pr"),
     ("rm", "rm"),
+    ("park", "park"),
+    ("unpark", "unpark"),
     ("send", "send"),
     ("broadcast", "broadcast"),
     ("prune", "prune"),

@@ -1,6 +1,7 @@
 """List every agent in this tmux server: name, state, branch, worktree, pane.
 
 With --json, one JSON array of objects (every pane fact, for scripts).
+With --all, parked agents (`agents park`) too: they have no pane.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ HELP = "list the agents of this tmux server"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--all", "-a", action="store_true", help="also the parked agents of every known repository")
 
 
 def format_duration(seconds: int) -> str:
@@ -33,6 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
 
     agents = panes.list_agents(panes.connect(socket_of(args)))
+    if args.all:
+        from agents_tmux.parking import parked_agents
+
+        agents += parked_agents()
     if args.json:
         print(json.dumps([agent.as_dict() for agent in agents], indent=2))
         return 0
@@ -45,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     for agent in agents:
         rows.append((
             agent.name, agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
-            agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}",
+            agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}" if agent.pane_id else "-",
             *((agent.pr or "-",) if with_pr else ()), agent.worktree,
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]

@@ -1,0 +1,58 @@
+"""Park an agent: stop it, commit its work on its branch, remove its worktree and pane; keep its record.
+
+Like `agents rm --force`, every uncommitted and untracked file is committed
+on the agent's branch first (ignored files are not saved, and are named);
+unlike it, the agent stays on record with status parked and its
+conversation id, so `agents unpark NAME` brings it back where it was. A
+parked agent costs no pane and does not count against the cap; `agents
+list --all` shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from agents_tmux.cli import socket_of
+
+HELP = "stop an agent and free its worktree and pane, keeping its work and conversation (agents unpark)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
+    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agents_tmux import lifecycle, parking
+    from agents_tmux.spawn import repo_lock
+
+    server = lifecycle.connect_if_running(socket_of(args))
+    ref = lifecycle.resolve(server, args.name, args.repo)
+    # Run from the agent's own pane (its shell after it exited): close that pane last.
+    own_pane = bool(ref.pane_id) and os.environ.get("TMUX_PANE") == ref.pane_id
+    with repo_lock(ref.repo):
+        ref = lifecycle.resolve(server, ref.pane_id or ref.name, str(ref.repo))
+        done = parking.park(server, ref, close_own_pane_later=own_pane)
+    what = "work saved" if done.committed else "work is"
+    line = f"parked {ref.name}: {what} on branch {done.branch}, commit {lifecycle.short(done.commit)}"
+    if ref.worktree is not None:
+        line += f"; worktree {ref.worktree} removed"
+    if done.ignored:
+        line += f"; ignored files not saved: {lifecycle.sample(done.ignored)}"
+    line += f". Bring it back with: agents unpark {ref.name}"
+    _say(args, line)
+    if own_pane:
+        lifecycle.close_pane(server, ref)
+    return 0
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    from agents_tmux.tmuxcmd import display_message
+
+    if args.from_key:
+        display_message(socket_of(args), f"agents: {message}", args.client)
+    else:
+        print(message, flush=True)

@@ -1,0 +1,69 @@
+"""`agents park` / `agents unpark`: an agent stopped with its work saved and its record kept, then brought back.
+
+Real git and tmux; the agents are `sleep` (test_lifecycle's quiet kind). The
+resumed conversation with the real Claude Code is in test_claude_park.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Repo, Tmux, agent_panes, wait_for
+from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
+
+
+def test_park_saves_the_work_frees_pane_and_worktree_and_unpark_brings_it_back(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "Park me")
+    session_id = registry_entry(tmux, name)["session_id"]
+    (worktree / "app.py").write_text("print('changed')\n")
+    (worktree / "new.txt").write_text("untracked work\n")
+    (worktree / "debug.log").write_text("ignored\n")
+
+    out = tmux.agents("park", name).stdout
+    assert f"parked {name}: work saved on branch agent/{name}" in out and "debug.log" in out
+    assert name not in agent_panes(tmux)
+    assert not worktree.exists()
+    assert quiet.git("show", f"agent/{name}:app.py") == "print('changed')\n"
+    assert quiet.git("show", f"agent/{name}:new.txt") == "untracked work\n"
+    entry = registry_entry(tmux, name)
+    assert entry["status"] == "parked" and entry["session_id"] == session_id
+    # Listed only with --all, without a pane.
+    assert name not in tmux.agents("list").stdout
+    assert [line for line in tmux.agents("list", "--all").stdout.splitlines() if line.startswith(name)][0].split()[1] == "parked"
+    rows = [a for a in json.loads(tmux.agents("list", "--all", "--json").stdout) if a["name"] == name]
+    assert rows and rows[0]["state"] == "parked" and rows[0]["pane_id"] == ""
+    # Parking again, or unparking what runs, is refused in one line.
+    again = tmux.agents("park", name, check=False)
+    assert again.returncode == 1 and "parked already" in again.stderr
+
+    # Not counted against the cap: with a cap of 1 another agent starts without --force...
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    other, _ = spawn(tmux, "Another")
+    busy = tmux.agents("unpark", other, check=False)
+    assert busy.returncode == 1 and "not parked" in busy.stderr
+    # ...and unparking is held to the cap, changing nothing.
+    capped = tmux.agents("unpark", name, check=False)
+    assert capped.returncode == 1 and "cap" in capped.stderr and not worktree.exists()
+    assert registry_entry(tmux, name)["status"] == "parked"
+
+    out = tmux.agents("unpark", name, "--force").stdout
+    assert f"unparked {name}" in out
+    assert (worktree / "new.txt").read_text() == "untracked work\n"
+    assert quiet.git("symbolic-ref", "--short", "HEAD", cwd=worktree).strip() == f"agent/{name}"
+    pane = wait_for(lambda: agent_panes(tmux).get(name), message="the unparked agent's pane")
+    assert tmux.display("#{pane_current_path}", pane) == str(worktree)
+    assert tmux.option(pane, "@agent_branch") == f"agent/{name}"
+    assert registry_entry(tmux, name)["status"] == "active"
+    assert name in tmux.agents("list").stdout
+
+
+def test_unpark_refuses_when_something_took_the_worktree_path(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "Squatted")
+    tmux.agents("park", name)
+    worktree.mkdir()
+    (worktree / "mine.txt").write_text("someone else's\n")
+    proc = tmux.agents("unpark", name, check=False)
+    assert proc.returncode == 1 and "exists already" in proc.stderr and "Traceback" not in proc.stderr
+    assert (worktree / "mine.txt").read_text() == "someone else's\n"
+    assert registry_entry(tmux, name)["status"] == "parked"
+    assert name not in agent_panes(tmux)
