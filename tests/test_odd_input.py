@@ -85,3 +85,32 @@ def test_every_command_sees_agents_whose_task_holds_any_text(tmux: Tmux, quiet: 
     wait_for(lambda: not panes_named(tmux, names["unit-separator"]), message="the removed agent's pane to close")
     for path in (quiet.path, Path(tmux.env["HOME"])):
         assert not list(path.rglob("pwned*")), path
+
+
+def registry_file(tmux: Tmux) -> Path:
+    (path,) = (Path(tmux.env["XDG_STATE_HOME"]) / "agents-tmux" / "repos").glob("*/registry.json")
+    return path
+
+
+def test_names_from_the_registry_reach_tmux_as_text_never_as_formats(tmux: Tmux, quiet: Repo, tmp_path: Path) -> None:
+    name = tmux.agents("spawn", "-d", "victim").stdout.strip()
+    wait_for(lambda: panes_named(tmux, name), message="the agent's pane")
+    tmux.run("kill-pane", "-t", panes_named(tmux, name)[0])
+    # A hand-edited (or hostile) registry: the name runs a command if tmux expands it.
+    pwned = tmp_path / "pwned"
+    evil = f"evil #(touch {pwned}) #{{pane_id}} ##"
+    path = registry_file(tmux)
+    data = json.loads(path.read_text())
+    entry = data["agents"].pop(name)
+    data["agents"][evil] = {**entry, "name": evil}
+    path.write_text(json.dumps(data))
+
+    out = tmux.agents("restore").stdout
+    assert "restored" in out, out
+    (pane,) = wait_for(lambda: panes_named(tmux, evil), message="the restored pane")
+    assert tmux.display("#{window_name}", pane) == evil
+    assert tmux.display("#{pane_title}", pane) == evil
+    # A format job would have run by the time tmux answers a few more commands.
+    for _ in range(5):
+        tmux.display("#{window_name}", pane)
+    assert not pwned.exists()

@@ -68,8 +68,10 @@ def should_notify(previous: str, state: str | None) -> bool:
 def notify(tmux: str, pane: str, name: str, state: str, clients: list[str], command: str) -> None:
     """Tell every attached client, ring the pane's bell, run the user's notifier."""
     text = f"agent {name} is waiting for you" if state == "waiting" else f"agent {name} is done"
-    # display-message expands formats: double '#' so the text is shown as is.
-    shown = text.replace("#", "##")
+    # display-message expands formats: the text is shown as is, never expanded.
+    from agents_tmux.tmuxtext import no_formats
+
+    shown = no_formats(text)
     args: list[str] = []
     for client in clients:
         args += ["display-message", "-c", client, "-d", MESSAGE_MS, "--", shown, ";"]

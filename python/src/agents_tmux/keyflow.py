@@ -17,7 +17,7 @@ import libtmux
 
 from agents_tmux import panes, paths
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import tmux_quote
+from agents_tmux.tmuxcmd import no_formats, tmux_quote
 
 
 def origin_and_text(args: argparse.Namespace, buffer: str, text: str | None) -> tuple[libtmux.Server, str | None, str | None]:
@@ -65,4 +65,4 @@ def confirm_then_rerun(server: libtmux.Server, args: argparse.Namespace, words: 
     client = ["-t", args.client] if args.client else []
     # Formats are expanded twice on the way: by confirm-before when the answer
     # is "y", then by run-shell. tmux_quote doubles '#' once; double it again.
-    panes.run(server, "confirm-before", *client, "-p", prompt.replace("#", "##"), f"run-shell -b {tmux_quote(shell.replace('#', '##'))}")
+    panes.run(server, "confirm-before", *client, "-p", no_formats(prompt), f"run-shell -b {tmux_quote(no_formats(shell))}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux import paths
+from agents_tmux.tmuxtext import no_formats
 
 if TYPE_CHECKING:
     import libtmux
@@ -37,6 +38,6 @@ def start_if_enabled(server: libtmux.Server, pane_id: str, repo_root: Path, name
     path.parent.mkdir(parents=True, exist_ok=True)
     # pipe-pane runs a shell command and expands formats in it: quote for the
     # shell, then double '#' for tmux. -o: never a second pipe on one pane.
-    command = f"exec cat >> {shlex.quote(str(path))}".replace("#", "##")
+    command = no_formats(f"exec cat >> {shlex.quote(str(path))}")
     server.cmd("pipe-pane", "-o", "-t", pane_id, command)
     return path

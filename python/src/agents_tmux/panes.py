@@ -7,7 +7,6 @@ A pane that dies takes its facts with it, so nothing here goes stale.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,8 +14,8 @@ from typing import Any
 import libtmux
 
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, literal_args, tmux_binary
-from agents_tmux.tmuxfields import counted_format, parse_counted
+from agents_tmux import tmuxcmd
+from agents_tmux.tmuxcmd import Socket, literal_args
 
 #: The pane options every agent carries, in the order ``agents list`` shows them.
 AGENT_FIELDS = (
@@ -126,33 +125,8 @@ def require_pane(server: libtmux.Server, pane: str) -> str:
 
 
 def read_records(server: libtmux.Server, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:
-    """The values of ``names`` (format variables or options), one record per line ``command`` prints.
-
-    ``command`` is a tmux command that takes ``-F`` or a format last
-    (``list-panes -a -F``, ``display-message -p``); the format is added here.
-    With ``check`` off, a failed command (no server) gives no records. Values are read by length, never split on a separator (see
-    :mod:`agents_tmux.tmuxfields`), so any text a task or a path holds is
-    read back exactly.
-    """
-    flags: list[str] = []
-    if server.socket_path:
-        flags = ["-S", str(server.socket_path)]
-    elif server.socket_name:
-        flags = ["-L", str(server.socket_name)]
-    argv = [tmux_binary(), "-u", *flags, *literal_args([*command, counted_format(names)])]
-    try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise AgentsError(f"tmux {command[0]}: {exc}") from None
-    if proc.returncode != 0:
-        if not check:
-            return []
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise AgentsError(f"tmux {command[0]}: {lines[-1] if lines else f'exit status {proc.returncode}'}")
-    try:
-        return parse_counted(proc.stdout, len(names))
-    except ValueError as exc:
-        raise AgentsError(f"tmux {command[0]}: unexpected output ({exc}); agents.tmux needs tmux 3.2 or newer") from None
+    """:func:`agents_tmux.tmuxcmd.read_records` on ``server``: values read by length, whatever text they hold."""
+    return tmuxcmd.read_records(socket_of_server(server), names, *command, check=check)
 
 
 def plugin_options(server: libtmux.Server) -> dict[str, str]:

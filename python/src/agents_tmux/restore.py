@@ -109,7 +109,7 @@ def alive_elsewhere(entry: registry.Entry, repo: Path, my_socket: str) -> bool:
     socket = entry.get("socket")
     if not isinstance(socket, str) or not socket or socket == my_socket or not os.path.exists(socket):
         return False
-    from agents_tmux.tmuxfields import counted_format, parse_counted
+    from agents_tmux.tmuxtext import counted_format, parse_counted
 
     try:
         proc = subprocess.run(
@@ -193,13 +193,13 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
     again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
     assert ref.worktree is not None
     lines = panes.run(
-        server, "new-window", "-d", "-t", f"{session}:", "-n", ref.name, "-c", no_formats(str(ref.worktree)),
+        server, "new-window", "-d", "-t", f"{session}:", "-n", no_formats(ref.name), "-c", no_formats(str(ref.worktree)),
         "-P", "-F", "#{pane_id}", *agent_program(again.launch, cfg, kind, ref.name),
     )
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
         raise AgentsError(f"tmux did not report the new pane of {ref.name}")
-    server.cmd("select-pane", "-t", pane_id, "-T", ref.name)
+    server.cmd("select-pane", "-t", pane_id, "-T", no_formats(ref.name))
     session_id = again.launch.session_id
     panes.set_pane_options(server, pane_id, pane_facts(ref, kind.name, session_id, again.transcript),
                            keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id", "@agent_transcript"))

@@ -14,11 +14,10 @@ import re
 from pathlib import Path
 
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import Socket, no_formats, run
+from agents_tmux.tmuxcmd import Socket, no_formats, read_records, run
 
 #: The session option naming the repository a session belongs to.
 REPO_OPTION = "@agents-repo"
-_SEP = "\x1f"
 
 
 def session_name(folder: Path) -> str:
@@ -45,16 +44,12 @@ def unique_name(folder: Path) -> str:
 
 def _sessions(socket: Socket) -> list[tuple[str, str, str]]:
     """(name, @agents-repo, start folder) of every session; [] when no server runs."""
+    # Read by length, not split on a separator: a folder may hold a newline.
     try:
-        out = run(socket, "list-sessions", "-F", _SEP.join(("#{session_name}", "#{" + REPO_OPTION + "}", "#{session_path}")), check=False)
+        records = read_records(socket, ("session_name", REPO_OPTION, "session_path"), "list-sessions", "-F", check=False)
     except AgentsError:
         return []
-    rows = []
-    for line in out.splitlines():
-        parts = line.split(_SEP)
-        if len(parts) == 3:
-            rows.append((parts[0], parts[1], parts[2]))
-    return rows
+    return [(name, owner, path) for name, owner, path in records]
 
 
 def find(socket: Socket, repo: Path) -> tuple[str, bool]:
@@ -87,6 +82,6 @@ def ensure(socket: Socket, repo: Path) -> tuple[str, bool]:
     """The session of ``repo``, made (detached, in the repository) when missing; (name, made now)."""
     name, exists = find(socket, repo)
     if not exists:
-        run(socket, "new-session", "-d", "-s", name, "-c", no_formats(str(repo)))
+        run(socket, "new-session", "-d", "-s", no_formats(name), "-c", no_formats(str(repo)))
     mark(socket, name, repo)
     return name, not exists

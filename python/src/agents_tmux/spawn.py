@@ -213,7 +213,7 @@ def open_pane(
             # new-window takes a window, not a pane: open right after the origin's.
             window = panes.run(server, "display-message", "-p", "-t", origin_pane, "#{window_id}")[0]
             where = ["-a", "-t", window]
-        args = ["new-window", *detach, *where, "-n", title, "-c", no_formats(str(directory))]
+        args = ["new-window", *detach, *where, "-n", no_formats(title), "-c", no_formats(str(directory))]
     else:
         args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", no_formats(str(directory))]
     lines = panes.run(server, *args, "-P", "-F", "#{pane_id}", *program)
@@ -222,7 +222,7 @@ def open_pane(
         raise AgentsError(f"tmux did not report the new pane (got {pane_id!r})")
     # The pane title shows in pane borders and choose-tree; set it after the
     # program starts so its first title change does not overwrite it.
-    server.cmd("select-pane", "-t", pane_id, "-T", title)
+    server.cmd("select-pane", "-t", pane_id, "-T", no_formats(title))
     return pane_id
 
 

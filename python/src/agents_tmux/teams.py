@@ -38,6 +38,7 @@ from agents_tmux import gitops, panes, registry
 from agents_tmux.config import Config, ConfigError
 from agents_tmux.errors import AgentsError
 from agents_tmux.names import numbered, slugify
+from agents_tmux.tmuxtext import no_formats
 
 #: Placeholders a role's prompt may use.
 PLACEHOLDERS = ("context", "task", "branch", "repo", "role", "name", "worktree")
@@ -405,11 +406,11 @@ def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
             name = next((numbered(stem, n) for n in range(1, 1000) if not _session_exists(server, numbered(stem, n))), "")
             if not name:
                 raise AgentsError(f"every session name from {stem} to {numbered(stem, 999)} is taken")
-        where_args = ["-s", name, "-n", slug, *_size_of(server, origin)]
+        where_args = ["-s", no_formats(name), "-n", no_formats(slug), *_size_of(server, origin)]
         first = spawn_mod.Placement("new-session", tuple(where_args))
     else:
         name = ""
-        where_args = ["-n", slug]
+        where_args = ["-n", no_formats(slug)]
         if origin:
             window = panes.run(server, "display-message", "-p", "-t", origin, "#{window_id}")[0]
             where_args = ["-a", "-t", window, *where_args]

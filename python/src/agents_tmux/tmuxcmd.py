@@ -15,6 +15,10 @@ import subprocess
 from dataclasses import dataclass
 
 from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxtext import counted_format, no_formats, parse_counted
+
+__all__ = ["Socket", "display_message", "inside_tmux", "literal_args", "no_formats", "read_records", "run", "tmux_binary",
+           "tmux_quote"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,31 @@ def run(socket: Socket, *args: str, check: bool = True) -> str:
     return proc.stdout
 
 
+def read_records(socket: Socket, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:
+    """The values of ``names`` (format variables or options), one record per line ``command`` prints.
+
+    ``command`` is a tmux command that takes a format last (``list-panes -a
+    -F``, ``display-message -p``); the format is added here. Values are read
+    by length, never split on a separator (see :mod:`agents_tmux.tmuxtext`),
+    so any text a task or a path holds is read back exactly. With ``check``
+    off, a failed command (no server) gives no records.
+    """
+    argv = [tmux_binary(), "-u", *socket.flags(), *literal_args([*command, counted_format(names)])]
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise AgentsError(f"tmux {command[0]}: {exc}") from None
+    if proc.returncode != 0:
+        if not check:
+            return []
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise AgentsError(f"tmux {command[0]}: {lines[-1] if lines else f'exit status {proc.returncode}'}")
+    try:
+        return parse_counted(proc.stdout, len(names))
+    except ValueError as exc:
+        raise AgentsError(f"tmux {command[0]}: unexpected output ({exc}); agents.tmux needs tmux 3.2 or newer") from None
+
+
 def inside_tmux() -> bool:
     """True when this process runs under a tmux server (``$TMUX`` is set)."""
     return bool(os.environ.get("TMUX"))
@@ -115,22 +144,8 @@ def tmux_quote(text: str) -> str:
     For commands that tmux parses later (confirm-before, bindings) and that
     expand formats when they run (run-shell): ``##`` becomes ``#`` then.
     """
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("#", "##")
+    escaped = no_formats(text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$"))
     return f'"{escaped}"'
-
-
-def no_formats(text: str) -> str:
-    """``text`` for a tmux argument that tmux expands formats in, kept literal.
-
-    ``-c`` of new-session/new-window/split-window/respawn-pane and ``-d``/``-T``
-    of display-popup are format-expanded: a folder called ``a #{pane_id}``
-    would otherwise name another folder (and tmux would silently start the
-    pane somewhere else).
-
-    >>> no_formats("/src/a #{pane_id} ##b")
-    '/src/a ##{pane_id} ####b'
-    """
-    return text.replace("#", "##")
 
 
 def display_message(socket: Socket, text: str, client: str | None = None) -> None:
@@ -148,7 +163,7 @@ def display_message(socket: Socket, text: str, client: str | None = None) -> Non
             return
     args: list[str] = []
     for name in clients:
-        args += ["display-message", "-c", name, "-d", "5000", "--", text.replace("#", "##"), ";"]
+        args += ["display-message", "-c", name, "-d", "5000", "--", no_formats(text), ";"]
     if not args:
         return
     args.pop()

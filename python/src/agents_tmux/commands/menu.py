@@ -25,6 +25,7 @@ from agents_tmux.cli import _available, socket_of
 from agents_tmux.commands.jump import find_client, focus_commands, waiting_order
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import tmux_binary
+from agents_tmux.tmuxtext import no_formats
 
 if TYPE_CHECKING:
     import libtmux
@@ -87,7 +88,7 @@ def fit(text: str, width: int) -> str:
 
 def menu_text(text: str) -> str:
     """Text shown in a menu label or title: its '#' kept literal (tmux expands formats there)."""
-    return text.replace("#", "##")
+    return no_formats(text)
 
 
 def agent_label(agent: Agent, icons: dict[str, str], name_width: int, branch_width: int) -> str:
@@ -133,7 +134,7 @@ def dq(text: str, expanded: int = 0) -> str:
 
 def for_menu(command: str) -> str:
     """A tmux command as a menu entry: tmux expands formats in it once, when the menu opens."""
-    return command.replace("#", "##")
+    return no_formats(command)
 
 
 def focus_command(pane: str) -> str:
@@ -150,7 +151,7 @@ def spawn_command(cli: list[str], prompt: str) -> str:
     prompt, so a pane id such as ``%1`` is never read as the prompt's ``%1``.
     """
     # run-shell expands formats: the command line's own '#' doubled.
-    run = shell_line([*cli, "spawn", "--from-key"]).replace("#", "##") + " --pane '#{pane_id}' --client '#{client_name}'"
+    run = no_formats(shell_line([*cli, "spawn", "--from-key"])) + " --pane '#{pane_id}' --client '#{client_name}'"
     template = 'set-buffer -b agents-task -- "%%%" ; run-shell -b ' + dq(run)
     return "command-prompt -p " + dq(prompt) + " " + dq(template)
 
@@ -262,7 +263,7 @@ def action_items(agent: Agent, args: argparse.Namespace, client: str | None) -> 
 
 def confirm(question: str, command: str) -> str:
     # confirm-before expands formats in its prompt and in its command.
-    return "confirm-before -p " + dq(question, expanded=1) + " " + dq(command.replace("#", "##"))
+    return "confirm-before -p " + dq(question, expanded=1) + " " + dq(no_formats(command))
 
 
 def agent_menu(agent: Agent, args: argparse.Namespace, client: str | None) -> tuple[str, list[Item]]:

@@ -1,4 +1,12 @@
-r"""Read several tmux values in one call, whatever text they hold.
+r"""Text on its way to and from tmux: kept literal going in, read back exactly coming out.
+
+Going in: tmux expands formats (``#{...}``, and ``#(...)``, which runs a
+shell command) in many arguments: window and pane titles (``new-window -n``,
+``select-pane -T``), session names, ``display-message``, menu labels, popup
+titles, ``-c`` folders. Every text that is not a format of ours goes through
+:func:`no_formats` before it reaches one of those.
+
+Coming out: read several tmux values in one call, whatever text they hold.
 
 tmux formats cannot escape what they print, so no separator is safe: a task
 may hold a newline, a tab or ``\x1f``, and a folder name may too. Each value
@@ -14,6 +22,18 @@ the hook handler uses it.
 """
 
 from __future__ import annotations
+
+
+def no_formats(text: str) -> str:
+    """``text`` for a tmux argument that tmux expands formats in, kept literal.
+
+    ``##`` is tmux's literal ``#``, so neither ``#{...}`` nor ``#(...)`` in a
+    task, a name or a folder is ever expanded or run.
+
+    >>> no_formats("/src/a #{pane_id} ##b #(touch x)")
+    '/src/a ##{pane_id} ####b ##(touch x)'
+    """
+    return text.replace("#", "##")
 
 
 def counted_format(names: list[str] | tuple[str, ...]) -> str:
