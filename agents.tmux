@@ -77,8 +77,8 @@ publish() {
 	if [ "$(get_tmux_option "$path_option" "$path_default")" = "on" ]; then
 		# `agents ...` in any new pane: a folder holding only that command is
 		# put first on the server's PATH (scripts/ itself has a `test`).
-		local bin="$CURRENT_DIR/.bin" path
-		mkdir -p "$bin" && ln -sfn "$AGENTS_CLI" "$bin/agents"
+		local bin path
+		bin="$(agents_bin_dir)" || return 0
 		path="$(tmux show-environment -g PATH 2>/dev/null)"
 		path="${path#PATH=}"
 		[ -n "$path" ] || path="$PATH"

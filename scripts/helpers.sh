@@ -43,3 +43,13 @@ start_watcher() {
 	"$python" -I -S "$PACKAGE_DIR/watch.py" "$pane" "$AGENTS_TMUX_WAKE" </dev/null >/dev/null 2>&1 &
 	WATCHER_PID=$!
 }
+
+# agents_bin_dir: print the folder holding only an `agents` link to scripts/agents
+# (scripts/ itself has a `test`); made when missing.
+agents_bin_dir() {
+	local bin="$PLUGIN_DIR/.bin"
+	if [ ! -L "$bin/agents" ]; then
+		mkdir -p "$bin" && ln -sfn "$PLUGIN_DIR/scripts/agents" "$bin/agents" || return 1
+	fi
+	printf '%s' "$bin"
+}

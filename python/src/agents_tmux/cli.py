@@ -104,6 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from_key = bool(getattr(args, "from_key", False))
     try:
+        # tmux gives a pane made at the request of an unattached client (this
+        # command outside tmux) that client's PATH: with `agents` on it, every
+        # agent and every shell this command starts can run `agents`.
+        from agents_tmux.paths import path_with_bin
+
+        os.environ["PATH"] = path_with_bin(os.environ.get("PATH", os.defpath))
         _apply_chdir(args)
         _choose_server(args)
         return int(args.run(args) or 0)

@@ -29,3 +29,26 @@ def repo_state_dir(repo_root: Path) -> Path:
 def script(name: str) -> Path:
     """A script shipped in the plugin's scripts/ folder."""
     return PLUGIN_DIR / "scripts" / name
+
+
+def bin_dir() -> Path:
+    """The folder holding only an ``agents`` link to scripts/agents, made when missing.
+
+    Agent panes get it first on their PATH (scripts/ itself has a ``test``).
+    """
+    folder = PLUGIN_DIR / ".bin"
+    link = folder / "agents"
+    if not link.is_symlink():
+        folder.mkdir(exist_ok=True)
+        try:
+            link.symlink_to(script("agents"))
+        except FileExistsError:
+            pass  # made by a concurrent spawn or the plugin's load
+    return folder
+
+
+def path_with_bin(path: str) -> str:
+    """``path`` (a PATH value) with :func:`bin_dir` first, unless it is there already."""
+    folder = str(bin_dir())
+    parts = path.split(os.pathsep) if path else []
+    return path if folder in parts else os.pathsep.join([folder, *parts])

@@ -183,6 +183,8 @@ def agent_program(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> li
 def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> dict[str, str]:
     """Variables the wrapper reads (set with ``-e``, so they never pass a shell)."""
     env = {
+        # `agents` works in the agent (team prompts ask it to run `agents note`) and in the shell it leaves.
+        "PATH": paths.path_with_bin(os.environ.get("PATH", os.defpath)),
         "AGENTS_TMUX_NAME": name,
         "AGENTS_TMUX_KIND": kind.name,
         "AGENTS_TMUX_HOOKS": kind.hooks,

@@ -35,7 +35,14 @@ def plugin_loader() -> Path:
     from agents_tmux.atomic import write_if_changed
 
     entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
-    text = f"# Written by `agents up`: load agents.tmux after the main config.\nrun-shell {tmux_quote(entry)}\n"
+    shell = shlex.quote(str(paths.script("shell")))
+    text = (
+        "# Written by `agents up`: load agents.tmux after the main config.\n"
+        f"run-shell {tmux_quote(entry)}\n"
+        "# New panes run your shell as a login shell with `agents` still on PATH\n"
+        "# (a plain login shell resets PATH from /etc/profile).\n"
+        f"set -g default-command {tmux_quote(shell)}\n"
+    )
     return write_if_changed(paths.state_dir() / "load-plugin.conf", text)
 
 
