@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
         agents += parked_agents()
     if args.json:
-        print(json.dumps([agent.as_dict() for agent in agents], indent=2))
+        print(json.dumps([json_facts(agent.as_dict()) for agent in agents], indent=2, ensure_ascii=False))
         return 0
     if not agents:
         print("no agents (start one with prefix + A, or: agents spawn \"TASK\")")
@@ -54,7 +54,47 @@ def run(args: argparse.Namespace) -> int:
             agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}" if agent.pane_id else "-",
             *((agent.pr or "-",) if with_pr else ()), agent.worktree,
         ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+        print("  ".join(pad(cell, width) for cell, width in zip(row, widths)) + "  " + row[-1])
     return 0
+
+
+#: Facts that are numbers (tmux hands every value over as text).
+NUMERIC_FACTS = ("state_since", "window_index", "pane_pid", "exit_status")
+
+
+def json_facts(facts: dict[str, object]) -> dict[str, object]:
+    """An agent's facts for --json: numbers as numbers (null when unknown).
+
+    >>> json_facts({"name": "a", "state_since": "1700000000", "pane_pid": "", "window_index": "2"})["pane_pid"]
+    >>> json_facts({"state_since": "1700000000", "window_index": "2"})["window_index"]
+    2
+    """
+    out = dict(facts)
+    for key in NUMERIC_FACTS:
+        if key in out:
+            value = out[key]
+            out[key] = int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else (value if isinstance(value, int) else None)
+    return out
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: wide (CJK, emoji) characters take two, combining marks none.
+
+    >>> display_width("fix"), display_width("修复"), display_width("🚀a"), display_width("é")
+    (3, 4, 3, 1)
+    """
+    import unicodedata
+
+    width = 0
+    for char in text:
+        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns."""
+    return text + " " * max(0, width - display_width(text))

@@ -1,7 +1,9 @@
 """Open an agent's record: Claude's transcript, or its pane log (@agents-log on).
 
-In a popup from a key (--from-key), in a pager on a terminal, else printed.
---path prints only where the record is.
+A transcript is shown as the conversation (user, assistant, tool calls and
+their results); --raw shows the file as it is. In a popup from a key
+(--from-key), in a pager on a terminal, else printed. --path prints only
+where the record is.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
     parser.add_argument("--path", "-p", action="store_true", help="print the file's path instead of opening it")
     parser.add_argument("--pane-log", action="store_true", help="the pane log even when a transcript exists")
+    parser.add_argument("--raw", action="store_true", help="the file as it is (a transcript's JSON lines) instead of the conversation")
     parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
@@ -69,8 +72,19 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.path:
         print(path)
-    elif args.from_key:
-        viewer.popup_file(socket, path, args.client)
+        return 0
+    if args.raw or path.suffix != ".jsonl":
+        if args.from_key:
+            viewer.popup_file(socket, path, args.client)
+        else:
+            viewer.page(path.read_text(encoding="utf-8", errors="replace"))
+        return 0
+    from agents_tmux import transcript
+
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        text = transcript.render(handle) or f"{ref.name}'s transcript holds no conversation yet ({path})\n"
+    if args.from_key:
+        viewer.popup_text(socket, text, args.client, ref.name)
     else:
-        viewer.page(path.read_text(encoding="utf-8", errors="replace"))
+        viewer.page(text)
     return 0

@@ -1,0 +1,56 @@
+"""`agents list` with wide characters and numbers in --json; `agents log` as a conversation (issue 12, point 6)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+from conftest import Repo, Tmux, pane_of, wait_for
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def test_list_aligns_wide_characters_and_json_has_numbers(tmux: Tmux, repo: Repo) -> None:
+    tmux.run("set-option", "-g", "@agents-command", "sleep")
+    tmux.run("new-session", "-d", "-s", "🚀火箭", "-c", str(repo.path))
+    rocket_pane = tmux.run("list-panes", "-t", "=🚀火箭:", "-F", "#{pane_id}").split()[0]
+    tmux.agents("spawn", "修复登录页面", "-d")
+    tmux.agents("spawn", "fix login", "-d", "--pane", rocket_pane)
+    table = tmux.agents("list").stdout.splitlines()
+    header, rows = table[0], table[1:]
+    assert len(rows) == 2 and any(row.startswith("修复登录页面") for row in rows), table
+    for column in ("STATE", "FOR", "KIND", "BRANCH", "PANE", "WORKTREE"):
+        start = header.index(column)
+        for row in rows:
+            # The text before the column takes exactly as many terminal cells as in the header.
+            cells = 0
+            for index, char in enumerate(row):
+                if cells == start:
+                    assert row[index - 2:index] == "  " and char != " ", (column, row)
+                    break
+                cells += _width(char)
+            else:
+                raise AssertionError(f"{column} not aligned in {row!r}")
+
+    listed = json.loads(tmux.agents("list", "--json").stdout)
+    for agent in listed:
+        assert isinstance(agent["state_since"], int) and agent["state_since"] > 1_600_000_000
+        assert isinstance(agent["window_index"], int) and isinstance(agent["pane_pid"], int)
+        assert isinstance(agent["name"], str)
+    assert {agent["name"] for agent in listed} == {"修复登录页面", "fix-login"}
+
+
+def test_log_renders_the_conversation_and_raw_gives_the_file(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    name = tmux.agents("spawn", "Explain the parser", "-d").stdout.strip()
+    pane = pane_of(tmux, name)
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "working", timeout=30, message="the agent working")
+    tmux.run("send-keys", "-t", pane, "/done", "Enter")
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=30, message="the agent idle")
+    shown = tmux.agents("log", name).stdout
+    assert shown == "user: Explain the parser\nassistant: Done: Explain the parser\n"
+    raw = tmux.agents("log", name, "--raw").stdout
+    path = Path(tmux.agents("log", name, "--path").stdout.strip())
+    assert raw == path.read_text() and all(json.loads(line) for line in raw.splitlines())
