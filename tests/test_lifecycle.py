@@ -10,6 +10,7 @@ import json
 import os
 import random
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -131,8 +132,8 @@ def test_rm_does_not_count_the_shared_context_link_as_lost(tmux: Tmux, quiet: Re
 
     out = tmux.agents("rm", name, "--force").stdout
     assert not worktree.exists()
-    # The real ignored file is reported; the link to the shared folder is not "lost".
-    assert out.split("ignored files not saved: ")[1].split(";")[0] == "debug.log"
+    # The real ignored file is archived; the link to the shared folder is not "lost".
+    assert out.split("ignored files (")[1].split(") saved in ")[0] == "debug.log"
     # The shared folder, in the main checkout, is untouched.
     assert (shared / "plan.md").read_text() == "the plan\n"
     assert (shared / "README.md").is_file()
@@ -143,8 +144,8 @@ def test_rm_does_not_count_the_shared_context_link_as_lost(tmux: Tmux, quiet: Re
     with (quiet.path / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write("/.agents/mine.txt\n")
     out2 = tmux.agents("rm", name2, "--force").stdout
-    # git lists the folder as a whole (all it holds is ignored): it is reported, since it holds a real file.
-    assert out2.split("ignored files not saved: ")[1].split(";")[0] == ".agents/"
+    # git lists the folder as a whole (all it holds is ignored): the real file in it is archived, not the link.
+    assert out2.split("ignored files (")[1].split(") saved in ")[0] == ".agents/mine.txt"
     assert (shared / "plan.md").is_file()
 
 
@@ -278,8 +279,11 @@ def test_property_rm_force_saves_every_byte(tmux: Tmux, quiet: Repo, seed: int) 
     dirty = bool(quiet.git("status", "--porcelain", cwd=worktree))
     unmerged = int(quiet.git("rev-list", "--count", branch, "--not", "main").strip())
 
+    # Ignored files are work too, but for the disposable build/ (and the link to the shared folder).
+    precious = {rel: files_of(worktree)[rel] for rel in ignored if not rel.startswith(("build/", ".agents/"))}
+
     plain = tmux.agents("rm", name, check=False)
-    if dirty or unmerged:
+    if dirty or unmerged or precious:
         assert plain.returncode == 1, plain.stdout
         assert worktree.is_dir()
         result = tmux.agents("rm", name, "--force")
@@ -287,10 +291,16 @@ def test_property_rm_force_saves_every_byte(tmux: Tmux, quiet: Repo, seed: int) 
         assert plain.returncode == 0, plain.stderr
         result = plain
     assert not worktree.exists()
+    if precious:
+        archive = Path(result.stdout.split(" saved in ")[1].split(";")[0].strip())
+        with tarfile.open(archive) as tar:
+            archived = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+        assert archived == precious
+    else:
+        assert " saved in " not in result.stdout
+    assert ("disposable ignored files deleted (build/)" in result.stdout) == any(rel.startswith("build/") for rel in ignored)
     # The shared context link is not reported: the folder it points to stays.
-    if ignored - {".agents/context"}:
-        assert "ignored files not saved" in result.stdout
-    assert ".agents/context," not in result.stdout and ".agents/context;" not in result.stdout
+    assert ".agents/context" not in result.stdout
     if not dirty and not unmerged:
         assert branch not in quiet.branches()
         return

@@ -195,6 +195,6 @@ def test_rm_reports_an_edited_ignored_env_but_not_an_unchanged_copy(tmux: Tmux, 
     (worktree_of(repo, edited) / ".env").write_text("TOKEN=2\n")
     out_same = tmux.agents("rm", "--force", same).stdout
     out_edited = tmux.agents("rm", "--force", edited).stdout
-    assert "ignored files not saved" not in out_same
-    assert "ignored files not saved: .env" in out_edited
+    assert " saved in " not in out_same
+    assert "ignored files (.env) saved in " in out_edited
     assert (repo.path / ".env").read_text() == "TOKEN=1\n"

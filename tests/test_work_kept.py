@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import Repo, Tmux
+from conftest import Repo, Tmux, expect_text
 
 QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
@@ -115,3 +115,120 @@ def test_merge_refuses_when_anything_is_in_the_way_of_a_path_it_creates(tmux: Tm
     os.rename(quiet.path / obstacle, quiet.path.parent / f"moved-{obstacle}")
     tmux.agents("merge", name)
     assert (quiet.path / incoming).read_text() == "from the agent\n"
+
+
+# --------------------------------------------------------------------------
+# rm: ignored files that are not disposable are work
+
+
+def test_plain_rm_deletes_only_disposable_ignored_files(tmux: Tmux, quiet: Repo) -> None:
+    # The list is the config's: here scratch.log is disposable too.
+    with (quiet.path / ".agents.toml").open("a") as config:
+        config.write('disposable = ["node_modules", "build", "scratch.log"]\n')
+    (quiet.path / ".env").write_text("TOKEN=1\n")
+    name, worktree = spawn(tmux, "only caches")
+    assert (worktree / ".env").read_text() == "TOKEN=1\n"  # copied in, unchanged: not work
+    (worktree / "node_modules" / "pkg").mkdir(parents=True)
+    (worktree / "node_modules" / "pkg" / "index.js").write_text("x\n")
+    (worktree / "build").mkdir()
+    (worktree / "build" / "out.bin").write_bytes(b"\0\1")
+    (worktree / "scratch.log").write_text("noise\n")
+    out = tmux.agents("rm", name).stdout
+    assert not worktree.exists()
+    assert "disposable ignored files deleted (build/, node_modules/, scratch.log)" in out
+    assert " saved in " not in out
+
+
+def test_plain_rm_refuses_ignored_work_and_force_archives_every_byte(tmux: Tmux, quiet: Repo, attach: Callable[..., object]) -> None:
+    (quiet.path / ".env").write_text("TOKEN=1\n")
+    name, worktree = spawn(tmux, "ignored work")
+    (worktree / ".env").write_text("TOKEN=2\n")  # edited after the copy: work
+    (worktree / "notes.log").write_text("my notes\n")
+    (worktree / "deep" / "er").mkdir(parents=True)
+    (worktree / "deep" / "er" / "trace.log").write_bytes(bytes(range(256)))
+    (worktree / "link.log").symlink_to("notes.log")
+    (worktree / "node_modules").mkdir()
+    (worktree / "node_modules" / "big.js").write_text("x\n")
+    expected = {".env": b"TOKEN=2\n", "notes.log": b"my notes\n", "deep/er/trace.log": bytes(range(256))}
+    before = tree_bytes(worktree)
+
+    proc = tmux.agents("rm", name, check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "4 ignored files that are not disposable (.env, deep/er/trace.log, link.log and 1 more)" in proc.stderr
+    assert "Nothing was changed" in proc.stderr and "--force" in proc.stderr
+    assert tree_bytes(worktree) == before
+
+    # The menu's "Remove" runs the same refusing rm, pressed for real.
+    from test_jump_menu import press
+
+    tmux.load_plugin()
+    client = attach(timeout=15)
+    pane = tmux.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").split(f" {name}\n")[0].split()[-1]
+    tmux.run("select-window", "-t", pane)
+    tmux.run("select-pane", "-t", pane)
+    press(client, "a")  # type: ignore[arg-type]
+    expect_text(client, "Actions on")  # type: ignore[arg-type]
+    client.send("x")  # type: ignore[attr-defined]
+    expect_text(client, "Remove")  # type: ignore[arg-type]
+    client.send("X")  # type: ignore[attr-defined]
+    expect_text(client, "(y/n)")  # type: ignore[arg-type]
+    client.send("y")  # type: ignore[attr-defined]
+    expect_text(client, "removing it would lose")  # type: ignore[arg-type]
+    expect_text(client, "[Enter closes]")  # type: ignore[arg-type]
+    client.send("\r")  # type: ignore[attr-defined]
+    assert tree_bytes(worktree) == before
+    assert pane in tmux.panes()
+
+    out = tmux.agents("rm", name, "--force").stdout
+    assert not worktree.exists()
+    archive = Path(out.split(" saved in ")[1].split(";")[0].strip())
+    assert archive.parent == next(Path(tmux.env["XDG_STATE_HOME"]).glob("agents-tmux/repos/*/saved"))
+    assert archive.stat().st_mode & 0o077 == 0  # it may hold secrets (.env)
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert set(members) == set(expected) | {"link.log"}
+        for rel, data in expected.items():
+            assert tar.extractfile(members[rel]).read() == data  # type: ignore[union-attr]
+        assert members["link.log"].issym() and members["link.log"].linkname == "notes.log"
+    assert f"branch agent/{name}" in out
+    assert "disposable ignored files deleted (node_modules/)" in out
+
+
+def test_rm_force_refuses_before_stopping_anything_when_the_archive_cannot_be_written(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "nowhere to save")
+    (worktree / "notes.log").write_text("my notes\n")
+    state = next(Path(tmux.env["XDG_STATE_HOME"]).glob("agents-tmux/repos/*"))
+    (state / "saved").write_text("a file where the archive folder goes\n")
+    proc = tmux.agents("rm", name, "--force", check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "nothing was changed" in proc.stderr
+    assert (worktree / "notes.log").read_text() == "my notes\n"
+    assert name in tmux.run("list-panes", "-a", "-F", "#{@agent_name}").split()
+
+
+# --------------------------------------------------------------------------
+# rm --force says where every piece of work went
+
+
+def test_rm_force_names_the_branch_and_commit_of_a_detached_head(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "detached work")
+    commit_in(quiet, worktree, "first.txt", "on the branch\n")
+    quiet.git("switch", "-q", "--detach", cwd=worktree)
+    (worktree / "second.txt").write_text("on the detached head, uncommitted\n")
+    out = tmux.agents("rm", name, "--force").stdout
+    saved = quiet.git("rev-parse", f"refs/heads/agent/{name}-saved").strip()
+    assert quiet.git("show", f"{saved}:second.txt") == "on the detached head, uncommitted\n"
+    assert f"work saved on branch agent/{name}-saved, commit {saved[:12]}" in out
+    # Its own branch is held entirely by the saved one: deleted, and it says where its commits are.
+    assert f"agent/{name}" not in quiet.branches()
+    assert f"branch agent/{name} deleted: its commits, up to " in out and f"are on agent/{name}-saved" in out
+
+
+def test_rm_names_where_the_commits_of_a_merged_branch_are(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "merged work")
+    commit_in(quiet, worktree, "done.txt", "done\n")
+    tip = quiet.git("rev-parse", "HEAD", cwd=worktree).strip()
+    quiet.git("merge", "-q", "--ff-only", f"agent/{name}")
+    out = tmux.agents("rm", name).stdout
+    assert f"branch agent/{name} deleted: its commits, up to {tip[:12]}, are on main" in out

@@ -85,6 +85,8 @@ class Config:
     focus: bool
     max_agents: int
     context_dir: str
+    #: Ignored files removing an agent may delete (names or globs; see default-config.toml).
+    disposable: tuple[str, ...]
     agents: dict[str, AgentKind]
     #: The merged tables as read, for modules with their own sections (roles, layouts).
     raw: dict[str, Any]
@@ -326,6 +328,7 @@ _DEFAULTS_KEYS = {
     "focus": "bool",
     "max_agents": "int",
     "context_dir": "str",
+    "disposable": "strlist",
 }
 _AGENT_KEYS = {
     "command": "command",

@@ -5,9 +5,11 @@ entry in the repository's registry. After a tmux restart only the registry
 is left, so every command here works from either (:func:`resolve`).
 
 Before anything is removed, :func:`inspect` lists what would be lost
-(uncommitted, untracked, unmerged); :func:`save_work` commits all of it
-(untracked files included, ignored ones not) on the agent's branch and
-checks that nothing is left behind; only then may the worktree go.
+(uncommitted, untracked, unmerged, ignored but not disposable);
+:func:`save_work` commits all of it (untracked files included) on the
+agent's branch and checks that nothing is left behind, and
+:func:`archive_ignored` packs the ignored files that are work into an
+archive; only then may the worktree go.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents_tmux import gitops, registry
+from agents_tmux import gitops, paths, registry
+from agents_tmux import ignored as ignored_files
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
@@ -192,8 +195,12 @@ class Work:
     copies: list[str] = field(default_factory=list)
     #: Untracked folders that are git repositories of their own: git cannot save them.
     nested_repos: list[str] = field(default_factory=list)
-    #: Ignored files and folders (never saved; listed so the user knows).
+    #: Ignored files and folders, as git lists them (a folder once, ending in "/").
     ignored: list[str] = field(default_factory=list)
+    #: The entries of ``ignored`` that are disposable (build output, caches): removing them loses nothing.
+    disposable: list[str] = field(default_factory=list)
+    #: Every ignored file (or symlink) that is work: not disposable, not an unchanged copy, not the context link.
+    kept_ignored: list[str] = field(default_factory=list)
     #: Commits of the branch (or of a detached HEAD) that no other branch holds.
     unmerged: int = 0
     branch_exists: bool = False
@@ -213,6 +220,9 @@ class Work:
             out.append(_count(len(self.untracked), "untracked file") + f" ({sample(self.untracked)})")
         if self.nested_repos:
             out.append(_count(len(self.nested_repos), "nested git repository", "nested git repositories") + f" ({sample(self.nested_repos)})")
+        if self.kept_ignored:
+            out.append(_count(len(self.kept_ignored), "ignored file") + f" that {'is' if len(self.kept_ignored) == 1 else 'are'} "
+                       f"not disposable ({sample(self.kept_ignored)})")
         if self.unmerged:
             out.append(_count(self.unmerged, "commit") + f" on {branch or 'a detached HEAD'} not merged into any other branch")
         return out
@@ -314,14 +324,14 @@ def inspect(ref: AgentRef) -> Work:
                 work.changed.append(path)
         work.copies = _unchanged_copies(ref, work.untracked)
         work.untracked = [p for p in work.untracked if p not in work.copies]
-        ignored = gitops.git(ref.worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory").stdout
-        listed = sorted(p for p in ignored.split("\0") if p)
-        work.ignored = [p for p in listed if not any(p != d and p.startswith(d) for d in listed if d.endswith("/"))]
-        work.ignored = [p for p in work.ignored if not _is_context_link(ref, p)]
+        work.ignored = [p for p in _ignored_listing(ref.worktree) if not _is_context_link(ref, p)]
         # An ignored .env that spawn copied in and nobody changed is still in
         # the main checkout: removing the worktree loses nothing of it.
         copied = set(_unchanged_copies(ref, work.ignored))
         work.ignored = [p for p in work.ignored if p not in copied]
+        patterns = disposable_patterns(repo)
+        work.disposable = [p for p in work.ignored if ignored_files.is_disposable(p, patterns)]
+        work.kept_ignored = _ignored_work(ref, work.ignored, patterns)
         head = gitops.git(ref.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         work.head_branch = head
         if not head:
@@ -329,6 +339,36 @@ def inspect(ref: AgentRef) -> Work:
     if work.branch_exists:
         work.unmerged += unmerged_commits(repo, f"refs/heads/{ref.branch}", ref.branch)
     return work
+
+
+def _ignored_listing(worktree: Path) -> list[str]:
+    """The ignored files and folders of ``worktree`` (a folder once, ending in "/", nothing below it)."""
+    ignored = gitops.git(worktree, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory").stdout
+    listed = sorted(p for p in ignored.split("\0") if p)
+    return [p for p in listed if not any(p != d and p.startswith(d) for d in listed if d.endswith("/"))]
+
+
+def disposable_patterns(repo: Path) -> tuple[str, ...]:
+    """The repository's ``disposable`` patterns; the built-in ones when its config cannot be read.
+
+    A broken config file must not stop a removal, nor make caches count as work.
+    """
+    from agents_tmux import config as config_mod
+
+    try:
+        return config_mod.load(repo).disposable
+    except AgentsError:
+        builtin = config_mod.tomllib.loads(config_mod.DEFAULTS_FILE.read_text(encoding="utf-8"))
+        return tuple(builtin["defaults"]["disposable"])
+
+
+def _ignored_work(ref: AgentRef, listed: list[str], patterns: tuple[str, ...]) -> list[str]:
+    """The files under the ignored entries ``listed`` that removing the worktree would lose."""
+    assert ref.worktree is not None
+    found = ignored_files.files_to_keep(ref.worktree, listed, patterns)
+    found = [p for p in found if not _is_context_link(ref, p)]
+    copied = set(_unchanged_copies(ref, found))
+    return [p for p in found if p not in copied]
 
 
 def _is_context_link(ref: AgentRef, path: str) -> bool:
@@ -429,6 +469,25 @@ def save_work(ref: AgentRef, work: Work) -> Saved:
     return Saved(branch=branch, commit=commit, committed=committed)
 
 
+def archive_folder(repo: Path) -> Path:
+    """Where ``rm --force`` keeps the archives of ignored files: ``<state folder of the repository>/saved``."""
+    return paths.repo_state_dir(repo) / "saved"
+
+
+def archive_ignored(ref: AgentRef) -> tuple[Path | None, list[str]]:
+    """Archive the ignored files of the agent's worktree that are work; (the archive or None, the files).
+
+    Listed afresh: call it once the agent has stopped, so nothing it wrote
+    since :func:`inspect` is missed.
+    """
+    assert ref.worktree is not None
+    files = _ignored_work(ref, _ignored_listing(ref.worktree), disposable_patterns(ref.repo))
+    if not files:
+        return None, []
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in ref.name) or "agent"
+    return ignored_files.archive(ref.worktree, files, archive_folder(ref.repo), stem), files
+
+
 def _free_branch(repo: Path, stem: str) -> str:
     for number in range(1, 1000):
         name = stem if number == 1 else f"{stem}-{number}"
@@ -458,6 +517,23 @@ def delete_branch_if_merged(ref: AgentRef) -> bool:
     # -D: our own check above is stricter than -d's "merged into HEAD"; git
     # still refuses a branch that some worktree has checked out.
     return gitops.git(ref.repo, "branch", "-D", ref.branch, check=False).returncode == 0
+
+
+def branch_tip(ref: AgentRef) -> str:
+    """The commit the agent's branch points at ("" when it has none)."""
+    if not ref.branch:
+        return ""
+    proc = gitops.git(ref.repo, "rev-parse", "-q", "--verify", f"refs/heads/{ref.branch}^{{commit}}", check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def holding_branch(repo: Path, commit: str, prefer: str = "") -> str:
+    """A branch that holds ``commit`` (``prefer`` when it does), for saying where work went."""
+    out = gitops.git(repo, "for-each-ref", "--contains", commit, "--format=%(refname:short)", "refs/heads", "refs/remotes",
+                     check=False).stdout.split()
+    if prefer and prefer in out:
+        return prefer
+    return out[0] if out else "another branch"
 
 
 def short(commit: str) -> str:

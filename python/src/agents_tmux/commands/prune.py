@@ -178,7 +178,7 @@ def _plan_gone_agent(ref: object) -> list[Action]:
         _remove_if_still_clean(ref)
         retire()
 
-    ignored = f" (ignored files go with it: {lifecycle.sample(work.ignored)})" if work.ignored else ""
+    ignored = f" (disposable ignored files go with it: {lifecycle.sample(work.disposable)})" if work.disposable else ""
     return [Action(f"remove {ref.name}: pane gone, worktree {ref.worktree} clean{ignored}, "
                    f"branch {ref.branch or '-'} held by another branch", remove)]
 
