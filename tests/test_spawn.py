@@ -149,13 +149,29 @@ def test_agent_exit_leaves_a_shell_in_the_worktree(tmux: Tmux, repo: Repo, stand
     )
 
 
-def test_agent_not_installed_says_so_and_pane_stays(tmux: Tmux, repo: Repo) -> None:
+def test_agent_not_installed_is_refused_before_anything_is_made(tmux: Tmux, repo: Repo) -> None:
     tmux.run("set-option", "-g", "@agents-command", "no-such-agent-xyz")
+    panes_before = tmux.panes()
+    proc = tmux.agents("spawn", "missing agent", "-d", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "'no-such-agent-xyz'" in proc.stderr and "not installed" in proc.stderr
+    assert tmux.panes() == panes_before
+    assert repo.branches() == ["main"] and repo.worktrees() == [repo.path]
+    assert not (repo.path.parent / "project.agents").exists() or not any((repo.path.parent / "project.agents").iterdir())
+
+
+def test_agent_that_vanished_after_the_spawn_says_so_and_pane_stays(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    # restore and restart start the program later: run-agent still says so in the pane.
+    program = tmp_path / "short-lived-agent"
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    tmux.run("set-option", "-g", "@agents-command", str(program))
     name = tmux.agents("spawn", "missing agent", "-d").stdout.strip()
     pane = pane_of(tmux, name)
-    wait_for(lambda: "not installed" in tmux.capture(pane), message="the not-installed message")
-    assert "no-such-agent-xyz" in tmux.capture(pane)
-    assert tmux.option(pane, "@agent_state") == "exited"
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "exited", message="the agent to exit")
+    program.unlink()
+    tmux.agents("restart", name)
+    wait_for(lambda: "not installed" in tmux.run("capture-pane", "-pJ", "-t", pane), message="the not-installed message")
     assert pane in tmux.panes()
 
 

@@ -228,6 +228,23 @@ def open_pane(
     return pane_id
 
 
+def require_program(kind: AgentKind) -> None:
+    """Refuse, before anything is made, an agent kind whose program is not installed.
+
+    The pane gets this command's PATH (plus the plugin's ``.bin``), or the
+    kind's own ``PATH`` from its ``env``. A relative path with a folder in it
+    is the agent's business (it runs in the worktree).
+    """
+    program = kind.command[0] if kind.command else ""
+    if not program or ("/" in program and not os.path.isabs(program)):
+        return
+    if shutil.which(program, path=kind.env.get("PATH", os.environ.get("PATH", os.defpath))) is None:
+        raise AgentsError(
+            f"the agent program {program!r} (agent kind {kind.name}) is not installed or not on PATH: "
+            "install it, or set the command (@agents-command, or the kind's command in the config); see agents doctor"
+        )
+
+
 def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
     """Create the worktree, branch and pane for ``request``; start the agent."""
     stem = request.slug or slugify(request.task)
@@ -235,6 +252,7 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
     repo = gitops.find_repo(directory)
     cfg = config_mod.load(repo.root, panes.plugin_options(server))
     kind = cfg.agent_kind(request.agent)
+    require_program(kind)
     context_mod.relative_dir(cfg)
     target = request.target or cfg.spawn_target
     if request.placement is None and target not in config_mod.SPAWN_TARGETS:
