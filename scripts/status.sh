@@ -18,17 +18,26 @@ agents_status_format() {
 	for state in $agent_states; do
 		eval "icon=\"\$(get_tmux_option @agents-icon-$state \"\$icon_${state}_default\")\""
 		eval "color=\"\$(get_tmux_option @agents-color-$state \"\$color_${state}_default\")\""
-		count="$(state_count_format "$state")"
-		# Literal commas inside a conditional's branch must be escaped (#,) for
-		# tmux; the count is a whole #{...} block, which tmux skips over intact.
-		# Replacements are quoted: bash 5.2 would read '&' in them as the match.
-		entry="${item//,/#,}"
-		entry="${entry//\{color\}/"${color//,/#,}"}"
-		entry="${entry//\{icon\}/"${icon//,/#,}"}"
-		entry="${entry//\{count\}/"$count"}"
-		format+="#{?#{==:${count},0},,${entry}}"
+		format+="$(status_entry "$item" "$icon" "$color" "$(state_count_format "$state")")"
 	done
+	# Agents whose setup command failed (exited before starting): counted apart, they need fixing.
+	icon="$(get_tmux_option @agents-icon-setup-failed "$icon_setup_failed_default")"
+	color="$(get_tmux_option @agents-color-setup-failed "$color_setup_failed_default")"
+	format+="$(status_entry "$item" "$icon" "$color" '#{n:#{S:#{W:#{P:#{?#{==:#{@agent_setup},failed},x,}}}}}')"
 	printf '%s' "$format"
+}
+
+# status_entry ITEM ICON COLOR COUNT: one entry of the segment, hidden while COUNT is 0.
+status_entry() {
+	local entry count="$4"
+	# Literal commas inside a conditional's branch must be escaped (#,) for
+	# tmux; the count is a whole #{...} block, which tmux skips over intact.
+	# Replacements are quoted: bash 5.2 would read '&' in them as the match.
+	entry="${1//,/#,}"
+	entry="${entry//\{color\}/"${3//,/#,}"}"
+	entry="${entry//\{icon\}/"${2//,/#,}"}"
+	entry="${entry//\{count\}/"$count"}"
+	printf '%s' "#{?#{==:${count},0},,${entry}}"
 }
 
 # window_icon_format: the most urgent state among a window's agents, as its icon.

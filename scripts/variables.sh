@@ -35,6 +35,9 @@ color_working_default="colour39"
 color_waiting_default="colour214"
 color_idle_default="colour76"
 color_exited_default="colour244"
+# Agents whose setup command failed: @agents-icon-setup-failed, @agents-color-setup-failed.
+icon_setup_failed_default="⚠ setup"
+color_setup_failed_default="colour196"
 
 # Behaviour.
 sensible_option="@agents-sensible"               # set escape-time, focus-events, extended-keys...

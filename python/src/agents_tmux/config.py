@@ -87,6 +87,8 @@ class Config:
     context_dir: str
     #: Ignored files removing an agent may delete (names or globs; see default-config.toml).
     disposable: tuple[str, ...]
+    #: The range live agents' ports come from ("41000-41999"; "" for none): see ``ports``.
+    ports: str
     agents: dict[str, AgentKind]
     #: The merged tables as read, for modules with their own sections (roles, layouts).
     raw: dict[str, Any]
@@ -329,6 +331,7 @@ _DEFAULTS_KEYS = {
     "max_agents": "int",
     "context_dir": "str",
     "disposable": "strlist",
+    "ports": "str",
 }
 _AGENT_KEYS = {
     "command": "command",
@@ -360,6 +363,12 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
     values = {key: check.get(defaults, "defaults", key, kind) for key, kind in _DEFAULTS_KEYS.items()}
     if values["spawn_target"] not in SPAWN_TARGETS:
         raise check.fail("defaults.spawn_target", f"expected one of {', '.join(SPAWN_TARGETS)}, got {values['spawn_target']!r}")
+    try:
+        from agents_tmux.ports import parse_range
+
+        parse_range(values["ports"])
+    except ValueError as exc:
+        raise check.fail("defaults.ports", str(exc)) from None
     if "{slug}" not in values["worktree_dir"]:
         raise check.fail("defaults.worktree_dir", "expected a path template containing {slug}")
     agents = {name: _agent_kind(check, name, table) for name, table in merged["agents"].items()}

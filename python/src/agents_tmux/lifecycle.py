@@ -294,6 +294,10 @@ def _unchanged_copies(ref: AgentRef, untracked: list[str]) -> list[str]:
     wanted: set[str] = set()
     for pattern in copy_patterns(ref.repo):
         wanted.update(glob.glob(pattern, root_dir=ref.worktree, include_hidden=True))
+    if untracked:
+        from agents_tmux.spawn import worktree_include_files
+
+        wanted.update(worktree_include_files(ref.repo))
     same = []
     for path in untracked:
         original = ref.repo / path

@@ -32,6 +32,8 @@ AGENT_FIELDS = (
     "session_id",
     "transcript",
     "pr",
+    "port",
+    "setup",
 )
 #: Global options agents.tmux reads (besides the per-pane facts).
 PLUGIN_OPTIONS = (
@@ -69,6 +71,10 @@ class Agent:
     pane_pid: str
     #: The URL of the agent's pull request (``agents pr``), "" when none.
     pr: str = ""
+    #: The agent's own TCP port ("" when ports are off).
+    port: str = ""
+    #: The setup command's outcome: "running", "ok", "failed" ("" when there is none).
+    setup: str = ""
 
     @property
     def seconds_in_state(self) -> int:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
-from agents_tmux import gitops, lifecycle, panes, registry
+from agents_tmux import gitops, lifecycle, panes, ports, registry
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def park(server: libtmux.Server | None, ref: AgentRef, close_own_pane_later: boo
     else:
         commit = gitops.git(ref.repo, "rev-parse", f"refs/heads/{ref.branch}").stdout.strip()
     registry.update(ref.repo, ref.name, status=PARKED, parked=int(time.time()), branch=branch, saved_commit=commit)
+    ports.release(ref.repo, ref.name)
     return Parked(branch=branch, commit=commit, committed=committed, pane_closed=closed, ignored=ignored)
 
 
@@ -109,6 +110,7 @@ def unpark(server: libtmux.Server, ref: AgentRef, session: str | None, force: bo
     registry.update(ref.repo, ref.name, status=registry.ACTIVE, unparked=int(time.time()))
     try:
         spawn.copy_files(repo, ref.worktree, cfg.copy_files)
+        spawn.copy_worktree_include(repo, ref.worktree)
         context_mod.prepare(repo, cfg, ref.worktree)
         pane_id, how = restore.open_agent_window(server, cfg, kind, ref, target)
     except BaseException:

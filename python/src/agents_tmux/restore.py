@@ -90,6 +90,7 @@ def pane_facts(ref: AgentRef, kind_name: str, session_id: str, transcript: str) 
         "@agent_state": "starting",
         "@agent_state_since": str(int(time.time())),
         "@agent_exit_status": "",
+        "@agent_setup": "",
     }
     if transcript:
         facts["@agent_transcript"] = transcript
@@ -192,19 +193,20 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
 
     again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
     assert ref.worktree is not None
+    port = agent_port(cfg, ref)
     lines = panes.run(
         server, "new-window", "-d", "-t", f"{session}:", "-n", no_formats(ref.name), "-c", no_formats(str(ref.worktree)),
-        "-P", "-F", "#{pane_id}", *agent_program(again.launch, cfg, kind, ref.name),
+        "-P", "-F", "#{pane_id}", *agent_program(again.launch, cfg, kind, ref.name, port),
     )
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
         raise AgentsError(f"tmux did not report the new pane of {ref.name}")
     server.cmd("select-pane", "-t", pane_id, "-T", no_formats(ref.name))
     session_id = again.launch.session_id
-    panes.set_pane_options(server, pane_id, pane_facts(ref, kind.name, session_id, again.transcript),
-                           keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id", "@agent_transcript"))
+    panes.set_pane_options(server, pane_id, {**pane_facts(ref, kind.name, session_id, again.transcript), "@agent_port": str(port or "")},
+                           keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id", "@agent_transcript", "@agent_setup"))
     panelog.start_if_enabled(server, pane_id, ref.repo, ref.name)
-    _record(ref, again, restored=int(time.time()), socket=server_socket(server))
+    _record(ref, again, restored=int(time.time()), socket=server_socket(server), port=port)
     return pane_id, _how(again)
 
 
@@ -218,13 +220,22 @@ def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
     again = relaunch_command(ref, kind, _extra_dirs(ref, cfg))
     directory = ref.worktree if ref.worktree is not None and ref.worktree.is_dir() else ref.repo
     # The state is set before the pane restarts, so a hook that fires at once is not overwritten.
-    facts = pane_facts(ref, kind.name, again.launch.session_id, again.transcript)
+    port = agent_port(cfg, ref)
+    facts = {**pane_facts(ref, kind.name, again.launch.session_id, again.transcript), "@agent_port": str(port or "")}
     panes.set_pane_options(server, ref.pane_id, facts)
     panes.run(server, "respawn-pane", "-k", "-t", ref.pane_id, "-c", no_formats(str(directory)),
-              *agent_program(again.launch, cfg, kind, ref.name))
+              *agent_program(again.launch, cfg, kind, ref.name, port))
     panelog.start_if_enabled(server, ref.pane_id, ref.repo, ref.name)
-    _record(ref, again, restarted=int(time.time()))
+    _record(ref, again, restarted=int(time.time()), port=port)
     return _how(again)
+
+
+def agent_port(cfg: Config, ref: AgentRef) -> int:
+    """The port the agent comes back with: the one it had when still free, else a free one (0: ports are off)."""
+    from agents_tmux import ports
+
+    recorded = ref.entry.get("port")
+    return ports.for_agent(cfg.ports, ref.repo, ref.name, recorded if isinstance(recorded, int) else 0)
 
 
 def _record(ref: AgentRef, again: Relaunch, **fields: object) -> None:

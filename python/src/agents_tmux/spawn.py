@@ -12,6 +12,7 @@ import glob
 import json
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -22,7 +23,7 @@ import libtmux
 
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
-from agents_tmux import gitops, panes, paths, registry
+from agents_tmux import gitops, panes, paths, ports, registry
 from agents_tmux.atomic import locked
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
@@ -168,19 +169,67 @@ def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> 
     return copied
 
 
-def agent_program(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> list[str]:
+#: Claude Code's file of gitignore patterns: the ignored files to copy into new worktrees.
+WORKTREE_INCLUDE = ".worktreeinclude"
+
+
+def worktree_include_files(root: Path) -> list[str]:
+    """Files of the checkout at ``root`` that ``.worktreeinclude`` names and git ignores (paths relative to it).
+
+    As Claude Code reads the file: a file is copied only when it matches a
+    pattern *and* is ignored, so nothing git tracks is ever duplicated.
+    """
+    include = root / WORKTREE_INCLUDE
+    if not include.is_file():
+        return []
+    listed = gitops.git(root, "ls-files", "-z", "--others", "--ignored", f"--exclude-from={include}", check=False)
+    candidates = [p for p in listed.stdout.split("\0") if p] if listed.returncode == 0 else []
+    if not candidates:
+        return []
+    proc = subprocess.run(["git", "-C", str(root), "check-ignore", "-z", "--stdin"], input="\0".join(candidates) + "\0",
+                          capture_output=True, text=True, check=False)
+    return sorted(p for p in proc.stdout.split("\0") if p)
+
+
+def copy_worktree_include(repo: gitops.Repo, worktree: Path) -> list[str]:
+    """Copy the ignored files ``.worktreeinclude`` names into a new worktree (regular files, never over one there)."""
+    copied: list[str] = []
+    for rel in worktree_include_files(repo.root):
+        src, dest = repo.root / rel, worktree / rel
+        if src.is_symlink() or not src.is_file() or dest.exists() or dest.is_symlink() or ".." in Path(rel).parts:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dest)
+        copied.append(rel)
+    return copied
+
+
+def agent_program(launch: Launch, cfg: Config, kind: AgentKind, name: str, port: int = 0) -> list[str]:
     """The end of a pane-creating tmux command: ``-e`` variables, ``--``, run-agent, the agent's argv.
 
     The same for split-window, new-window and respawn-pane, so spawn,
-    restore and restart start an agent's pane identically.
+    restore and restart start an agent's pane identically. ``{port}`` in
+    the kind's own command words becomes the agent's port (never in the
+    task or other text that follows them).
     """
     env_args: list[str] = []
-    for key, value in pane_environment(launch, cfg, kind, name).items():
+    for key, value in pane_environment(launch, cfg, kind, name, port).items():
         env_args += ["-e", f"{key}={value}"]
-    return [*env_args, "--", str(paths.script("run-agent")), *launch.argv]
+    own = len(kind.command)
+    argv = [with_port(word, port) for word in launch.argv[:own]] + list(launch.argv[own:])
+    return [*env_args, "--", str(paths.script("run-agent")), *argv]
 
 
-def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) -> dict[str, str]:
+def with_port(text: str, port: int) -> str:
+    """``text`` with ``{port}`` filled in (empty when the agent has no port).
+
+    >>> with_port("npm run dev -- --port {port}", 41002)
+    'npm run dev -- --port 41002'
+    """
+    return text.replace("{port}", str(port) if port else "")
+
+
+def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, port: int = 0) -> dict[str, str]:
     """Variables the wrapper reads (set with ``-e``, so they never pass a shell)."""
     env = {
         # `agents` works in the agent (team prompts ask it to run `agents note`) and in the shell it leaves.
@@ -190,10 +239,12 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str) ->
         "AGENTS_TMUX_HOOKS": kind.hooks,
         **kind.env,
     }
+    if port:
+        env["AGENTS_PORT"] = str(port)
     if kind.screen:
         env["AGENTS_TMUX_SCREEN"] = json.dumps({state: list(p) for state, p in kind.screen.items()})
     if cfg.setup:
-        env["AGENTS_TMUX_SETUP"] = cfg.setup
+        env["AGENTS_TMUX_SETUP"] = with_port(cfg.setup, port)
     if launch.typed_prompt:
         env["AGENTS_TMUX_TYPE_PROMPT"] = launch.typed_prompt
     return env
@@ -277,6 +328,7 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         try:
             if request.worktree:
                 copy_files(repo, worktree, cfg.copy_files)
+                copy_worktree_include(repo, worktree)
             # The shared context folder, at the same path in every checkout.
             context_mod.prepare(repo, cfg, worktree if request.worktree else None)
             add_dirs = context_mod.extra_dirs(repo.root, cfg, worktree if request.worktree else None)
@@ -284,9 +336,11 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             if request.system_prompt_for is not None:
                 system_prompt = request.system_prompt_for(name, branch, worktree)
             launch = start_command(kind, request.task, system_prompt, name, add_dirs)
-            program = agent_program(launch, cfg, kind, name)
+            port = ports.for_agent(cfg.ports, repo.root, name)
+            program = agent_program(launch, cfg, kind, name, port)
             pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)
         except BaseException:
+            ports.release(repo.root, name)
             if request.worktree:
                 _undo_worktree(repo, worktree, branch)
             raise
@@ -302,6 +356,7 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             "@agent_session_id": launch.session_id,
             "@agent_state": "starting",
             "@agent_state_since": str(int(time.time())),
+            "@agent_port": str(port or ""),
             **request.extra_options,
         }
         panes.set_pane_options(server, pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
@@ -324,6 +379,7 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
                 "system_prompt": system_prompt,
                 "status": "active",
                 "socket": restore.server_socket(server),
+                "port": port,
             },
         )
     return Spawned(name=name, pane_id=pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)

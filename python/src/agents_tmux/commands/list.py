@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", *(("PR",) if with_pr else ()), "WORKTREE")]
     for agent in agents:
         rows.append((
-            agent.name, agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
+            agent.name, "setup failed" if agent.setup == "failed" else agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
             agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}" if agent.pane_id else "-",
             *((agent.pr or "-",) if with_pr else ()), agent.worktree,
         ))

@@ -130,7 +130,7 @@ def _where_work_went(ref: AgentRef, work: Work, saved: Saved | None, tip: str, d
 
 def _retire(ref: AgentRef, saved_commit: str = "", archive: Path | None = None) -> None:
     """Mark the registry entry removed, so restore skips it; note where its work went."""
-    from agents_tmux import registry
+    from agents_tmux import ports, registry
 
     fields: dict[str, object] = {"status": registry.REMOVED, "removed": int(time.time())}
     if saved_commit:
@@ -138,3 +138,4 @@ def _retire(ref: AgentRef, saved_commit: str = "", archive: Path | None = None) 
     if archive is not None:
         fields["archive"] = str(archive)
     registry.update(ref.repo, ref.name, **fields)
+    ports.release(ref.repo, ref.name)
