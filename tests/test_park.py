@@ -7,6 +7,7 @@ resumed conversation with the real Claude Code is in test_claude_park.py.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import Repo, Tmux, agent_panes, wait_for
 from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
@@ -21,6 +22,8 @@ def test_park_saves_the_work_frees_pane_and_worktree_and_unpark_brings_it_back(t
 
     out = tmux.agents("park", name).stdout
     assert f"parked {name}: work saved on branch agent/{name}" in out and "debug.log" in out
+    archive = registry_entry(tmux, name)["archive"]
+    assert archive in out and Path(archive).exists()
     assert name not in agent_panes(tmux)
     assert not worktree.exists()
     assert quiet.git("show", f"agent/{name}:app.py") == "print('changed')\n"

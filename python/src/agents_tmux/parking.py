@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux import config as config_mod
@@ -41,7 +42,9 @@ class Parked:
     commit: str
     committed: bool
     pane_closed: bool
-    ignored: list[str]
+    #: The archive of ignored files that were work (as ``rm --force`` keeps them), and those files.
+    archive: Path | None
+    archived: list[str]
 
 
 def park(server: libtmux.Server | None, ref: AgentRef, close_own_pane_later: bool = False) -> Parked:
@@ -65,19 +68,32 @@ def park(server: libtmux.Server | None, ref: AgentRef, close_own_pane_later: boo
             f"{ref.worktree} holds git repositories of its own ({lifecycle.sample(work.nested_repos)}): git cannot save them "
             "in a commit; move them out of the worktree first; nothing was changed"
         )
+    if work.kept_ignored:
+        folder = lifecycle.archive_folder(ref.repo)
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise AgentsError(f"cannot make {folder} for the archive of {ref.name}'s ignored files ({exc.strerror}); nothing was changed") from None
     # The agent stops first, so it writes nothing after the save.
     closed = not close_own_pane_later and lifecycle.close_pane(server, ref)
-    branch, commit, committed, ignored = ref.branch, "", False, []
+    branch, commit, committed = ref.branch, "", False
+    archive: Path | None = None
+    archived: list[str] = []
     if work.worktree_exists:
         work = lifecycle.inspect(ref)
         saved = lifecycle.save_work(ref, work)
+        # Ignored files that are work go into an archive, as with rm --force; then the worktree goes.
+        archive, archived = lifecycle.archive_ignored(ref)
         lifecycle.remove_worktree(ref, work)
-        branch, commit, committed, ignored = saved.branch, saved.commit, saved.committed, work.ignored
+        branch, commit, committed = saved.branch, saved.commit, saved.committed
     else:
         commit = gitops.git(ref.repo, "rev-parse", f"refs/heads/{ref.branch}").stdout.strip()
-    registry.update(ref.repo, ref.name, status=PARKED, parked=int(time.time()), branch=branch, saved_commit=commit)
+    fields: dict[str, object] = {"status": PARKED, "parked": int(time.time()), "branch": branch, "saved_commit": commit}
+    if archive is not None:
+        fields["archive"] = str(archive)
+    registry.update(ref.repo, ref.name, **fields)
     ports.release(ref.repo, ref.name)
-    return Parked(branch=branch, commit=commit, committed=committed, pane_closed=closed, ignored=ignored)
+    return Parked(branch=branch, commit=commit, committed=committed, pane_closed=closed, archive=archive, archived=archived)
 
 
 def unpark(server: libtmux.Server, ref: AgentRef, session: str | None, force: bool) -> tuple[str, str]:

@@ -1,7 +1,7 @@
 """Park an agent: stop it, commit its work on its branch, remove its worktree and pane; keep its record.
 
 Like `agents rm --force`, every uncommitted and untracked file is committed
-on the agent's branch first (ignored files are not saved, and are named);
+on the agent's branch first (ignored files that are work go into an archive);
 unlike it, the agent stays on record with status parked and its
 conversation id, so `agents unpark NAME` brings it back where it was. A
 parked agent costs no pane and does not count against the cap; `agents
@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     line = f"parked {ref.name}: {what} on branch {done.branch}, commit {lifecycle.short(done.commit)}"
     if ref.worktree is not None:
         line += f"; worktree {ref.worktree} removed"
-    if done.ignored:
-        line += f"; ignored files not saved: {lifecycle.sample(done.ignored)}"
+    if done.archive is not None:
+        line += f"; ignored files ({lifecycle.sample(done.archived)}) saved in {done.archive}"
     line += f". Bring it back with: agents unpark {ref.name}"
     _say(args, line)
     if own_pane:
