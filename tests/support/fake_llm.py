@@ -1,0 +1,406 @@
+"""What the fake model APIs for Codex, Gemini CLI and Aider share: scripting, recording, serving.
+
+Each real program speaks its own wire format (:mod:`tests.support.fake_openai_responses`,
+:mod:`tests.support.fake_gemini`, :mod:`tests.support.fake_chat_completions`), but a test
+scripts them all the same way: rules tried in order on the *main* conversation (the
+requests that offer the program's tools, or for Aider every chat request), the first
+that matches answers, a default text otherwise::
+
+    rules = [
+        Rule.when("run the tool", Shell("echo hi")),   # user asks -> a shell tool call
+        Rule.after_tool(Text("All done.")),             # tool result -> final text
+        Rule.when("fail please", Failure(400, "bad")),  # an HTTP error instead of a reply
+        Rule.when("hold on", Text("late"), gate=release),  # answer once ``release`` is set
+    ]
+
+A subclass turns a request body into a :class:`Turn` (what the user typed last, whether
+the last item is a tool result) and an :data:`Answer` into its own bytes. Side requests
+(a session title, Gemini's model router) get ``side_reply`` and never consume rules.
+Every request is recorded (``log``; main ones in ``main_requests``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+__all__ = ["Answer", "FakeLLM", "Failure", "Handler", "Recorded", "Rule", "Shell", "Text", "Turn", "sample_for_schema"]
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Text:
+    """The model answers with text and ends its turn."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Shell:
+    """The model asks to run a shell command (each program's own shell tool).
+
+    ``escalate`` (Codex only) asks for running outside the sandbox, which brings up
+    Codex's approval prompt.
+    """
+
+    command: str
+    escalate: bool = True
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The API answers with an HTTP error instead of a reply."""
+
+    status: int = 400
+    message: str = "fake API error"
+
+
+Answer = Text | Shell | Failure
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a rule looks at: one request, read the same way for every wire format."""
+
+    #: The text the user typed in the last user message (the program's own additions left out where known).
+    user_text: str
+    #: The text of the tool result the request carries last, or None when its last item is no tool result.
+    tool_result: str | None
+    #: The whole body, for predicates that need more.
+    body: JsonDict
+
+
+Predicate = Callable[[Turn], bool]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """When ``predicate(turn)`` holds, answer ``answer``.
+
+    ``delay``: seconds to wait (streaming keep-alives) before the content; ``gate``: an
+    event to wait for instead (set it to let the answer through; the wait ends early
+    when the program hangs up, e.g. on an interrupt). ``times`` caps how often it fires.
+    """
+
+    predicate: Predicate
+    answer: Answer
+    delay: float = 0.0
+    gate: threading.Event | None = None
+    times: int | None = None
+    label: str = ""
+
+    @classmethod
+    def when(
+        cls, text: str, answer: Answer, *, delay: float = 0.0, gate: threading.Event | None = None,
+        times: int | None = None,
+    ) -> Rule:
+        """Fire when the user's last typed text contains ``text`` (and no tool result follows it)."""
+        return cls(lambda t: t.tool_result is None and text in t.user_text, answer, delay, gate, times, f"when {text!r}")
+
+    @classmethod
+    def after_tool(
+        cls, answer: Answer, *, contains: str | None = None, delay: float = 0.0,
+        gate: threading.Event | None = None, times: int | None = None,
+    ) -> Rule:
+        """Fire when the request ends with a tool result (whose text contains ``contains``, if given)."""
+
+        def predicate(turn: Turn) -> bool:
+            return turn.tool_result is not None and (contains is None or contains in turn.tool_result)
+
+        return cls(predicate, answer, delay, gate, times, f"after_tool {contains!r}")
+
+    @classmethod
+    def always(cls, answer: Answer, *, delay: float = 0.0, gate: threading.Event | None = None,
+               times: int | None = None) -> Rule:
+        """Fire on any main request (put it last)."""
+        return cls(lambda _t: True, answer, delay, gate, times, "always")
+
+
+@dataclass
+class Recorded:
+    """One HTTP request the server received."""
+
+    method: str
+    path: str
+    body: JsonDict | None
+    main: bool = False
+    turn: Turn | None = None
+    answer: Answer | None = None
+    #: The program hung up before the answer was complete (an interrupt).
+    aborted: bool = False
+    at: float = field(default_factory=time.monotonic)
+
+
+def sample_for_schema(schema: Any, text: str) -> Any:
+    """A small value that satisfies a (simple) JSON schema, with ``text`` for strings.
+
+    >>> sample_for_schema({"type": "object", "properties": {"reason": {"type": "string"},
+    ...     "score": {"type": "integer"}}}, "T")
+    {'reason': 'T', 'score': 0}
+    """
+    if not isinstance(schema, dict):
+        return text
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return sample_for_schema(schema[key][0], text)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    kind = kind.lower() if isinstance(kind, str) else kind
+    if kind == "object":
+        props = schema.get("properties")
+        return {k: sample_for_schema(v, text) for k, v in props.items()} if isinstance(props, dict) else {}
+    if kind == "array":
+        return []
+    if kind == "boolean":
+        return False
+    if kind in ("integer", "number"):
+        minimum = schema.get("minimum")
+        return minimum if isinstance(minimum, (int, float)) else 0
+    if kind == "null":
+        return None
+    return text
+
+
+class Hangup(Exception):
+    """The program closed the connection while an answer was being written."""
+
+
+class Handler(BaseHTTPRequestHandler):
+    """HTTP plumbing; what to answer is decided by the owning :class:`FakeLLM`."""
+
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Stay quiet."""
+
+    def read_body(self) -> JsonDict | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        if not raw:
+            return None
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            return {"_raw": raw.decode("utf-8", "replace")}
+        return decoded if isinstance(decoded, dict) else {"_json": decoded}
+
+    def send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self) -> None:
+        """Headers of a server-sent-events reply (the connection closes at its end)."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise Hangup from exc
+
+    def hold(self, rule: Rule | None, keepalive: bytes | None) -> None:
+        """Wait as ``rule`` says, writing ``keepalive`` now and then so a hang-up is noticed."""
+        if rule is None or (rule.gate is None and rule.delay <= 0):
+            return
+        deadline = time.monotonic() + (rule.delay if rule.gate is None else 600.0)
+        while time.monotonic() < deadline:
+            if rule.gate is not None and rule.gate.wait(0.25):
+                return
+            if rule.gate is None:
+                time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            if keepalive:
+                self.write(keepalive)
+            elif self._peer_gone():
+                raise Hangup
+
+    def _peer_gone(self) -> bool:
+        """Tell (without writing) whether the program closed its end."""
+        import select
+        import socket
+
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self.server.owner.record(Recorded("GET", self.path, None))
+        self.send_json(200, {})
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        body = self.read_body()
+        owner = self.server.owner
+        try:
+            owner.handle_post(self, self.path, body or {})
+        except Hangup:
+            owner.mark_aborted()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, owner: FakeLLM) -> None:
+        self.owner = owner
+        super().__init__(("127.0.0.1", 0), Handler)
+
+
+class FakeLLM:
+    """A fake model API on ``127.0.0.1:<ephemeral port>``, served from a daemon thread.
+
+    Subclasses implement :meth:`handle_post` with :meth:`choose` and :meth:`record`.
+    """
+
+    name = "fake-llm"
+
+    def __init__(self, rules: Sequence[Rule] = (), *, default: Answer = Text("OK."),
+                 side_reply: str = "Test session") -> None:
+        self.rules: list[Rule] = list(rules)
+        self.default = default
+        self.side_reply = side_reply
+        self._lock = threading.Condition()
+        self._log: list[Recorded] = []
+        self._fired: dict[int, int] = {}
+        self._ids = itertools.count(1)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------
+
+    def start(self) -> FakeLLM:
+        if self._server is None:
+            self._server = _Server(self)
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (no path)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting ---------------------------------------------------------
+
+    def add(self, *rules: Rule) -> None:
+        """Append rules while serving."""
+        with self._lock:
+            self.rules.extend(rules)
+
+    def choose(self, turn: Turn) -> tuple[Answer, Rule | None]:
+        """The answer to a main request (counting the rule's use)."""
+        with self._lock:
+            for index, rule in enumerate(self.rules):
+                used = self._fired.get(index, 0)
+                if rule.times is not None and used >= rule.times:
+                    continue
+                if rule.predicate(turn):
+                    self._fired[index] = used + 1
+                    return rule.answer, rule
+        return self.default, None
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- records -----------------------------------------------------------
+
+    def record(self, entry: Recorded) -> Recorded:
+        with self._lock:
+            self._log.append(entry)
+            self._lock.notify_all()
+        return entry
+
+    def mark_aborted(self) -> None:
+        """The newest main request's answer was cut short by the program."""
+        with self._lock:
+            for entry in reversed(self._log):
+                if entry.main:
+                    entry.aborted = True
+                    break
+            self._lock.notify_all()
+
+    @property
+    def log(self) -> list[Recorded]:
+        with self._lock:
+            return list(self._log)
+
+    @property
+    def main_requests(self) -> list[Recorded]:
+        return [e for e in self.log if e.main]
+
+    def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 30.0, *, start: int = 0) -> Recorded:
+        """The first main request at index >= ``start`` (in ``main_requests``) matching ``predicate``."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                mains = [e for e in self._log if e.main]
+                for entry in mains[start:]:
+                    if predicate(entry):
+                        return entry
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.name}: no matching request within {timeout}s ({len(mains)} main seen)")
+                self._lock.wait(left)
+
+    def wait_user(self, text: str, timeout: float = 30.0) -> Recorded:
+        """The first main request whose user text contains ``text``."""
+        return self.wait_for(lambda e: e.turn is not None and text in e.turn.user_text, timeout)
+
+    def summary(self) -> str:
+        """The main requests so far, one short line each (for failure messages)."""
+        lines = []
+        for e in self.main_requests:
+            turn = e.turn
+            what = "tool:" + (turn.tool_result or "")[:40] if turn and turn.tool_result is not None else (turn.user_text[-60:] if turn else "")
+            lines.append(f"{what!r} -> {e.answer!r}{' (aborted)' if e.aborted else ''}")
+        return "\n".join(lines) or "(no main requests)"
