@@ -26,7 +26,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULTS_FILE = Path(__file__).with_name("default-config.toml")
 SPAWN_TARGETS = ("split-h", "split-v", "window")
 PROMPT_MODES = ("arg", "keys", "none")
-SCREEN_STATES = ("waiting", "working", "idle")
+SCREEN_STATES = ("waiting", "error", "working", "idle")
 
 #: Which tmux option overrides which ``[defaults]`` key.
 TMUX_OVERRIDES = {

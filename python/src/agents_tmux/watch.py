@@ -27,13 +27,16 @@ import subprocess
 import sys
 import time
 
-ORDER = ("waiting", "working", "idle")
+#: States the screen can show, most urgent first. ``error``: a failed turn the
+#: program reports only on its screen (Codex's "■ <error>", Gemini's "✕ [API Error").
+ORDER = ("waiting", "error", "working", "idle")
 #: Seconds between screen reads, by (has hooks, current state); None = only when woken.
 POLL = {
     (False, "starting"): 1.0,
     (False, "working"): 1.0,
     (False, "waiting"): 1.0,
     (False, "idle"): 1.0,
+    (False, "error"): 1.0,
     (True, "starting"): 0.5,
     (True, "working"): 2.0,
     (True, "waiting"): 1.0,
@@ -63,7 +66,7 @@ def compile_patterns(raw: dict[str, list[str]]) -> dict[str, list[re.Pattern[str
 
 
 def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | None:
-    """The state a screen shows: the first of waiting, working, idle that matches.
+    """The state a screen shows: the first of waiting, error, working, idle that matches.
 
     Only the last lines count: an old question scrolled up is not a question.
     """
@@ -79,6 +82,10 @@ def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | N
         # view (a line-based agent such as Aider scrolls) is not a question.
         # A working or idle marker on the question's own line does not count.
         lowest["waiting"] = -1
+    if 0 <= lowest["error"] < lowest["working"]:
+        # A new turn runs below an old error: the error is history. (The idle
+        # composer always sits below a fresh error, so idle does not cancel it.)
+        lowest["error"] = -1
     for state in ORDER:
         if lowest[state] >= 0:
             return state

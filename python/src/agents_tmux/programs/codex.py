@@ -1,0 +1,158 @@
+"""Codex CLI: native hooks given per process with ``-c``, trusted by hash; sessions under ``$CODEX_HOME``.
+
+Facts (Codex 0.171, /work/shared/AGENT-CLIS.md and the recordings in tests/screens/codex):
+
+* Hooks can be added per process: ``-c 'hooks.Stop=[{hooks=[{type="command",command="..."}]}]'``.
+  Codex runs a hook only once it is trusted. Trust is a ``trusted_hash`` per hook under
+  ``hooks.state."<source>:<event>:<group>:<handler>"``, where a ``-c`` hook's source is
+  ``/<session-flags>/config.toml`` and the hash is SHA-256 of the hook's identity (its event,
+  command, timeout, async flag) as sorted compact JSON. ``-c hooks.state={...}`` gives that
+  trust per process too: agents.tmux trusts exactly its own hook commands, nothing else —
+  not the blanket ``--dangerously-bypass-hook-trust``, which would also run a cloned
+  repository's ``.codex/hooks.json`` unreviewed, and not an edit of the user's config.toml.
+* ``SessionStart`` fires when the first prompt is submitted (not when the TUI opens), so
+  it sets no state: the ``UserPromptSubmit`` right after it does.
+* Denying an approval and pressing Esc fire no ``Stop`` (the screen returns to the
+  composer: "■ Conversation interrupted"); a failed request fires none either (the screen
+  shows "■ <the error>"): the screen watcher decides those, from ``working``/``waiting``.
+* ``codex resume <id>`` reopens a conversation; transcripts are
+  ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents_tmux.programs import Program
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agents_tmux.config import AgentKind
+
+#: Codex hook events agents.tmux listens to, in the order a turn fires them.
+EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop", "SessionEnd")
+EVENT_STATES = {
+    "UserPromptSubmit": "working",
+    "PreToolUse": "working",
+    "PostToolUse": "working",
+    "PermissionRequest": "waiting",
+    "Stop": "idle",
+    "SessionEnd": "exited",
+}
+#: Seconds a hook may run. Codex clamps SessionEnd's to 3 s, and the trust hash is
+#: taken over the clamped value, so it is given as 3 here.
+TIMEOUTS = {"SessionEnd": 3}
+DEFAULT_TIMEOUT = 10
+#: Where Codex files hooks given with ``-c`` (the key prefix of their trust entries).
+SESSION_FLAGS_SOURCE = "/<session-flags>/config.toml"
+
+#: What the screen shows (recorded from Codex 0.171 in tests/screens/codex).
+SCREEN = {
+    # Approvals ("Would you like to run the following command?", "...make the following
+    # edits?"), their footer, and the folder-trust question.
+    "waiting": (
+        "Would you like to (run|make|grant|apply)",
+        "Press enter to confirm or esc to cancel",
+        "Do you trust the contents of this directory",
+        "Hooks need review",
+    ),
+    # "■ <message>" after a failed request ("■ Conversation interrupted" is an
+    # interrupt), as long as no later message ("■ ..." or "• ...") follows it.
+    "error": ("^■ (?!Conversation interrupted)(?![\\s\\S]*^[■•] )",),
+    "working": ("[Ee]sc to interrupt",),
+    # The composer's footer (older versions: "⏎ send ..."); the composer line
+    # itself stays on screen while working.
+    "idle": ("\\? for shortcuts", "\\d+% context left", "⏎ send"),
+}
+
+
+def event_label(event: str) -> str:
+    """Codex's snake_case name of an event, as in its trust keys.
+
+    >>> event_label("PermissionRequest")
+    'permission_request'
+    """
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(event))
+
+
+def hook_command() -> str:
+    """The shell command Codex runs for each hook: this Python, isolated, no site."""
+    import shlex
+
+    handler = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_hook.py")
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(handler)} codex"
+
+
+def trust_hash(event: str, command: str, timeout: int) -> str:
+    """The ``trusted_hash`` Codex computes for one command hook with no matcher.
+
+    >>> trust_hash("Stop", "/tmp/pg/hooklog.sh Stop", 600)
+    'sha256:ede94ee632e47b5811efa5612d7f2766e528267fc2f24979d505245da7dbf890'
+    """
+    import hashlib
+    import json
+
+    identity = {"event_name": event_label(event),
+                "hooks": [{"async": False, "command": command, "timeout": timeout, "type": "command"}]}
+    return "sha256:" + hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def hook_config(command: str) -> list[str]:
+    """The ``-c`` overrides that add agents.tmux's hooks to one Codex process, and trust them."""
+    import json
+
+    args: list[str] = []
+    trusted: list[str] = []
+    for event in EVENTS:
+        timeout = TIMEOUTS.get(event, DEFAULT_TIMEOUT)
+        # JSON strings are valid TOML basic strings.
+        args += ["-c", f'hooks.{event}=[{{hooks=[{{type="command",command={json.dumps(command)},timeout={timeout}}}]}}]']
+        key = f"{SESSION_FLAGS_SOURCE}:{event_label(event)}:0:0"
+        trusted.append(f'{json.dumps(key)}={{trusted_hash="{trust_hash(event, command, timeout)}"}}')
+    args += ["-c", "hooks.state={" + ",".join(trusted) + "}"]
+    return args
+
+
+def codex_home() -> str:
+    return os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
+
+
+class Codex(Program):
+    """OpenAI's Codex CLI (``codex``), state from its hooks, the screen filling their gaps."""
+
+    name = "codex"
+    hook_events = EVENTS
+    screen = SCREEN
+
+    def state_for(self, payload: dict[str, object]) -> str | None:
+        event = payload.get("hook_event_name")
+        return EVENT_STATES.get(event) if isinstance(event, str) else None
+
+    def starts_session(self, payload: dict[str, object]) -> bool:
+        return payload.get("hook_event_name") == "SessionStart"
+
+    def hook_args(self, kind: AgentKind) -> list[str]:
+        del kind
+        return hook_config(hook_command())
+
+    def prompt_args(self, kind: AgentKind, prompt: str) -> tuple[list[str], str]:
+        args, typed = super().prompt_args(kind, prompt)
+        if kind.prompt == "arg" and args and prompt.startswith("-"):
+            args = ["--", prompt]  # a task starting with "-" is not an option
+        return args, typed
+
+    def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
+        from pathlib import Path
+
+        del worktree
+        candidates = [Path(recorded)] if recorded else []
+        if session_id and not any(p.name.endswith(f"-{session_id}.jsonl") for p in candidates):
+            sessions = Path(codex_home()) / "sessions"
+            candidates += sorted(sessions.glob(f"*/*/*/rollout-*-{session_id}.jsonl"))
+        return candidates
+
+
+PROGRAM = Codex()
