@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", "menu"),
     ("diff", "diff"),
     ("merge", "merge"),
+    ("sync", "sync"),
     ("pr", "pr"),
     ("rm", "rm"),
     ("park", "park"),

@@ -89,6 +89,8 @@ class Config:
     disposable: tuple[str, ...]
     #: The range live agents' ports come from ("41000-41999"; "" for none): see ``ports``.
     ports: str
+    #: How ``agents sync`` brings the base's new commits into an agent's branch: "merge" or "rebase".
+    sync: str
     agents: dict[str, AgentKind]
     #: The merged tables as read, for modules with their own sections (roles, layouts).
     raw: dict[str, Any]
@@ -332,6 +334,7 @@ _DEFAULTS_KEYS = {
     "context_dir": "str",
     "disposable": "strlist",
     "ports": "str",
+    "sync": "str",
 }
 _AGENT_KEYS = {
     "command": "command",
@@ -369,6 +372,8 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
         parse_range(values["ports"])
     except ValueError as exc:
         raise check.fail("defaults.ports", str(exc)) from None
+    if values["sync"] not in ("merge", "rebase"):
+        raise check.fail("defaults.sync", f"expected merge or rebase, got {values['sync']!r}")
     if "{slug}" not in values["worktree_dir"]:
         raise check.fail("defaults.worktree_dir", "expected a path template containing {slug}")
     agents = {name: _agent_kind(check, name, table) for name, table in merged["agents"].items()}
