@@ -253,8 +253,18 @@ def action_items(agent: Agent, args: argparse.Namespace, client: str | None) -> 
     if installed("merge"):
         merge = background_command(cli, ["merge", name], f"agents merge {name}", client, directory=where)
         items.append(Item("Merge into its base…", "m", confirm(f"Merge {name} into its base? (y/n)", merge)))
+    if installed("sync"):
+        sync = background_command(cli, ["sync", name], f"agents sync {name}", client, directory=where)
+        items.append(Item("Sync with its base (conflicts go to it)", "s", sync))
+    if installed("pr"):
+        # A popup: the URL, or the gh command to run when gh is missing, stays to be read.
+        pull_request = popup_command(cli, ["pr", name], f"agents pr {name}", where)
+        items.append(Item("Pull request (push, open with gh)…", "p", confirm(f"Push {name}'s branch and open a pull request? (y/n)", pull_request)))
     if installed("restart"):
         items.append(Item("Restart", "r", background_command(cli, ["restart", name], f"agents restart {name}", client, directory=where)))
+    if installed("park"):
+        park = background_command(cli, ["park", name], f"agents park {name}", client)
+        items.append(Item("Park (saves its work, frees the pane)…", "P", confirm(f"Park {name}: stop it, commit its work, remove its worktree? (y/n)", park)))
     if installed("rm"):
         remove = popup_command(cli, ["rm", name], f"agents rm {name}", "")
         items.append(Item("Remove (keeps unsaved work: refuses)…", "X", confirm(f"Remove agent {name} and its worktree? (y/n)", remove)))
@@ -268,6 +278,8 @@ def confirm(question: str, command: str) -> str:
 
 def agent_menu(agent: Agent, args: argparse.Namespace, client: str | None) -> tuple[str, list[Item]]:
     items = [Item("Jump to it", "j", focus_command(agent.pane_id))]
+    if agent.pr:
+        items.append(Item(menu_text(f"-pull request: {agent.pr}")))
     actions = action_items(agent, args, client)
     if actions:
         items.append(Item(""))

@@ -1,0 +1,47 @@
+"""The menu's road from an agent's work to its base: sync, pull request, park, chosen with real keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pexpect
+from conftest import PREFIX, Repo, Tmux, agent_panes, expect_text, wait_for
+from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
+from test_pr import commit_in
+
+
+def test_menu_syncs_and_parks_the_current_agent_and_shows_its_pull_request(
+    tmux: Tmux, quiet: Repo, attach: Callable[..., pexpect.spawn]
+) -> None:
+    tmux.load_plugin()
+    name, worktree = spawn(tmux, "Menu road")
+    pane = agent_panes(tmux)[name]
+    actions = tmux.agents("menu", "--print", "--agent", name).stdout
+    labels = {line.split("\t")[0]: line.split("\t")[1] for line in actions.splitlines()}
+    assert labels["s"].startswith("Sync") and labels["p"].startswith("Pull request") and labels["P"].startswith("Park")
+    assert "pull request:" not in actions
+    tmux.run("set-option", "-p", "-t", pane, "@agent_pr", "https://github.com/example/project/pull/9")
+    assert "pull request: https://github.com/example/project/pull/9" in tmux.agents("menu", "--print", "--agent", name).stdout
+
+    commit_in(quiet, quiet.path, "base.txt", "base\n", "New on main")
+    client = attach(timeout=15)
+    tmux.run("select-pane", "-t", pane)
+    # prefix + a, x (actions on this agent), s (sync): the base's commit arrives in the worktree.
+    client.send(PREFIX)
+    client.send("a")
+    expect_text(client, "Actions on")
+    client.send("x")
+    expect_text(client, "Sync with its base")
+    client.send("s")
+    wait_for(lambda: (worktree / "base.txt").exists(), timeout=20, message="the sync from the menu")
+    # P, then y at the confirmation: parked.
+    client.send(PREFIX)
+    client.send("a")
+    expect_text(client, "Actions on")
+    client.send("x")
+    expect_text(client, "Park (saves its work")
+    client.send("P")
+    expect_text(client, "Park " + name)
+    client.send("y")
+    wait_for(lambda: registry_entry(tmux, name).get("status") == "parked", timeout=20, message="the park from the menu")
+    assert not worktree.exists() and name not in agent_panes(tmux)
