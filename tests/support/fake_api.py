@@ -45,7 +45,11 @@ __all__ = [
     "Recorded",
     "Reply",
     "ToolUse",
+    "ApiError",
+    "ask_user",
     "bash",
+    "exit_plan_mode",
+    "subagent",
     "is_main_request",
     "last_user_text",
     "last_user_message",
@@ -244,7 +248,42 @@ def bash(command: str, description: str = "Run a shell command") -> ToolUse:
     return ToolUse("Bash", {"command": command, "description": description})
 
 
-Answer = str | ToolUse
+@dataclass(frozen=True)
+class ApiError:
+    """An HTTP error the fake API answers instead of a message (a failed turn).
+
+    400 is not retried by Claude Code: the turn fails at once with
+    ``API Error: 400 <message>`` on the screen.
+    """
+
+    status: int = 400
+    message: str = "Simulated failure for the test"
+    kind: str = "invalid_request_error"
+
+    def body(self) -> JsonDict:
+        return {"type": "error", "error": {"type": self.kind, "message": self.message}, "request_id": "req_fake"}
+
+
+def ask_user(question: str, options: Sequence[str] = ("Yes", "No"), header: str = "Choice") -> ToolUse:
+    """A ``tool_use`` of Claude Code's AskUserQuestion tool: a question the user must answer."""
+    return ToolUse(
+        "AskUserQuestion",
+        {"questions": [{"question": question, "header": header, "multiSelect": False,
+                        "options": [{"label": o, "description": f"Answer {o}"} for o in options]}]},
+    )
+
+
+def exit_plan_mode(plan: str) -> ToolUse:
+    """A ``tool_use`` of Claude Code's ExitPlanMode tool: the plan, waiting for the user's approval."""
+    return ToolUse("ExitPlanMode", {"plan": plan})
+
+
+def subagent(prompt: str, description: str = "Look around", agent_type: str = "general-purpose") -> ToolUse:
+    """A ``tool_use`` of Claude Code's Agent (formerly Task) tool: a subagent doing ``prompt``."""
+    return ToolUse("Agent", {"description": description, "prompt": prompt, "subagent_type": agent_type})
+
+
+Answer = str | ToolUse | ApiError
 Predicate = Callable[[JsonDict], bool]
 
 
@@ -477,6 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
         ids = owner._next_ids()
         model = str(body.get("model") or "claude-fake")
         tokens = _estimate_tokens(body)
+        if isinstance(answer, ApiError):
+            self._send_json(answer.status, answer.body())
+            return
         try:
             if body.get("stream"):
                 self._stream(answer, delay, model=model, ids=ids, tokens=tokens)
