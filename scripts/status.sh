@@ -11,7 +11,7 @@ state_count_format() {
 	printf '#{n:#{S:#{W:#{P:#{?#{==:#{@agent_state},%s},x,}}}}}' "$1"
 }
 
-# agents_status_format: the segment, e.g. "⚙ 2 ⏳ 1 ✓ 3 " (zero counts hidden).
+# agents_status_format: the segment, e.g. "⚙ 2 ⏳ 1 ⚠ 1 ✓ 3 " (zero counts hidden).
 agents_status_format() {
 	local item state icon color count entry format=""
 	item="$(get_tmux_option "$status_item_option" "$status_item_default")"
@@ -43,8 +43,9 @@ status_entry() {
 # window_icon_format: the most urgent state among a window's agents, as its icon.
 window_icon_format() {
 	local state icon format="" closing=""
-	# Most urgent first: a waiting agent outranks a working one, and so on.
-	for state in waiting working starting idle exited; do
+	# Most urgent first: a waiting agent outranks a failed one, which outranks
+	# a working one, and so on.
+	for state in waiting error working starting idle exited; do
 		eval "icon=\"\$(get_tmux_option @agents-icon-$state \"\$icon_${state}_default\")\""
 		format+="#{?#{m:*<${state}>*,#{P:<#{@agent_state}>}}, ${icon//,/#,},"
 		closing+="}"

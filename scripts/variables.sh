@@ -24,15 +24,17 @@ window_status_default="on"
 status_item_option="@agents-status-item"         # one state's entry; {color} {icon} {count}
 status_item_default="#[fg={color}]{icon} {count}#[fg=default] "
 # Icons and colours per state: @agents-icon-<state>, @agents-color-<state>.
-agent_states="starting working waiting idle exited"
+agent_states="starting working waiting error idle exited"
 icon_starting_default="◌"
 icon_working_default="⚙"
 icon_waiting_default="⏳"
+icon_error_default="⚠"
 icon_idle_default="✓"
 icon_exited_default="✗"
 color_starting_default="colour244"
 color_working_default="colour39"
 color_waiting_default="colour214"
+color_error_default="colour196"
 color_idle_default="colour76"
 color_exited_default="colour244"
 # Agents whose setup command failed: @agents-icon-setup-failed, @agents-color-setup-failed.

@@ -54,6 +54,12 @@ PAYLOADS = {
     "PostToolUseFailure": payload("PostToolUseFailure", tool_name="Bash", tool_input={"command": "false"}, tool_use_id="toolu_2", error="exit 1"),
     "Stop": payload("Stop", stop_hook_active=False, last_assistant_message="Done.", background_tasks=[], session_crons=[]),
     "SessionEnd": payload("SessionEnd", reason="prompt_input_exit"),
+    # Recorded from Claude Code 2.1.197 and 2.1.332 (tests/support/CLAUDE-NOTES.md).
+    "StopFailure": payload("StopFailure", error="unknown", last_assistant_message="API Error: 400 Simulated failure"),
+    "PreCompact": payload("PreCompact", trigger="manual", custom_instructions=None),
+    "PostCompact": payload("PostCompact", trigger="manual", compact_summary="Summary."),
+    "Elicitation": payload("Elicitation", mcp_server_name="files", message="Which folder?"),
+    "ElicitationResult": payload("ElicitationResult", mcp_server_name="files", action="accept"),
 }
 
 
@@ -116,6 +122,8 @@ BAD_INPUT = {
     "a number": "42",
     "null": "null",
     "unknown event": json.dumps(payload("TeammateIdle")),
+    # A subagent's Stop must not end the main turn: not even listened to.
+    "SubagentStop": json.dumps(payload("SubagentStop", agent_id="a1", agent_type="general-purpose", last_assistant_message="OK.")),
     "no event name": json.dumps({"session_id": SESSION}),
     "event name not a string": json.dumps({"hook_event_name": ["Stop"]}),
     "binary garbage": b"\xff\xfe\x00\x01Stop",
@@ -182,6 +190,12 @@ TRANSITIONS = [
     ("PostToolUse", "waiting", "working"),
     ("PostToolUseFailure", "waiting", "working"),
     ("Stop", "working", "idle"),
+    ("StopFailure", "working", "error"),
+    ("UserPromptSubmit", "error", "working"),
+    ("PreCompact", "idle", "working"),
+    ("PostCompact", "working", "idle"),
+    ("Elicitation", "working", "waiting"),
+    ("ElicitationResult", "waiting", "working"),
     ("SessionEnd", "idle", "exited"),
 ]
 
@@ -217,6 +231,9 @@ def test_a_repeated_state_keeps_its_clock(tmux: Tmux, agent: str, event: str, st
         {"hook_event_name": "Notification", "notification_type": "idle_prompt", "message": "Claude is waiting for your input"},
         {"hook_event_name": "Notification", "notification_type": "auth_success", "message": "Signed in"},
         {"hook_event_name": "SessionStart", "source": "compact"},
+        # An automatic compaction happens inside a turn, /clear inside one Claude.
+        {"hook_event_name": "PostCompact", "trigger": "auto", "compact_summary": "Summary."},
+        {"hook_event_name": "SessionEnd", "reason": "clear"},
     ],
 )
 def test_events_that_change_no_state(tmux: Tmux, agent: str, extra: dict[str, str]) -> None:
@@ -242,6 +259,19 @@ def test_events_of_a_program_without_hooks_or_adapter_change_nothing(tmux: Tmux,
     proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), hook_env(tmux, agent), args=(program,))
     assert_silent(proc, elapsed)
     assert snapshot(tmux) == before
+
+
+def test_stop_while_a_background_subagent_runs_stays_working(tmux: Tmux, agent: str) -> None:
+    """2.1.332 runs subagents in the background: the turn stops, Claude resumes when they finish."""
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    running = [{"id": "a5", "type": "subagent", "status": "running", "description": "Look around"}]
+    proc, elapsed = run_handler(json.dumps({**PAYLOADS["Stop"], "background_tasks": running}), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "working"
+    finished = [{**running[0], "status": "completed"}]
+    proc, elapsed = run_handler(json.dumps({**PAYLOADS["Stop"], "background_tasks": finished}), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "idle"
 
 
 def test_notification_without_a_type_asking_permission_is_waiting(tmux: Tmux, agent: str) -> None:

@@ -157,3 +157,23 @@ def test_menu_caps_long_lists_to_the_client_height(tmux: Tmux, repo: Repo, stand
         tmux.agents("menu", "--client", client_name(tmux))
     finally:
         child.terminate(force=True)
+
+
+def test_a_failed_agent_needs_you_like_a_waiting_one(tmux: Tmux) -> None:
+    """``error`` (a failed turn) is jumped to, listed first and counted in the status bar like ``waiting``."""
+    states = {"done": ("idle", "10"), "asks": ("waiting", "200"), "failed": ("error", "100")}
+    pane_of: dict[str, str] = {}
+    for name, (state, since) in states.items():
+        pane = tmux.run("new-window", "-d", "-t", "main", "-P", "-F", "#{pane_id}", "sleep 300").strip()
+        for option, value in (("@agent_name", name), ("@agent_state", state), ("@agent_state_since", since), ("@agent_branch", f"agent/{name}")):
+            tmux.run("set-option", "-p", "-t", pane, option, value)
+        pane_of[name] = pane
+    # The failed agent has waited longest (since 100 < 200): the jump goes there first.
+    assert tmux.agents("jump", "--print").stdout.strip() == pane_of["failed"]
+    rows = [line.split("\t")[1] for line in tmux.agents("menu", "--print").stdout.splitlines()]
+    agent_rows = [row for row in rows if any(name in row for name in states)]
+    assert [next(n for n in states if n in row) for row in agent_rows] == ["failed", "asks", "done"]
+    assert agent_rows[0].startswith("⚠")
+    tmux.run("set-option", "-g", "status-right", "#{agents_status}")
+    tmux.load_plugin()
+    assert " ".join(tmux.status_right().split()) == "⏳ 1 ⚠ 1 ✓ 1"

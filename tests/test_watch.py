@@ -117,9 +117,105 @@ CLAUDE = {
 }
 
 
+NEW_BANNER = """
+ ▐▛███▛█   Claude Code v2.1.332
+▝▜██████▀  Opus 5.5 · API Usage Billing
+ ▝▝   ▝▝   /tmp/project.agents/fix-login
+"""
+
+#: Screens of Claude Code 2.1.332 (the newest on the registry), and of both
+#: versions where they agree (questions, plan approval), as captured here.
+CLAUDE_NEW = {
+    "auto idle": NEW_BANNER + f"""
+❯ Fix the login redirect
+
+● Done.
+
+✻ Churned for 1s · done 4:24 AM
+{RULE}
+❯
+{RULE}
+  ⏵⏵ auto mode on (shift+tab to cycle) · ← for agents
+""",
+    "auto working": NEW_BANNER + f"""
+❯ slow one
+
+✢ Cogitating…
+                                                                                                    ◐ medium · /effort
+{RULE}
+❯
+{RULE}
+  ⏵⏵ auto mode on (shift+tab to cycle) · esc to interrupt · ← for agents
+""",
+    # Esc before any text came: the prompt goes back into the box.
+    "auto interrupted": NEW_BANNER + f"""
+{RULE}
+❯ slow one
+{RULE}
+  ⏵⏵ auto mode on (shift+tab to cycle)
+""",
+    "manual idle with subagents": NEW_BANNER + f"""
+❯ delegate
+
+● Agent(Look around)
+  ⎿  Backgrounded agent (↓ to manage · ctrl+o to expand)
+● Agent "Look around" finished · 0s
+● OK.
+✻ Worked for 0s · done 4:28 AM
+{RULE}
+❯
+{RULE}
+  ⏸ manual mode on · /tasks to see subagents
+""",
+    "question": f"""
+❯ ask me
+{RULE}
+ ☐ Choice
+Which colour?
+❯ 1. Red
+     Answer Red
+  2. Blue
+     Answer Blue
+  3. Type something.
+{RULE}
+  4. Chat about this
+Enter to select · ↑/↓ to navigate · Esc to cancel
+""",
+    "plan approval": f"""
+❯ plan it
+{RULE}
+ Exit plan mode?
+  Claude wants to exit plan mode
+  ❯ 1. Yes
+    2. No
+""",
+    "trust": f"""
+{RULE}
+ Accessing workspace:
+ /tmp/project.agents/fix-login
+ Quick safety check: Is this a project you created or one you trust? (Like your own code, a well-known open source
+ project, or work from your team). If not, take a moment to review what's in this folder first.
+ Claude Code'll be able to read, edit, and execute files here.
+ Security guide
+ ❯ No, exit
+   Yes, I trust this folder
+ Enter to confirm · Esc to cancel
+""",
+}
+
+
 @pytest.mark.parametrize(("name", "expected"), [("working", "working"), ("waiting", "waiting"), ("idle", "idle"), ("trust", "waiting"), ("interrupted", "idle")])
 def test_claude_screens(name: str, expected: str) -> None:
     assert watch.classify(screen(CLAUDE[name]), patterns("claude")) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("auto idle", "idle"), ("auto working", "working"), ("auto interrupted", "idle"), ("manual idle with subagents", "idle"),
+     ("question", "waiting"), ("plan approval", "waiting"), ("trust", "waiting")],
+)
+def test_newest_claude_screens(name: str, expected: str) -> None:
+    assert watch.classify(screen(CLAUDE_NEW[name]), patterns("claude")) == expected
 
 
 @pytest.mark.parametrize("name", ["working", "waiting", "idle"])

@@ -59,15 +59,16 @@ def tmux_commands(pane: str, state: str | None, session: tuple[str, str], now: i
 
 
 def should_notify(previous: str, state: str | None) -> bool:
-    """Waiting always deserves a word; idle only when a turn just ended."""
-    if state == "waiting":
-        return previous != "waiting"
+    """Waiting and a failed turn always deserve a word; idle only when a turn just ended."""
+    if state in ("waiting", "error"):
+        return previous != state
     return state == "idle" and previous == "working"
 
 
 def notify(tmux: str, pane: str, name: str, state: str, clients: list[str], command: str) -> None:
     """Tell every attached client, ring the pane's bell, run the user's notifier."""
-    text = f"agent {name} is waiting for you" if state == "waiting" else f"agent {name} is done"
+    texts = {"waiting": "is waiting for you", "error": "stopped on an error"}
+    text = f"agent {name} {texts.get(state, 'is done')}"
     # display-message expands formats: the text is shown as is, never expanded.
     from agents_tmux.tmuxtext import no_formats
 

@@ -12,7 +12,7 @@ from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 
 HELP = "type TEXT (or stdin with -) into every running agent"
-STATES = ("starting", "working", "waiting", "idle")
+STATES = ("starting", "working", "waiting", "error", "idle")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,7 @@
 """Jump to the agent that has waited longest for you; again, to the next one waiting.
 
+An agent needs you when it is ``waiting`` (a question, a permission) or in
+``error`` (its turn failed, e.g. on an API error): both count as waiting here.
 Waiting agents are ordered by how long they have waited (``@agent_state_since``,
 oldest first). The jump goes to the first of them, unless the client already
 shows a waiting agent: then to the one after it in that order (wrapping), so
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from agents_tmux.panes import Agent
 
 HELP = "jump to the agent waiting longest (again: the next one waiting)"
+#: States in which an agent cannot go on without you.
+NEEDS_YOU = ("waiting", "error")
 #: Where the last jump went (a pane id), for scripts and status formats.
 LAST_JUMP_OPTION = "@agents-last-jump"
 NOBODY_WAITS = "no agent is waiting"
@@ -39,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def waiting_order(agents: list[Agent]) -> list[Agent]:
-    """The waiting agents, the one waiting longest first (ties: older pane first)."""
+    """The agents that need you (waiting or error), the one waiting longest first (ties: older pane first)."""
 
     def key(agent: Agent) -> tuple[int, int]:
         try:
@@ -52,7 +56,7 @@ def waiting_order(agents: list[Agent]) -> list[Agent]:
             number = 0
         return since, number
 
-    return sorted((a for a in agents if a.state == "waiting"), key=key)
+    return sorted((a for a in agents if a.state in NEEDS_YOU), key=key)
 
 
 def next_target(waiting: list[Agent], current_pane: str | None) -> Agent | None:

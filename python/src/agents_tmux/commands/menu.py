@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from agents_tmux import paths
 from agents_tmux.cli import _available, socket_of
-from agents_tmux.commands.jump import find_client, focus_commands, waiting_order
+from agents_tmux.commands.jump import NEEDS_YOU, find_client, focus_commands, waiting_order
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import tmux_binary
 from agents_tmux.tmuxtext import no_formats
@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 
 HELP = "a menu of all agents (state, branch, time); choose one to jump to it"
 #: Most urgent first: the order of the menu.
-STATE_ORDER = ("waiting", "working", "starting", "idle", "exited")
-DEFAULT_ICONS = {"starting": "◌", "working": "⚙", "waiting": "⏳", "idle": "✓", "exited": "✗"}
+STATE_ORDER = ("waiting", "error", "working", "starting", "idle", "exited")
+DEFAULT_ICONS = {"starting": "◌", "working": "⚙", "waiting": "⏳", "error": "⚠", "idle": "✓", "exited": "✗"}
 AGENT_KEYS = "1234567890"
 NAME_WIDTH = 24
 BRANCH_WIDTH = 32
@@ -101,10 +101,10 @@ def agent_label(agent: Agent, icons: dict[str, str], name_width: int, branch_wid
 
 
 def menu_order(agents: list[Agent]) -> list[Agent]:
-    """Most urgent first; waiting agents by waiting time, the rest in list order."""
+    """Most urgent first; agents that need you (waiting, error) by waiting time, the rest in list order."""
     waiting = waiting_order(agents)
     rest = sorted(
-        (a for a in agents if a.state != "waiting"),
+        (a for a in agents if a.state not in NEEDS_YOU),
         key=lambda a: STATE_ORDER.index(a.state) if a.state in STATE_ORDER else len(STATE_ORDER),
     )
     return waiting + rest
@@ -344,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
         icons, prompt = plugin_look(server)
         rows = min(MAX_AGENT_ROWS, client_size(server, client) - FIXED_ROWS)
         items = main_items(agents, args, icons, prompt, client, pane, rows)
-        waiting = sum(1 for a in agents if a.state == "waiting")
+        waiting = sum(1 for a in agents if a.state in NEEDS_YOU)
         title = f" agents: {len(agents)}" + (f", {waiting} waiting " if waiting else " ")
     if args.print_only:
         for item in items:

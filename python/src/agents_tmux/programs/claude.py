@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from agents_tmux.config import AgentKind
 
 #: Claude Code events agents.tmux listens to, in the order a turn fires them.
+#: Versions that lack one (StopFailure, Elicitation...) simply never send it.
 EVENTS = (
     "SessionStart",
     "UserPromptSubmit",
@@ -28,7 +29,12 @@ EVENTS = (
     "PostToolUseFailure",
     "PermissionRequest",
     "Notification",
+    "Elicitation",
+    "ElicitationResult",
+    "PreCompact",
+    "PostCompact",
     "Stop",
+    "StopFailure",
     "SessionEnd",
 )
 #: Tool events take a matcher in the settings file.
@@ -40,20 +46,37 @@ EVENT_STATES = {
     "PostToolUse": "working",
     "PostToolUseFailure": "working",
     "PermissionRequest": "waiting",
-    "Stop": "idle",
-    "SessionEnd": "exited",
+    # An MCP server asks the user for input; answered, Claude goes on.
+    "Elicitation": "waiting",
+    "ElicitationResult": "working",
+    # Compacting is work, whether /compact asked for it or a full context did.
+    "PreCompact": "working",
+    # A turn that failed (an API error): the user has to look.
+    "StopFailure": "error",
 }
 #: Notification types that mean "a person must answer before Claude goes on".
 WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
+#: SessionEnd reasons after which the same Claude goes on with a new session.
+CONTINUING_REASONS = ("clear", "resume")
 
 #: What the screen shows in each state (the watcher's fallback; CLAUDE-NOTES.md).
 SCREEN = {
-    "waiting": ("Do you want to proceed\\?", "Quick safety check", "Do you trust the files"),
+    # A permission prompt, the folder-trust screen (2.1.332: "❯ No, exit" comes
+    # first), a question (AskUserQuestion's footer), a plan to approve.
+    "waiting": (
+        "Do you want to proceed\\?", "Quick safety check", "Do you trust the files", "Yes, I trust this folder",
+        "Enter to select · ↑/↓ to navigate", "Exit plan mode\\?",
+    ),
     "working": ("esc to interrupt",),
-    # Idle: the prompt's footer, or (after Esc stopped a turn before any text came)
-    # the prompt box's bottom rule followed only by an empty-left footer such as
-    # "● high · /effort" (and tmux's focus-events notice, when that is off).
-    "idle": ("\\? for shortcuts", "^─{20,}(\n[ \xa0]{10,}\\S.*)?(\n.*focus-events.*)?\\Z"),
+    # Idle: the prompt's footer ("? for shortcuts"; from 2.1.332 the permission
+    # mode, e.g. "⏵⏵ auto mode on (shift+tab to cycle)" or "⏸ manual mode on"),
+    # or (after Esc stopped a turn before any text came) the prompt box's bottom
+    # rule followed only by an empty-left footer such as "● high · /effort" (and
+    # tmux's focus-events notice, when that is off).
+    "idle": (
+        "\\? for shortcuts", "^ *(⏵⏵|⏸) \\S.* on\\b",
+        "^─{20,}(\n[ \xa0]{10,}\\S.*)?(\n.*focus-events.*)?\\Z",
+    ),
 }
 
 
@@ -81,9 +104,34 @@ def state_for(payload: dict[str, object]) -> str | None:
         # idle_prompt ("waiting for your input" after a finished turn) keeps the
         # agent idle: turning it into "waiting" would hide real questions.
         return None
+    if event == "Stop":
+        # Newer versions run subagents in the background: the turn stops, but
+        # Claude takes up the work again by itself when they finish.
+        return "working" if _subagent_running(payload.get("background_tasks")) else "idle"
+    if event == "PostCompact":
+        # /compact was the whole turn; an automatic compaction is inside one.
+        return "idle" if payload.get("trigger") == "manual" else None
+    if event == "SessionEnd":
+        # /clear ends one session and starts the next in the same Claude.
+        return None if payload.get("reason") in CONTINUING_REASONS else "exited"
     if isinstance(event, str):
         return EVENT_STATES.get(event)
     return None
+
+
+def _subagent_running(tasks: object) -> bool:
+    """True when Stop's ``background_tasks`` list a subagent that still runs.
+
+    >>> _subagent_running([{"type": "subagent", "status": "running"}])
+    True
+    >>> _subagent_running([{"type": "shell", "status": "running"}, {"type": "subagent", "status": "completed"}])
+    False
+    """
+    if not isinstance(tasks, list):
+        return False
+    return any(
+        isinstance(task, dict) and task.get("type") == "subagent" and task.get("status") == "running" for task in tasks
+    )
 
 
 def hook_command() -> str:
