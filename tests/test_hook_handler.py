@@ -9,7 +9,9 @@ should not.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Tmux, first_pane, wait_for
+from conftest import ROOT, Repo, Tmux, first_pane, wait_for
 
 HANDLER = ROOT / "python" / "src" / "agents_tmux" / "run_hook.py"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -286,13 +288,57 @@ def test_notification_without_a_type_asking_permission_is_waiting(tmux: Tmux, ag
 def test_odd_paths_are_recorded_as_text(tmux: Tmux, agent: str, template: str, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     value = template.format(marker=marker)
-    body = {**PAYLOADS["Stop"], "transcript_path": value, "session_id": value}
+    body = {**PAYLOADS["Stop"], "transcript_path": value}
     proc, elapsed = run_handler(json.dumps(body), hook_env(tmux, agent))
     assert_silent(proc, elapsed)
-    assert tmux.option(agent, "@agent_transcript") == value
-    assert tmux.option(agent, "@agent_session_id") == value
+    # An absolute path is text, whatever it holds; anything else is not a transcript.
+    assert tmux.option(agent, "@agent_transcript") == (value if value.startswith("/") else "")
+    assert tmux.option(agent, "@agent_session_id") == SESSION
     assert tmux.option(agent, "@agent_state") == "idle"
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("bad_id", ["--dangerously-skip-permissions", "../../x", "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b; rm", "", "x" * 36])
+def test_session_ids_that_are_not_uuids_are_never_stored(tmux: Tmux, agent: str, bad_id: str) -> None:
+    body = {**PAYLOADS["SessionStart"], "session_id": bad_id}
+    proc, elapsed = run_handler(json.dumps(body), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    assert tmux.option(agent, "@agent_state") == "idle"  # the event itself still counts
+    assert tmux.option(agent, "@agent_session_id") == ""
+    assert tmux.option(agent, "@agent_transcript") == ""
+
+
+@pytest.mark.parametrize("mib", [1, 5, 20])
+def test_payloads_of_any_size_give_the_right_state(tmux: Tmux, agent: str, mib: int) -> None:
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    # A long last message, with escapes and a fake event name inside the text.
+    filler = ('\\"hook_event_name\\": \\"UserPromptSubmit\\" é 漢 ' * 40 + "\n") * (mib * 1024 * 1024 // (40 * 38))
+    body = {**PAYLOADS["Stop"], "last_assistant_message": filler}
+    data = json.dumps(body, ensure_ascii=False).encode()
+    assert len(data) > mib * 1024 * 1024
+    proc, elapsed = run_handler(data, hook_env(tmux, agent), timeout=60)
+    assert_silent(proc, elapsed, limit=30)
+    assert tmux.option(agent, "@agent_state") == "idle"
+
+
+def test_the_wake_fifo_is_never_written_through_a_symlink_or_into_a_file(tmux: Tmux, agent: str, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    link = tmp_path / "wake.link"
+    link.symlink_to(victim)
+    for wake in (link, victim):
+        proc, elapsed = run_handler(json.dumps(PAYLOADS["Stop"]), {**hook_env(tmux, agent), "AGENTS_TMUX_WAKE": str(wake)})
+        assert_silent(proc, elapsed)
+        assert victim.read_text() == "precious\n"
+    # A real FIFO still wakes its reader.
+    fifo = tmp_path / "wake.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        run_handler(json.dumps(PAYLOADS["Stop"]), {**hook_env(tmux, agent), "AGENTS_TMUX_WAKE": str(fifo)})
+        assert os.read(reader, 10) == b"!"
+    finally:
+        os.close(reader)
 
 
 def test_a_slow_notify_command_does_not_hold_claude(tmux: Tmux, agent: str, tmp_path: Path) -> None:
@@ -323,3 +369,30 @@ def test_handler_imports_only_the_standard_library() -> None:
     # Only the handler and the program's adapter: no libtmux, no config, none of the slow stdlib modules.
     assert out.strip() == "['agents_tmux', 'agents_tmux.hook', 'agents_tmux.programs', 'agents_tmux.programs.claude']"
     assert sys.version_info >= (3, 10)
+
+
+def test_a_held_registry_lock_does_not_hold_the_agent_and_loses_no_session(
+    tmux: Tmux, agent: str, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents_tmux import registry
+
+    monkeypatch.setenv("XDG_STATE_HOME", tmux.env["XDG_STATE_HOME"])
+    registry.record(repo.path, {"name": "fix", "session_id": str(uuid.uuid4()), "status": "active"})
+    tmux.run("set-option", "-p", "-t", agent, "@agent_repo", str(repo.path))
+    new_id = str(uuid.uuid4())
+    body = {**PAYLOADS["SessionStart"], "session_id": new_id, "transcript_path": f"/home/u/.claude/projects/x/{new_id}.jsonl"}
+    lock_path = registry.registry_path(repo.path).with_suffix(".lock")
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another command holds the registry (a slow git hook, say)
+        proc, elapsed = run_handler(json.dumps(body), hook_env(tmux, agent), timeout=30)
+        assert_silent(proc, elapsed, limit=2.0)
+        assert tmux.option(agent, "@agent_state") == "idle"
+        assert tmux.option(agent, "@agent_session_id") == new_id
+        # Readers see the new id at once, though the file could not be written yet.
+        assert registry.load(repo.path)["fix"]["session_id"] == new_id
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    # The next write folds it into the file, and a later, older note never wins over it.
+    registry.update(repo.path, "fix", role="coder")
+    saved = json.loads(registry.registry_path(repo.path).read_text())["agents"]["fix"]
+    assert saved["session_id"] == new_id and saved["role"] == "coder"
+    assert not list((registry.registry_path(repo.path).parent / registry.PENDING_DIR).glob("*.json"))

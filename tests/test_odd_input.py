@@ -114,3 +114,56 @@ def test_names_from_the_registry_reach_tmux_as_text_never_as_formats(tmux: Tmux,
     for _ in range(5):
         tmux.display("#{window_name}", pane)
     assert not pwned.exists()
+
+
+def edit_registry(tmux: Tmux, change: dict[str, dict]) -> None:
+    """Set fields on registry entries by hand (``change``: name -> fields)."""
+    path = registry_file(tmux)
+    data = json.loads(path.read_text())
+    for name, fields in change.items():
+        data["agents"][name].update(fields)
+    path.write_text(json.dumps(data))
+
+
+def test_one_bad_registry_entry_is_reported_and_the_others_restored(tmux: Tmux, quiet: Repo) -> None:
+    names = [tmux.agents("spawn", "-d", "-T", "window", f"agent {i}").stdout.strip() for i in range(3)]
+    for name in names:
+        tmux.run("kill-pane", "-t", wait_for(lambda: panes_named(tmux, name))[0])
+    edit_registry(tmux, {names[0]: {"created": "yesterday"}, names[1]: {"worktree": 42}})
+    # Another repository's registry is damaged beyond reading.
+    damaged = registry_file(tmux).parent.parent / "other-0123456789ab" / "registry.json"
+    ours = registry_file(tmux)
+    damaged.parent.mkdir()
+    damaged.write_text('{"version": 1, "agents": {')
+
+    proc = tmux.agents("restore", "--all", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith(f"restored {names[2]}:") for line in lines), lines
+    assert any(line.startswith(f"not restored {names[0]}") and "created is not a number" in line for line in lines), lines
+    assert any(line.startswith(f"not restored {names[1]}") and "worktree is not a string" in line for line in lines), lines
+    assert any(str(damaged) in line and "damaged" in line for line in lines), lines
+    assert len(lines) == 4, lines
+    assert len(panes_named(tmux, names[2])) == 1 and not panes_named(tmux, names[0])
+    # The bad entries are still there, untouched, for the user to fix.
+    agents = json.loads(ours.read_text())["agents"]
+    assert agents[names[0]]["created"] == "yesterday" and agents[names[1]]["worktree"] == 42
+
+
+@pytest.mark.parametrize("bad_id", ["--dangerously-skip-permissions", "../../x"])
+def test_a_recorded_session_id_that_is_not_one_never_reaches_argv(tmux: Tmux, repo: Repo, standin_agent: Path, bad_id: str) -> None:
+    name = tmux.agents("spawn", "-d", "resumable").stdout.strip()
+    pane = wait_for(lambda: panes_named(tmux, name))[0]
+    wait_for(lambda: tmux.option(pane, "@agent_state") in ("working", "idle"), timeout=30, message="the agent running")
+    # The hook records the session after the state: wait for it, so it does not undo the edit below.
+    wait_for(lambda: json.loads(registry_file(tmux).read_text())["agents"][name].get("session_at"), timeout=30,
+             message="the session recorded")
+    tmux.run("kill-pane", "-t", pane)
+    edit_registry(tmux, {name: {"session_id": bad_id}})
+
+    proc = tmux.agents("restore", check=False)
+    assert proc.returncode == 1 and f"not restored {name}" in proc.stdout and "not a claude session id" in proc.stdout, proc
+    assert not panes_named(tmux, name)
+    from conftest import read_standin_log
+
+    assert not any(bad_id in entry.get("argv", []) for entry in read_standin_log(tmux.env) if entry["event"] == "start")

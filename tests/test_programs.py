@@ -137,9 +137,14 @@ def test_claude_start_command_word_for_word(user_config) -> None:  # type: ignor
 
 def test_claude_resume_and_continue(user_config) -> None:  # type: ignore[no-untyped-def]
     kind = user_config("").agent_kind("claude")
-    resumed = resume_command(kind, "1234")
+    session = "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"
+    resumed = resume_command(kind, session)
     assert resumed.argv[0] == "claude" and resumed.argv[1] == "--settings"
-    assert resumed.argv[3:] == ("--resume", "1234")
+    assert resumed.argv[3:] == ("--resume", session)
+    # Anything else never reaches argv (issue 10 item 5).
+    for bad in ("1234", "--dangerously-skip-permissions", "../../x"):
+        with pytest.raises(AgentsError, match="not a claude session id"):
+            resume_command(kind, bad)
     assert resume_command(kind, "").argv[3:] == ("--continue",)
 
 

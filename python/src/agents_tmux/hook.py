@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import select
+import stat
 import sys
 import time
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 
 #: How long a notification stays on the status line, in milliseconds.
 MESSAGE_MS = "4000"
+#: The longest the handler waits for the registry's lock (seconds): the agent
+#: is blocked while its hook runs, so the whole event stays well under 2 s.
+REGISTRY_WAIT = 0.8
 
 
 def tmux_commands(pane: str, state: str | None, session: tuple[str, str], now: int) -> list[str]:
@@ -101,10 +105,15 @@ def wake_watcher() -> None:
     if not path:
         return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        # O_NOFOLLOW and the check below: a symlink or a regular file put in the
+        # FIFO's place is never written through.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return  # no watcher is reading: nothing to wake
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
+            return
         os.write(fd, b"!")
     except OSError:
         pass
@@ -114,6 +123,12 @@ def wake_watcher() -> None:
 
 def _run(argv: list[str], timeout: float = 5.0) -> str | None:
     """Run ``argv`` (stdin and stderr on /dev/null); its stdout, or None on failure."""
+    out = _run_raw(argv, timeout)
+    return None if out is None else out.decode("utf-8", "replace")
+
+
+def _run_raw(argv: list[str], timeout: float = 5.0) -> bytes | None:
+    """:func:`_run`, its stdout as bytes."""
     try:
         read_end, write_end = os.pipe()
     except OSError:
@@ -153,7 +168,7 @@ def _run(argv: list[str], timeout: float = 5.0) -> str | None:
     _, status = os.waitpid(pid, 0)
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
-    return b"".join(chunks).decode("utf-8", "replace")
+    return b"".join(chunks)
 
 
 def _spawn_detached(argv: list[str]) -> None:
@@ -221,19 +236,25 @@ def remember_session(tmux: str, pane: str, session: tuple[str, str]) -> None:
     session_id, transcript = session
     if not session_id:
         return
-    out = _run([tmux, "display-message", "-p", "-t", pane, "#{@agent_name}\t#{@agent_repo}"])
-    if not out:
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from agents_tmux.tmuxtext import counted_format, parse_counted
+
+    # Read by length (tmux -u: bytes unaltered): a repository path may hold a tab or a newline.
+    out = _run_raw([tmux, "-u", "display-message", "-p", "-t", pane, counted_format(["@agent_name", "@agent_repo"])])
+    try:
+        (name, repo), = parse_counted(out or b"", 2)
+    except ValueError:
         return
-    name, repo = (out.rstrip("\n").split("\t") + ["", ""])[:2]
     if not name or not repo:
         return
     try:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         from pathlib import Path
 
         from agents_tmux import registry
 
-        registry.remember_session(Path(repo), name, session_id, transcript)
+        # Bounded: whatever holds the registry's lock, Claude is not kept waiting;
+        # the id then waits in a note beside the registry (never lost).
+        registry.remember_session(Path(repo), name, session_id, transcript, wait=REGISTRY_WAIT)
     except Exception:  # noqa: BLE001, S110 - the registry is a convenience here, never a failure
         pass
 
@@ -259,7 +280,8 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
     tmux = find_program("tmux", environ.get("PATH"))
     if tmux is None:
         return
-    session = program.session_of(payload)
+    # Ids and paths go back into argv on restore: only well-formed ones are kept.
+    session = program.checked_session(program.session_of(payload))
     args = tmux_commands(pane, state, session, int(time.time()))
     # tmux reads a trailing ';' as a command separator; '\\;' keeps it literal.
     args = [a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args]
@@ -297,7 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv if argv is None else argv
     program = args[1] if len(args) > 1 else "claude"
     try:
-        raw = sys.stdin.read(1 << 20)
+        # All of it: a long last message makes payloads of many MiB, and a cut
+        # one would not parse (the event would be lost, the state wrong).
+        stream = getattr(sys.stdin, "buffer", None)
+        raw = stream.read().decode("utf-8", "replace") if stream is not None else sys.stdin.read()
     except (OSError, ValueError):
         return 0
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from agents_tmux import programs
 from agents_tmux.config import AgentKind
+from agents_tmux.errors import AgentsError
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "", ad
     in the worktree), and failing that start the agent afresh.
     """
     program = programs.get(kind.program)
+    if session_id and not program.valid_session_id(session_id):
+        # The last gate before argv: an id such as "--dangerously-skip-permissions" is never passed.
+        raise AgentsError(f"{session_id[:60]!r} is not a {program.name} session id: not resuming it")
     argv = _base_argv(kind, add_dirs)
     if kind.hooks != "none":
         argv += program.hook_args(kind)

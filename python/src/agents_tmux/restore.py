@@ -39,7 +39,19 @@ def transcript_of(ref: AgentRef, kind: AgentKind) -> Path | None:
     """The transcript of the agent's recorded session, if it exists with a conversation."""
     if not ref.session_id or ref.worktree is None:
         return None
-    return programs.get(kind.program).transcript(ref.worktree, ref.session_id, ref.transcript)
+    program = programs.get(kind.program)
+    recorded = ref.transcript if program.valid_transcript(ref.transcript) else ""
+    return program.transcript(ref.worktree, ref.session_id, recorded)
+
+
+def check_session_id(ref: AgentRef, kind: AgentKind) -> None:
+    """A clear error when the recorded session id is not one of the program's (it would reach argv)."""
+    program = programs.get(kind.program)
+    if ref.session_id and not program.valid_session_id(ref.session_id):
+        raise AgentsError(
+            f"the recorded session id of {ref.name} ({ref.session_id[:60]!r}) is not a {program.name} session id; "
+            "it was not used: fix or clear session_id in its registry entry"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Relaunch:
 
 def relaunch_command(ref: AgentRef, kind: AgentKind, add_dirs: tuple[str, ...] = ()) -> Relaunch:
     """The command that brings ``ref``'s conversation back, and how it does."""
+    check_session_id(ref, kind)
     transcript = transcript_of(ref, kind)
     if transcript is not None and kind.resume:
         return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs), "resume", str(transcript))
@@ -155,7 +168,11 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
     # Under the spawn lock: two restores (the one at server start, one by
     # hand) never bring the same agent back twice.
     with repo_lock(repo):
-        entries = registry.load(repo)
+        # One entry out of shape is reported and skipped; the others are restored.
+        entries, bad = registry.load_each(repo)
+        for name, problem in sorted(bad.items()):
+            if not names or name in names:
+                outcomes.append(Outcome(name, repo, False, f"its registry entry is out of shape ({problem}): fix or remove it"))
         live = {(a.name, Path(a.repo)) for a in panes.list_agents(server)}
         my_socket = server_socket(server)
         pending = [
@@ -180,8 +197,12 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
             except AgentsError as exc:
                 outcomes.append(Outcome(ref.name, repo, False, str(exc)))
                 continue
-            target_session = target_session or _session_for(server, repo, session)
-            pane_id, how = open_agent_window(server, cfg, kind, ref, target_session)
+            try:
+                target_session = target_session or _session_for(server, repo, session)
+                pane_id, how = open_agent_window(server, cfg, kind, ref, target_session)
+            except AgentsError as exc:
+                outcomes.append(Outcome(ref.name, repo, False, str(exc)))
+                continue
             outcomes.append(Outcome(ref.name, repo, True, f"{how} in {ref.worktree} (pane {pane_id})"))
     return outcomes
 

@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         known: set[str] = set()
         for repo in repos:
             try:
-                known.update(registry.load(repo))
+                good, bad = registry.load_each(repo)
+                known.update(good)
+                known.update(bad)
             except AgentsError:
                 if not args.all:
                     raise
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             where = "any known repository" if args.all else str(repos[0])
             raise AgentsError(f"no agent is called {unknown[0]!r} in {where} (see `agents list`; other repositories need --repo DIR)")
     outcomes = []
-    problems = []
+    # A registry so damaged that its repository cannot be told is still reported.
+    problems = [f"{path}: the registry {problem}; fix it or move it aside" for path, problem in registry.unreadable()] if args.all else []
     for repo in repos:
         try:
             outcomes += restore_mod.restore_repo(server, repo, args.session, tuple(args.names))

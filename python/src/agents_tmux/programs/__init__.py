@@ -95,6 +95,30 @@ class Program:
             transcript if isinstance(transcript, str) else "",
         )
 
+    def valid_session_id(self, session_id: str) -> bool:
+        """True when ``session_id`` has the shape of this program's session ids (a UUID by default).
+
+        Ids come from hook payloads and from the registry, and go back into
+        the program's argv on restore (``--resume <id>``): anything else (a
+        flag such as ``--dangerously-skip-permissions``, a path such as
+        ``../../x``) is never stored or used.
+        """
+        return is_uuid(session_id)
+
+    def valid_transcript(self, path: str) -> bool:
+        """True when ``path`` can be a transcript file: absolute, plain, no ``..``."""
+        return is_plain_absolute_path(path)
+
+    def checked_session(self, session: tuple[str, str]) -> tuple[str, str]:
+        """``session`` (id, transcript) with what fails validation dropped.
+
+        A transcript counts only with a valid id: it belongs to that session.
+        """
+        session_id, transcript = session
+        if not self.valid_session_id(session_id):
+            return "", ""
+        return session_id, transcript if self.valid_transcript(transcript) else ""
+
     def starts_session(self, payload: dict[str, object]) -> bool:
         """True for the event that opens a (new, resumed or cleared) session."""
         del payload
@@ -161,6 +185,33 @@ class Program:
         """Whether ``worktree`` holds a conversation to continue; None when unknown."""
         del worktree
         return None
+
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def is_uuid(text: str) -> bool:
+    """True for a UUID written the usual way (8-4-4-4-12 hexadecimal digits).
+
+    >>> is_uuid("403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"), is_uuid("--dangerously-skip-permissions"), is_uuid("../../x")
+    (True, False, False)
+    """
+    parts = text.split("-")
+    return [len(part) for part in parts] == [8, 4, 4, 4, 12] and all(ch in _HEX for part in parts for ch in part)
+
+
+def is_plain_absolute_path(text: str) -> bool:
+    r"""True for an absolute path with no ``..`` part and no control character.
+
+    >>> is_plain_absolute_path("/home/u/.claude/projects/-x/a.jsonl"), is_plain_absolute_path("../../etc/passwd")
+    (True, False)
+    >>> is_plain_absolute_path("/a/../../etc/passwd"), is_plain_absolute_path("/a\nb")
+    (False, False)
+    """
+    return (
+        text.startswith("/") and len(text) < 4096 and ".." not in text.split("/")
+        and all(ch >= " " and ch != "\x7f" for ch in text)
+    )
 
 
 def names() -> list[str]:
