@@ -319,3 +319,20 @@ def test_notify_off_stays_quiet(plugin: Tmux, repo: Repo, tmp_path: Path) -> Non
     wait_state(tmux, pane, "idle")
     time.sleep(1)  # a notifier would have run by now
     assert not notified.exists()
+
+
+def test_custom_kind_without_screen_patterns_gets_its_state_from_activity(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    # A program agents.tmux knows nothing about: no hooks, no screen patterns.
+    program = tmp_path / "chatty-agent"
+    program.write_text('#!/bin/sh\nwhile read -r line; do for i in 1 2 3 4 5 6; do echo "thinking about $line $i"; sleep 0.5; done; echo ready; done\n')
+    program.chmod(0o755)
+    (repo.path / ".agents.toml").write_text(f'[agents.mine]\ncommand = ["{program}"]\nprompt = "none"\n')
+    name = tmux.agents("spawn", "custom work", "--agent", "mine", "-d").stdout.strip()
+    pane = next(line.split()[0] for line in tmux.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").splitlines()
+                if line.endswith(" " + name))
+    # A still screen: idle, not `starting` forever.
+    wait_state(tmux, pane, "idle")
+    send(tmux, pane, "the parser")
+    wait_state(tmux, pane, "working")
+    wait_state(tmux, pane, "idle")
+    assert "ready" in tmux.capture(pane)

@@ -241,7 +241,8 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, po
     }
     if port:
         env["AGENTS_PORT"] = str(port)
-    if kind.screen:
+    if kind.screen or kind.hooks == "none":
+        # No patterns and no hooks: the watcher reads the state from the pane's activity.
         env["AGENTS_TMUX_SCREEN"] = json.dumps({state: list(p) for state, p in kind.screen.items()})
     if cfg.setup:
         env["AGENTS_TMUX_SETUP"] = with_port(cfg.setup, port)

@@ -13,7 +13,9 @@ the gaps hooks leave, and sleeps otherwise:
 While a Claude agent is ``idle`` (or ``exited``) it waits on a FIFO that the
 hook handler pokes: no process, no timer. Standard library only; run as
 ``python -I -S watch.py PANE FIFO`` with ``$AGENTS_TMUX_SCREEN`` holding the
-kind's patterns as JSON and ``$AGENTS_TMUX_HOOKS`` its hook kind.
+kind's patterns as JSON and ``$AGENTS_TMUX_HOOKS`` its hook kind. A kind with
+neither (a custom command) is read from its screen's activity instead:
+output in the last few seconds is ``working``, a still screen ``idle``.
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ TAIL_LINES = 25
 CONFIRM_SECONDS = 1.5
 #: While sleeping on the FIFO, wake this often to notice a vanished parent.
 IDLE_CHECK_SECONDS = 30.0
+#: An agent with neither hooks nor screen patterns (a custom kind) is read
+#: from its pane's activity: output within this many seconds means working,
+#: a screen that stayed still longer means idle.
+ACTIVITY_SECONDS = 3.0
 
 
 def compile_patterns(raw: dict[str, list[str]]) -> dict[str, list[re.Pattern[str]]]:
@@ -122,6 +128,15 @@ def decide(has_hooks: bool, current: str, seen: str | None, steady: float) -> st
     return None
 
 
+def activity_state(quiet_for: float) -> str:
+    """The state of an agent read from activity alone: ``quiet_for`` seconds since its screen last changed.
+
+    >>> activity_state(0.5), activity_state(ACTIVITY_SECONDS + 1)
+    ('working', 'idle')
+    """
+    return "working" if quiet_for < ACTIVITY_SECONDS else "idle"
+
+
 class Pane:
     """The watched pane, read and written with one tmux call each."""
 
@@ -186,15 +201,22 @@ def watch(pane_id: str, fifo: str, patterns: dict[str, list[re.Pattern[str]]], h
     wake = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
     pane = Pane(pane_id)
     since, last_seen, last_state = time.monotonic(), None, None
+    by_activity = not has_hooks and not any(patterns.values())
+    last_screen, last_change = None, 0.0
     while os.getppid() == parent:
         seen_state = pane.read()
         if seen_state is None:
             return
         current, screen = seen_state
-        seen = classify(screen, patterns)
+        now = time.monotonic()
+        if by_activity:
+            if screen != last_screen:
+                last_screen, last_change = screen, now
+            seen = activity_state(now - last_change)
+        else:
+            seen = classify(screen, patterns)
         # A new state (a hook fired) restarts the clock: the screen may not
         # have caught up with the hook yet.
-        now = time.monotonic()
         if (seen, current) != (last_seen, last_state):
             since = now
         last_seen, last_state = seen, current
