@@ -119,6 +119,10 @@ NAME_COMMANDS = {
     "log": lambda n: ["log", "--path", "--", n],
     "menu": lambda n: ["menu", "--print", f"--agent={n}"],
     "restore": lambda n: ["restore", "--", n],
+    "sync": lambda n: ["sync", "--", n],
+    "pr": lambda n: ["pr", "--", n],
+    "park": lambda n: ["park", "--", n],
+    "unpark": lambda n: ["unpark", "--", n],
 }
 
 
