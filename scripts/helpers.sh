@@ -26,6 +26,18 @@ plugin_python() {
 	fi
 }
 
+# private_dir DIR: make DIR (mode 700), or accept it only when it is a real folder
+# (not a symlink) owned by this user that no one else can enter. Another user
+# may pre-create a folder of that name in a shared /tmp: then it fails (1).
+private_dir() {
+	local dir="$1" mode
+	[ -L "$dir" ] && return 1
+	mkdir -m 700 "$dir" 2>/dev/null
+	[ -d "$dir" ] && [ ! -L "$dir" ] && [ -O "$dir" ] || return 1
+	mode="$(stat -c %a "$dir" 2>/dev/null || stat -f %Lp "$dir" 2>/dev/null)"
+	[ "$mode" = 700 ]
+}
+
 # start_watcher PANE: start the screen watcher for this pane in the background.
 # Sets WATCHER_PID and exports AGENTS_TMUX_WAKE (the FIFO hooks poke).
 # Returns 1 when there is nothing to watch with.
@@ -35,7 +47,10 @@ start_watcher() {
 	python="$(plugin_python)" || return 1
 	[ -n "$python" ] || return 1
 	dir="${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/agents-tmux-$(id -u)"
-	mkdir -p "$dir" && chmod 700 "$dir" || return 1
+	if ! private_dir "$dir"; then
+		printf 'agents.tmux: %s is not a private folder of yours (a symlink, another owner, or not mode 700): no screen watcher\n' "$dir" >&2
+		return 1
+	fi
 	AGENTS_TMUX_WAKE="$dir/wake.$$.${pane#%}"
 	rm -f "$AGENTS_TMUX_WAKE"
 	mkfifo -m 600 "$AGENTS_TMUX_WAKE" || return 1

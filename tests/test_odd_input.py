@@ -167,3 +167,25 @@ def test_a_recorded_session_id_that_is_not_one_never_reaches_argv(tmux: Tmux, re
     from conftest import read_standin_log
 
     assert not any(bad_id in entry.get("argv", []) for entry in read_standin_log(tmux.env) if entry["event"] == "start")
+
+
+@pytest.mark.parametrize("planted", ["open folder", "symlink"])
+def test_the_wake_fifo_folder_is_private_or_not_used(tmux: Tmux, repo: Repo, standin_agent: Path, tmp_path: Path, planted: str) -> None:
+    # No XDG_RUNTIME_DIR: the FIFO folder goes under TMPDIR, where anyone may have made it first.
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    folder = shared / "agents-tmux-0"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    if planted == "symlink":
+        folder.symlink_to(elsewhere)
+    else:
+        folder.mkdir()
+        folder.chmod(0o777)
+    tmux.run("set-environment", "-g", "-u", "XDG_RUNTIME_DIR")
+    tmux.run("set-environment", "-g", "TMPDIR", str(shared))
+    name = tmux.agents("spawn", "-d", "watched").stdout.strip()
+    pane = wait_for(lambda: panes_named(tmux, name))[0]
+    # The agent runs (its hooks set its state) but no FIFO was made in a folder others control.
+    wait_for(lambda: tmux.option(pane, "@agent_state") in ("working", "idle"), timeout=30, message="the agent running")
+    assert not list(elsewhere.iterdir()) and not [p for p in shared.rglob("*") if p.name.startswith("wake.")]

@@ -25,6 +25,7 @@ import os
 import re
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -198,7 +199,12 @@ def watch(pane_id: str, fifo: str, patterns: dict[str, list[re.Pattern[str]]], h
     parent = os.getppid()
     # O_RDWR keeps a writer open (ourselves), so select() blocks instead of
     # seeing end-of-file whenever no hook happens to hold the FIFO open.
-    wake = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    # O_NOFOLLOW and the check: only a FIFO of ours, never a symlink or a file put in its place.
+    wake = os.open(fifo, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    info = os.fstat(wake)
+    if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
+        os.close(wake)
+        return
     pane = Pane(pane_id)
     since, last_seen, last_state = time.monotonic(), None, None
     by_activity = not has_hooks and not any(patterns.values())
