@@ -98,6 +98,10 @@ class Config:
     sources: tuple[Path, ...]
     #: For each dotted key, the file that set it last (for error messages).
     origin: dict[str, Path]
+    #: [prices]: model name or ``prefix*`` -> input, output, cache_write, cache_read (USD per million tokens).
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: [budget]: the limits set (tokens_5h, cost_5h, tokens_day, cost_day) and warn_percent.
+    budget: dict[str, float] = field(default_factory=dict)
 
     def agent_kind(self, name: str | None = None) -> AgentKind:
         """The agent kind ``name`` (default: the configured one), or a clear error."""
@@ -349,7 +353,11 @@ _AGENT_KEYS = {
     "screen": "table",
     "env": "table",
 }
-_TOP_KEYS = ("defaults", "agents", "roles", "layouts")
+_TOP_KEYS = ("defaults", "agents", "roles", "layouts", "prices", "budget")
+#: Keys of one [prices."MODEL"] table (US dollars per million tokens).
+_PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
+#: Keys of [budget]: limits (0 means none) and the share that counts as near.
+_BUDGET_KEYS = ("tokens_5h", "cost_5h", "tokens_day", "cost_day", "warn_percent")
 
 
 def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, ...], overrides: dict[str, Any]) -> Config:
@@ -388,7 +396,47 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
             agents[kind.name] = AgentKind(**{**kind.__dict__, "command": command})
     if values["agent"] not in agents:
         raise check.fail("defaults.agent", f"expected one of the [agents] tables ({', '.join(sorted(agents))}), got {values['agent']!r}")
-    return Config(**values, agents=agents, raw=merged, sources=files, origin=origin)
+    prices = _prices(check, merged.get("prices", {}))
+    budget = _budget(check, merged.get("budget", {}))
+    return Config(**values, agents=agents, raw=merged, sources=files, origin=origin, prices=prices, budget=budget)
+
+
+def _number(check: _Checker, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise check.fail(key, f"expected a number, got {_shown(value)}")
+    if value < 0:
+        raise check.fail(key, f"expected a number of at least 0, got {value}")
+    return float(value)
+
+
+def _prices(check: _Checker, table: Any) -> dict[str, dict[str, float]]:
+    """[prices]: per model name (or ``prefix*``), the four prices per million tokens."""
+    prices: dict[str, dict[str, float]] = {}
+    for model, row in table.items():
+        prefix = f"prices.{model}"
+        if not isinstance(row, dict):
+            raise check.fail(prefix, f"expected a table of prices ({', '.join(_PRICE_KEYS)}), got {_shown(row)}")
+        if "*" in model[:-1]:
+            raise check.fail(prefix, "expected a model name, or a prefix ending in * (no * elsewhere)")
+        for key in row:
+            if key not in _PRICE_KEYS:
+                raise check.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(_PRICE_KEYS)})")
+        prices[model] = {key: _number(check, f"{prefix}.{key}", row.get(key, 0)) for key in _PRICE_KEYS}
+    return prices
+
+
+def _budget(check: _Checker, table: Any) -> dict[str, float]:
+    """[budget]: the limits set (0 left out) and warn_percent."""
+    budget: dict[str, float] = {}
+    for key, value in table.items():
+        if key not in _BUDGET_KEYS:
+            raise check.fail(f"budget.{key}", f"unknown key (expected one of: {', '.join(_BUDGET_KEYS)})")
+        number = _number(check, f"budget.{key}", value)
+        if key == "warn_percent" and not 0 < number <= 100:
+            raise check.fail("budget.warn_percent", f"expected a percentage from 1 to 100, got {value}")
+        if number:
+            budget[key] = number
+    return budget
 
 
 def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:

@@ -259,6 +259,17 @@ def remember_session(tmux: str, pane: str, session: tuple[str, str]) -> None:
         pass
 
 
+def record_usage(program: str, tmux: str, pane: str, payload: dict[str, object], environ: dict[str, str]) -> None:
+    """At the end of a turn, the conversation's token usage onto the pane (see :mod:`agents_tmux.usage`)."""
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        from agents_tmux import usage
+
+        usage.after_turn(program, _run, _spawn_detached, tmux, pane, payload.get("transcript_path"), environ)
+    except Exception:  # noqa: BLE001, S110 - usage figures are a convenience, never a failure
+        pass
+
+
 def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> None:
     """Apply one hook event of ``program_name``; silently does nothing when it cannot."""
     pane = environ.get("TMUX_PANE", "")
@@ -291,6 +302,8 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
     if program.starts_session(payload):
         remember_session(tmux, pane, session)
     wake_watcher()
+    if event in ("Stop", "StopFailure"):
+        record_usage(program.name, tmux, pane, payload, environ)
     lines = out.splitlines()
     previous, name, enabled, command = (lines[0].split("\t") + ["", "", "", ""])[:4] if lines else ("", "", "", "")
     if enabled in ("off", "0", "no", "false") or not should_notify(previous, state):

@@ -1,0 +1,767 @@
+"""Token usage of agents' conversations, read incrementally from their transcripts.
+
+Claude Code writes every reply of the model into the conversation's
+transcript (JSONL) with the usage the API reported: ``input_tokens``,
+``output_tokens``, ``cache_creation_input_tokens`` and
+``cache_read_input_tokens``, and the ``model``. A reply with several content
+blocks is written as several lines carrying the same ``message.id``: an id
+counts once (its latest line wins). Subagents write their own transcripts
+under ``<transcript without .jsonl>/subagents/``; they are spent quota too and
+are counted with their conversation.
+
+A :class:`Tally` is what has been read of one transcript so far: the byte
+offset reached, the sums per model, the same sums in five-minute buckets
+(for ``agents usage --since`` and the budgets) and the context the last reply
+used. It lives in a small JSON file per transcript under
+``$XDG_STATE_HOME/agents-tmux/usage/``, so each reading only reads the bytes
+added since the last one: a partial last line is left for next time, and a
+transcript that shrank or was replaced is read again from the start.
+
+The Claude hook handler calls :func:`after_turn` at the end of each turn, so
+this module is a hot path: standard library only, nothing slow imported
+(no ``json``, ``re`` or ``datetime``: JSON is read with the C scanner and
+written by :func:`dumps`), and one tmux call (two when budgets are set).
+Prices and budgets come from the TOML config, which the command line (spawn,
+``agents usage``) copies into ``settings.json`` beside the tallies.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+#: The four token counts kept everywhere, in this order.
+KINDS = ("input", "output", "cache_write", "cache_read")
+#: The transcript's usage keys for :data:`KINDS`, in the same order.
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+#: The price table's keys for :data:`KINDS` (US dollars per million tokens).
+PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
+#: Width of a time bucket, in seconds: the resolution of ``--since`` and of the budgets.
+BUCKET = 300
+#: Context window of Claude models, and of the long-context variants (used when a reply's context exceeds the first).
+WINDOW = 200_000
+LARGE_WINDOW = 1_000_000
+#: Replies whose id is remembered to count a reply written over several lines once.
+RECENT_IDS = 16
+#: The first bytes of a transcript, remembered to notice it was replaced by another file.
+HEAD_BYTES = 256
+#: Bytes read from a transcript at a time (bounds memory on a 50 MB first read).
+CHUNK = 8 << 20
+STATE_VERSION = 1
+#: Budget names: (settings key, window label, what it counts).
+BUDGETS = (
+    ("tokens_5h", "5-hour token budget", "tokens"),
+    ("cost_5h", "5-hour cost budget", "cost"),
+    ("tokens_day", "daily token budget", "tokens"),
+    ("cost_day", "daily cost budget", "cost"),
+)
+#: Default share of a budget at which spawning asks first and the status line warns.
+WARN_PERCENT = 90
+
+Counts = list[int]
+
+
+# --------------------------------------------------------------------------- #
+# JSON without the json module (it imports re, which costs more than a whole turn's reading)
+
+
+class _DecodeContext:
+    """What the C JSON scanner reads from its context: json.loads's defaults."""
+
+    strict = False
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = float
+    memo: dict[str, str] = {}
+
+
+_scanner = None
+
+
+def loads(text: str) -> object:
+    """Parse one JSON value with the C scanner behind ``json``.
+
+    >>> loads('{"a": [1, 2.5, "x"], "b": null}')
+    {'a': [1, 2.5, 'x'], 'b': None}
+    """
+    global _scanner
+    if _scanner is None:
+        from _json import make_scanner
+
+        _scanner = make_scanner(_DecodeContext())
+    start = len(text) - len(text.lstrip())
+    value, end = _scanner(text, start)
+    if text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def dumps(value: object) -> str:
+    """Compact JSON for dicts with text keys, lists, text, numbers, booleans and None.
+
+    >>> dumps({"a": [1, 2.5, "é\\"x"], "b": None, "c": True})
+    '{"a":[1,2.5,"\\\\u00e9\\\\"x"],"b":null,"c":true}'
+    """
+    from _json import encode_basestring_ascii as quote
+
+    if isinstance(value, str):
+        return quote(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(quote(str(k)) + ":" + dumps(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def epoch_of(stamp: object) -> int | None:
+    """Seconds since 1970 of an ISO timestamp in UTC such as ``2026-12-01T04:15:05.023Z``.
+
+    >>> epoch_of("1970-01-02T00:00:01.5Z"), epoch_of("2026-12-01T04:15:05Z"), epoch_of("x")
+    (86401, 1796098505, None)
+    """
+    if not isinstance(stamp, str) or len(stamp) < 19:
+        return None
+    try:
+        year, month, day = int(stamp[0:4]), int(stamp[5:7]), int(stamp[8:10])
+        hour, minute, second = int(stamp[11:13]), int(stamp[14:16]), int(stamp[17:19])
+    except ValueError:
+        return None
+    # Days since 1970-01-01 of a civil date (proleptic Gregorian; H. Hinnant's algorithm).
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146097 + day_of_era - 719468
+    return days * 86400 + hour * 3600 + minute * 60 + second
+
+
+# --------------------------------------------------------------------------- #
+# Where things live
+
+
+def usage_dir(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """``$XDG_STATE_HOME/agents-tmux/usage`` (the tallies and ``settings.json``)."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "agents-tmux", "usage")
+
+
+def tally_file(transcript: str, folder: str) -> str:
+    """The tally file of ``transcript``: its name made safe, plus a hash of its whole path.
+
+    >>> tally_file("/h/.claude/projects/-w/0b1c.jsonl", "/s")
+    '/s/0b1c-bf8698e0.json'
+    """
+    digest = 0x811C9DC5  # FNV-1a: a stable name without importing hashlib
+    for byte in transcript.encode("utf-8", "surrogateescape"):
+        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
+    stem = os.path.basename(transcript)
+    if stem.endswith(".jsonl"):
+        stem = stem[:-6]
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:80].lstrip(".") or "transcript"
+    return os.path.join(folder, f"{stem}-{digest:08x}.json")
+
+
+def _write(path: str, text: str) -> None:
+    """Replace ``path`` atomically (a cache: a crash loses at most a re-read, so no fsync)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def _read_json(path: str) -> object:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return loads(handle.read())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+# --------------------------------------------------------------------------- #
+# Reading one transcript
+
+
+def _add(table: dict[str, Counts], model: str, counts: Counts, sign: int = 1) -> None:
+    row = table.get(model)
+    if row is None:
+        row = table[model] = [0, 0, 0, 0]
+    for i in range(4):
+        row[i] += sign * counts[i]
+
+
+class FileState:
+    """How far one file has been read: offset, identity and its first bytes."""
+
+    __slots__ = ("dev", "head", "ino", "offset")
+
+    def __init__(self, data: object = None) -> None:
+        data = data if isinstance(data, dict) else {}
+        self.offset = int(data.get("offset", 0) or 0)
+        self.dev = int(data.get("dev", 0) or 0)
+        self.ino = int(data.get("ino", 0) or 0)
+        self.head = str(data.get("head", ""))
+
+    def as_dict(self) -> dict[str, object]:
+        return {"offset": self.offset, "dev": self.dev, "ino": self.ino, "head": self.head}
+
+
+class Tally:
+    """What has been read of one conversation's transcript(s) so far."""
+
+    def __init__(self, transcript: str) -> None:
+        self.transcript = transcript
+        self.reset()
+        #: Who spent it (filled in from the pane or the registry).
+        self.agent = ""
+        self.repo = ""
+        self.kind = ""
+
+    def reset(self) -> None:
+        """Forget everything read: the next :meth:`update` reads from the start."""
+        self.files: dict[str, FileState] = {}
+        self.models: dict[str, Counts] = {}
+        #: Five-minute bucket start (as text, for JSON) -> model -> counts.
+        self.buckets: dict[str, dict[str, Counts]] = {}
+        #: Recently seen reply ids: [id, file, model, bucket, counts], newest last.
+        self.recent: list[list[object]] = []
+        self.context_model = ""
+        self.context_tokens = 0
+        self.replies = 0
+        self.last_at = 0
+
+    # -- persistence -----------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: object, transcript: str) -> Tally:
+        """A tally saved by :meth:`as_dict`; an empty one when it is not for ``transcript``."""
+        tally = cls(transcript)
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION or data.get("transcript") != transcript:
+            return tally
+        try:
+            tally.files = {str(k): FileState(v) for k, v in dict(data.get("files") or {}).items()}
+            tally.models = {str(k): [int(x) for x in v][:4] for k, v in dict(data.get("models") or {}).items()}
+            tally.buckets = {
+                str(b): {str(m): [int(x) for x in c][:4] for m, c in dict(row).items()}
+                for b, row in dict(data.get("buckets") or {}).items()
+            }
+            tally.recent = [list(r) for r in data.get("recent") or [] if isinstance(r, list) and len(r) == 5]
+            tally.context_model = str(data.get("context_model", ""))
+            tally.context_tokens = int(data.get("context_tokens", 0) or 0)
+            tally.replies = int(data.get("replies", 0) or 0)
+            tally.last_at = int(data.get("last_at", 0) or 0)
+            tally.agent = str(data.get("agent", ""))
+            tally.repo = str(data.get("repo", ""))
+            tally.kind = str(data.get("kind", ""))
+        except (TypeError, ValueError):
+            return cls(transcript)  # damaged: read the transcript again
+        return tally
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "version": STATE_VERSION,
+            "transcript": self.transcript,
+            "agent": self.agent,
+            "repo": self.repo,
+            "kind": self.kind,
+            "files": {k: v.as_dict() for k, v in self.files.items()},
+            "models": self.models,
+            "buckets": self.buckets,
+            "recent": self.recent,
+            "context_model": self.context_model,
+            "context_tokens": self.context_tokens,
+            "replies": self.replies,
+            "last_at": self.last_at,
+        }
+
+    @classmethod
+    def load(cls, transcript: str, folder: str | None = None) -> Tally:
+        """The saved tally of ``transcript`` (empty when there is none yet)."""
+        path = tally_file(transcript, folder or usage_dir())
+        return cls.from_dict(_read_json(path), transcript)
+
+    def save(self, folder: str | None = None) -> str:
+        path = tally_file(self.transcript, folder or usage_dir())
+        _write(path, dumps(self.as_dict()))
+        return path
+
+    # -- reading ---------------------------------------------------------
+
+    def sources(self) -> list[str]:
+        """The transcript and its subagents' transcripts (``<stem>/subagents/**/agent-*.jsonl``)."""
+        found = [self.transcript]
+        stem = self.transcript[:-6] if self.transcript.endswith(".jsonl") else self.transcript
+        folders = [os.path.join(stem, "subagents")]
+        depth = 0
+        while folders and depth < 3:
+            nested: list[str] = []
+            for folder in folders:
+                try:
+                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+                except OSError:
+                    continue
+                for entry in entries:
+                    if entry.name.endswith(".jsonl") and entry.is_file():
+                        found.append(entry.path)
+                    elif entry.is_dir(follow_symlinks=False):
+                        nested.append(entry.path)
+            folders, depth = nested, depth + 1
+        return found
+
+    def update(self) -> bool:
+        """Read what was added to the transcript(s) since the last call; True if anything was."""
+        changed = False
+        for path in self.sources():
+            changed = self._update_file(path) or changed
+        return changed
+
+    def _update_file(self, path: str) -> bool:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            info = os.fstat(fd)
+            state = self.files.get(path)
+            if state is not None and not self._same_file(fd, info, state):
+                # Truncated, rotated or replaced: everything read from it is void.
+                # Counts from several files are mixed in the sums, so start over.
+                self.reset()
+                self._update_all_but(path)
+                state = None
+            if state is None:
+                state = self.files[path] = FileState()
+                state.dev, state.ino = info.st_dev, info.st_ino
+            if info.st_size <= state.offset:
+                return False
+            os.lseek(fd, state.offset, os.SEEK_SET)
+            pending = b""
+            read_any = False
+            while True:
+                chunk = os.read(fd, CHUNK)
+                if not chunk:
+                    break
+                if not state.head:
+                    state.head = chunk[:HEAD_BYTES].hex()
+                data = pending + chunk if pending else chunk
+                end = data.rfind(b"\n") + 1
+                if end:
+                    self._scan(data, end, path)
+                    state.offset += end
+                    read_any = True
+                pending = data[end:]
+            return read_any
+        finally:
+            os.close(fd)
+
+    def _update_all_but(self, skip: str) -> None:
+        for other in self.sources():
+            if other != skip:
+                self._update_file(other)
+
+    @staticmethod
+    def _same_file(fd: int, info: os.stat_result, state: FileState) -> bool:
+        """Still the file read before, grown or not: same inode, not shorter, same first bytes."""
+        if (info.st_dev, info.st_ino) != (state.dev, state.ino) or info.st_size < state.offset:
+            return False
+        if state.head:
+            want = bytes.fromhex(state.head)
+            if os.pread(fd, len(want), 0) != want:
+                return False
+        return True
+
+    def _scan(self, data: bytes, end: int, path: str) -> None:
+        """Count every assistant line in ``data[:end]`` (whole lines only).
+
+        Only lines holding ``"usage":`` are decoded: user lines (tool results,
+        attachments) make most of a transcript's bytes and are skipped unread.
+        """
+        pos = 0
+        while True:
+            hit = data.find(b'"usage":', pos, end)
+            if hit < 0:
+                return
+            start = data.rfind(b"\n", 0, hit) + 1
+            stop = data.find(b"\n", hit, end)
+            pos = stop + 1
+            line = data[start:stop]
+            if b'"assistant"' in line:
+                self._count_line(line, path)
+
+    def _count_line(self, line: bytes, path: str) -> None:
+        try:
+            entry = loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            return  # not JSON: a damaged line, skipped
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            return
+        message = entry.get("message")
+        usage = message.get("usage") if isinstance(message, dict) else None
+        if not isinstance(usage, dict):
+            return
+        counts = [0, 0, 0, 0]
+        for i, key in enumerate(USAGE_KEYS):
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                counts[i] = value
+        if not any(counts):
+            return  # Claude's own "<synthetic>" replies (errors, interruptions) cost nothing
+        assert isinstance(message, dict)
+        model = message.get("model")
+        model = model if isinstance(model, str) and model else "unknown"
+        at = epoch_of(entry.get("timestamp")) or int(time.time())
+        bucket = str(at - at % BUCKET)
+        reply_id = message.get("id")
+        if isinstance(reply_id, str) and reply_id:
+            for i, seen in enumerate(self.recent):
+                if seen[0] == reply_id and seen[1] == path:
+                    # The same reply, written again for its next content block: replace its counts.
+                    _, _, old_model, old_bucket, old_counts = seen
+                    _add(self.models, str(old_model), old_counts, -1)  # type: ignore[arg-type]
+                    _add(self.buckets.setdefault(str(old_bucket), {}), str(old_model), old_counts, -1)  # type: ignore[arg-type]
+                    del self.recent[i]
+                    self.replies -= 1
+                    break
+            self.recent.append([reply_id, path, model, bucket, counts])
+            del self.recent[:-RECENT_IDS]
+        _add(self.models, model, counts)
+        _add(self.buckets.setdefault(bucket, {}), model, counts)
+        self.replies += 1
+        self.last_at = max(self.last_at, at)
+        if path == self.transcript and not entry.get("isSidechain"):
+            self.context_model = model
+            self.context_tokens = counts[0] + counts[2] + counts[3]
+
+    # -- figures ---------------------------------------------------------
+
+    def totals(self) -> Counts:
+        """Input, output, cache-write and cache-read tokens over every model."""
+        total = [0, 0, 0, 0]
+        for counts in self.models.values():
+            for i in range(4):
+                total[i] += counts[i]
+        return total
+
+    def context_percent(self) -> int:
+        """How full the context window was at the last reply, in percent (0 when unknown)."""
+        if not self.context_tokens:
+            return 0
+        window = LARGE_WINDOW if "[1m]" in self.context_model or self.context_tokens > WINDOW else WINDOW
+        return min(100, round(self.context_tokens * 100 / window))
+
+    def since(self, start: int) -> dict[str, Counts]:
+        """Counts per model of the replies at or after ``start`` (to :data:`BUCKET` seconds)."""
+        table: dict[str, Counts] = {}
+        first = start - start % BUCKET
+        for bucket, row in self.buckets.items():
+            if int(bucket) >= first:
+                for model, counts in row.items():
+                    _add(table, model, counts)
+        return table
+
+
+# --------------------------------------------------------------------------- #
+# Prices
+
+
+def price_for(model: str, prices: dict[str, object]) -> list[float] | None:
+    """The price row of ``model``: the exact name, else the longest ``prefix*`` that matches.
+
+    >>> price_for("claude-opus-4-8", {"claude-opus-4*": {"input": 5, "output": 25}, "claude-*": {"input": 1}})
+    [5.0, 25.0, 0.0, 0.0]
+    >>> price_for("gpt-x", {"claude-*": {"input": 1}}) is None
+    True
+    """
+    best: object = prices.get(model)
+    if best is None:
+        length = -1
+        for pattern, row in prices.items():
+            if pattern.endswith("*") and model.startswith(pattern[:-1]) and len(pattern) > length:
+                best, length = row, len(pattern)
+    if not isinstance(best, dict):
+        return None
+    return [float(best.get(key, 0) or 0) for key in PRICE_KEYS]
+
+
+def cost_of(table: dict[str, Counts], prices: dict[str, object]) -> tuple[float, bool]:
+    """Estimated US dollars of per-model counts, and whether every model had a price."""
+    cost, complete = 0.0, True
+    for model, counts in table.items():
+        row = price_for(model, prices)
+        if row is None:
+            complete = complete and not any(counts)
+            continue
+        cost += sum(counts[i] * row[i] for i in range(4)) / 1_000_000
+    return cost, complete
+
+
+def human_tokens(count: int) -> str:
+    """``950``, ``12.3k``, ``4.5M``: a token count at a glance.
+
+    >>> human_tokens(950), human_tokens(12345), human_tokens(4_500_000)
+    ('950', '12.3k', '4.5M')
+    """
+    if count >= 1_000_000:
+        return f"{count / 1_000_000:.1f}M"
+    if count >= 1_000:
+        return f"{count / 1_000:.1f}k"
+    return str(count)
+
+
+def human_cost(cost: float) -> str:
+    """``$0.42``, ``$12``: an estimated cost at a glance."""
+    return f"${cost:.2f}" if cost < 100 else f"${cost:.0f}"
+
+
+# --------------------------------------------------------------------------- #
+# Settings (prices, budgets) and budgets
+
+
+def read_settings(folder: str | None = None) -> dict[str, object]:
+    """``settings.json``: the ``prices`` and ``budget`` tables the command line copied from the config."""
+    data = _read_json(os.path.join(folder or usage_dir(), "settings.json"))
+    return data if isinstance(data, dict) else {}
+
+
+def write_settings(prices: dict[str, object], budget: dict[str, object], folder: str | None = None) -> None:
+    """Save the config's prices and budgets for the hook handler (only when they changed)."""
+    path = os.path.join(folder or usage_dir(), "settings.json")
+    text = dumps({"prices": prices, "budget": budget})
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
+                return
+    except OSError:
+        pass
+    _write(path, text)
+
+
+def load_tallies(folder: str | None = None, newer_than: float = 0.0) -> list[Tally]:
+    """Every saved tally (those whose file changed after ``newer_than`` only)."""
+    where = folder or usage_dir()
+    tallies: list[Tally] = []
+    try:
+        entries = list(os.scandir(where))
+    except OSError:
+        return tallies
+    for entry in entries:
+        if not entry.name.endswith(".json") or entry.name == "settings.json":
+            continue
+        try:
+            if newer_than and entry.stat().st_mtime < newer_than:
+                continue
+        except OSError:
+            continue
+        data = _read_json(entry.path)
+        if isinstance(data, dict) and isinstance(data.get("transcript"), str):
+            tallies.append(Tally.from_dict(data, data["transcript"]))
+    return tallies
+
+
+def day_start(now: float) -> int:
+    """Local midnight of the day ``now`` falls in."""
+    local = time.localtime(now)
+    return int(now) - (local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec)
+
+
+def budget_use(settings: dict[str, object], tallies: list[Tally], now: float) -> list[tuple[str, float, float, float]]:
+    """For each budget set: (label, share spent 0..1+, spent, limit); most spent first."""
+    budget = settings.get("budget")
+    prices = settings.get("prices")
+    prices = prices if isinstance(prices, dict) else {}
+    if not isinstance(budget, dict) or not budget:
+        return []
+    windows = {"5h": int(now) - 5 * 3600, "day": day_start(now)}
+    spent: dict[str, tuple[int, float]] = {}
+    for label, start in windows.items():
+        table: dict[str, Counts] = {}
+        for tally in tallies:
+            for model, counts in tally.since(start).items():
+                _add(table, model, counts)
+        tokens = sum(sum(c) for c in table.values())
+        spent[label] = (tokens, cost_of(table, prices)[0])
+    use = []
+    for key, label, what in BUDGETS:
+        limit = budget.get(key)
+        if not isinstance(limit, (int, float)) or isinstance(limit, bool) or limit <= 0:
+            continue
+        tokens, cost = spent[key.rsplit("_", 1)[1]]
+        value = float(tokens) if what == "tokens" else cost
+        use.append((label, value / limit, value, float(limit)))
+    use.sort(key=lambda u: -u[1])
+    return use
+
+
+def warn_share(settings: dict[str, object]) -> float:
+    """The share of a budget at which it is "near" (``warn_percent``, default 90)."""
+    budget = settings.get("budget")
+    percent = budget.get("warn_percent", WARN_PERCENT) if isinstance(budget, dict) else WARN_PERCENT
+    if not isinstance(percent, (int, float)) or isinstance(percent, bool) or not 0 < percent <= 100:
+        percent = WARN_PERCENT
+    return float(percent) / 100
+
+
+def budget_level(use: list[tuple[str, float, float, float]], near: float) -> str:
+    """``over`` (a budget is spent), ``near`` (one is at ``near`` or more) or ``""``."""
+    if not use:
+        return ""
+    share = use[0][1]
+    return "over" if share >= 1 else "near" if share >= near else ""
+
+
+def describe_budget(use: tuple[str, float, float, float]) -> str:
+    """``92% of the 5-hour cost budget ($9.20 of $10.00, estimate)``."""
+    label, share, spent, limit = use
+    if "cost" in label:
+        amounts = f"{human_cost(spent)} of {human_cost(limit)}, estimate"
+    else:
+        amounts = f"{human_tokens(int(spent))} of {human_tokens(int(limit))} tokens"
+    return f"{share * 100:.0f}% of the {label} ({amounts})"
+
+
+# --------------------------------------------------------------------------- #
+# The hook's part: at the end of each turn
+
+
+#: Pane options the hook sets, and what each holds.
+PANE_OPTIONS = (
+    "@agent_tokens_in",  # input tokens not read from the cache
+    "@agent_tokens_out",
+    "@agent_tokens_cache_write",
+    "@agent_tokens_cache_read",
+    "@agent_tokens",  # all four together
+    "@agent_cost",  # estimated US dollars, e.g. 0.42 (empty when a model has no price)
+    "@agent_context_pct",  # context window used by the last reply, in percent
+    "@agent_context_tokens",
+    "@agent_model",
+)
+
+
+def pane_figures(tally: Tally, prices: dict[str, object]) -> dict[str, str]:
+    """The pane options of :data:`PANE_OPTIONS` for ``tally``."""
+    total = tally.totals()
+    cost, complete = cost_of(tally.models, prices)
+    return {
+        "@agent_tokens_in": str(total[0]),
+        "@agent_tokens_out": str(total[1]),
+        "@agent_tokens_cache_write": str(total[2]),
+        "@agent_tokens_cache_read": str(total[3]),
+        "@agent_tokens": str(sum(total)),
+        "@agent_cost": f"{cost:.4f}" if complete else "",
+        "@agent_context_pct": str(tally.context_percent()),
+        "@agent_context_tokens": str(tally.context_tokens),
+        "@agent_model": tally.context_model,
+    }
+
+
+def live_summary(rows: list[list[str]]) -> str:
+    """The ``#{agents_usage}`` text from each agent pane's ``@agent_tokens`` and ``@agent_cost``.
+
+    >>> live_summary([["12000", "0.5"], ["3000", "0.25"], ["", ""]])
+    '15.0k ~$0.75'
+    """
+    tokens, cost, priced = 0, 0.0, True
+    for token_text, cost_text in rows:
+        if token_text.isdigit():
+            tokens += int(token_text)
+        try:
+            cost += float(cost_text) if cost_text else 0.0
+        except ValueError:
+            priced = False
+        if token_text not in ("", "0") and not cost_text:
+            priced = False
+    if not tokens:
+        return ""
+    return human_tokens(tokens) + (f" ~{human_cost(cost)}" if priced else "")
+
+
+def after_turn(
+    program: str, run: object, spawn: object, tmux: str, pane: str, transcript: object, environ: dict[str, str]
+) -> None:
+    """Read the turn's new bytes, put the figures on the pane, update the summary and the budgets.
+
+    ``run(argv)`` runs a command and returns its stdout (None on failure) and
+    ``spawn(argv)`` starts one without waiting: both are the hook handler's,
+    so this module adds no process machinery of its own. Two tmux calls.
+    Only Claude Code's transcripts are read so far (``program`` "claude").
+    """
+    if program != "claude" or not isinstance(transcript, str) or not transcript.startswith("/"):
+        return
+    folder = usage_dir(environ)
+    tally = Tally.load(transcript, folder)
+    tally.update()
+    settings = read_settings(folder)
+    prices = settings.get("prices")
+    prices = prices if isinstance(prices, dict) else {}
+    sep = "\x1f"
+    args: list[str] = [tmux]
+    for option, value in pane_figures(tally, prices).items():
+        args += ["set-option", "-p", "-t", pane, option, value, ";"]
+    args += [
+        "list-panes", "-a", "-F", sep.join(("#{pane_id}", "#{@agent_name}", "#{@agent_repo}", "#{@agent_kind}", "#{@agent_tokens}", "#{@agent_cost}")),
+        ";", "display-message", "-p", "-t", pane, sep.join(("#{@agents_budget_level}", "#{@agents-notify}", "#{@agents-notify-command}")),
+        ";", "list-clients", "-F", "#{client_name}",
+    ]
+    out = run(args)  # type: ignore[operator]
+    if out is None:
+        return
+    live: list[list[str]] = []
+    clients: list[str] = []
+    previous, enabled, command = "", "", ""
+    for line in str(out).split("\n"):
+        parts = line.split(sep)
+        if len(parts) == 6:
+            if parts[0] == pane:
+                tally.agent, tally.repo, tally.kind = parts[1] or tally.agent, parts[2] or tally.repo, parts[3] or tally.kind
+            if parts[1]:
+                live.append(parts[4:6])
+        elif len(parts) == 3:
+            previous, enabled, command = parts
+        elif line:
+            clients.append(line)
+    tally.save(folder)
+    now = time.time()
+    use = budget_use(settings, load_tallies(folder, now - 86400), now) if settings.get("budget") else []
+    level = budget_level(use, warn_share(settings))
+    follow: list[str] = [
+        tmux, "set-option", "-gq", "@agents_usage", live_summary(live),
+        ";", "set-option", "-gq", "@agents_budget_level", level,
+        ";", "set-option", "-gq", "@agents_budget", f"{use[0][1] * 100:.0f}% budget" if level else "",
+    ]
+    # Said once: on the way up to "near", and again when it is spent.
+    tell = level == "over" and previous != "over" or level == "near" and previous == ""
+    text = f"agents: {describe_budget(use[0])}" + (" is spent" if level == "over" else "") if tell else ""
+    if tell:
+        for client in clients:
+            follow += [";", "display-message", "-c", client, "-d", "4000", "--", text.replace("#", "##")]
+    run(follow)  # type: ignore[operator]
+    if tell and level == "over" and enabled not in ("off", "0", "no", "false"):
+        ring_bell(environ.get("AGENTS_TMUX_TTY", ""))
+        if command:
+            spawn(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])  # type: ignore[operator]
+
+
+def ring_bell(tty: str) -> None:
+    """A bell on the agent's terminal: its window gets tmux's bell flag, as for a waiting agent."""
+    if not tty:
+        return
+    try:
+        fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"\a")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

@@ -1,0 +1,140 @@
+"""The incremental transcript reader (agents_tmux.usage) on real files.
+
+Lines are in the shape Claude Code 2.1.197 writes (one JSON object per line,
+compact); the figures are checked against sums worked out by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from agents_tmux.usage import Tally, budget_level, budget_use, dumps, loads
+
+MODEL = "claude-opus-4-8"
+
+
+def reply(msg_id: str, usage: tuple[int, int, int, int], *, model: str = MODEL, at: str = "2026-12-01T04:15:05.023Z",
+          sidechain: bool = False, text: str = "Done.") -> str:
+    """An assistant line: usage is (input, output, cache write, cache read)."""
+    entry: dict[str, Any] = {
+        "parentUuid": "p", "isSidechain": sidechain, "userType": "external", "cwd": "/w", "sessionId": "s",
+        "version": "2.1.197", "gitBranch": "agent/x",
+        "message": {
+            "id": msg_id, "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": usage[0], "cache_creation_input_tokens": usage[2],
+                      "cache_read_input_tokens": usage[3], "output_tokens": usage[1], "service_tier": "standard"},
+        },
+        "requestId": "req_" + msg_id, "type": "assistant", "uuid": "u-" + msg_id, "timestamp": at,
+    }
+    return json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+def user(text: str) -> str:
+    """A user line whose tool result quotes usage and assistant JSON (must not be counted)."""
+    entry = {
+        "type": "user", "message": {"role": "user", "content": [{"type": "tool_result", "content": text}]},
+        "toolUseResult": {"role": "assistant", "type": "assistant", "usage": {"input_tokens": 999, "output_tokens": 999}},
+        "timestamp": "2026-12-01T04:15:04.000Z",
+    }
+    return json.dumps(entry, separators=(",", ":")) + "\n"
+
+
+def read(path: Path, state: Path) -> Tally:
+    """Load the saved tally, read what is new, save it again (what the hook does)."""
+    tally = Tally.load(str(path), str(state))
+    tally.update()
+    tally.save(str(state))
+    return tally
+
+
+def test_counts_each_reply_once_and_only_new_bytes(tmp_path: Path) -> None:
+    transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
+    # msg_1 is one reply written over two lines (a text block, then a tool_use block).
+    transcript.write_text(
+        user('{"usage": 5, "type": "assistant"}') + reply("msg_1", (10, 3, 100, 0)) + reply("msg_1", (10, 7, 100, 0))
+        + reply("msg_2", (4, 20, 0, 110))
+    )
+    tally = read(transcript, state)
+    assert tally.models == {MODEL: [14, 27, 100, 110]}
+    assert tally.replies == 2
+    assert tally.context_tokens == 4 + 0 + 110
+
+    # A line being written: nothing counted yet, the offset stays before it.
+    size = transcript.stat().st_size
+    line = reply("msg_3", (1, 2, 3, 4000))
+    with transcript.open("a") as handle:
+        handle.write(line[:40])
+    tally = read(transcript, state)
+    assert tally.models == {MODEL: [14, 27, 100, 110]}
+    assert tally.files[str(transcript)].offset == size
+
+    # Earlier bytes changed in place (same length, after the first 256 bytes) are not
+    # read again: only the bytes added since the last read are.
+    text = transcript.read_text()
+    start = text.index('"output_tokens":20')
+    transcript.write_text(text[:start] + '"output_tokens":90' + text[start + 18:])
+    with transcript.open("a") as handle:
+        handle.write(line[40:])
+    tally = read(transcript, state)
+    assert tally.models == {MODEL: [15, 29, 103, 4110]}
+    assert tally.context_tokens == 1 + 3 + 4000
+    assert tally.context_percent() == 2  # 4004 of a 200k window
+
+
+def test_truncated_or_replaced_transcript_is_read_again(tmp_path: Path) -> None:
+    transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
+    transcript.write_text(reply("msg_1", (10, 10, 0, 0)) + reply("msg_2", (20, 20, 0, 0)))
+    assert read(transcript, state).models == {MODEL: [30, 30, 0, 0]}
+
+    transcript.write_text(reply("msg_9", (1, 1, 0, 0)))  # truncated and rewritten, shorter
+    assert read(transcript, state).models == {MODEL: [1, 1, 0, 0]}
+
+    # Replaced by another file of the same size (a rename over it): a new inode.
+    other = tmp_path / "other.jsonl"
+    other.write_text(reply("msg_8", (2, 2, 0, 0)))
+    os.replace(other, transcript)
+    assert read(transcript, state).models == {MODEL: [2, 2, 0, 0]}
+
+    # Rewritten in place, longer, with different first bytes: same inode, read again.
+    with transcript.open("r+") as handle:
+        handle.write(reply("msg_7", (5, 5, 0, 0), text="other") + reply("msg_6", (6, 6, 0, 0)))
+    assert read(transcript, state).models == {MODEL: [11, 11, 0, 0]}
+
+
+def test_subagents_models_buckets_and_damaged_lines(tmp_path: Path) -> None:
+    transcript, state = tmp_path / "abc.jsonl", tmp_path / "state"
+    transcript.write_text(
+        reply("msg_1", (10, 1, 0, 0), at="2026-12-01T04:01:00Z")
+        + "{not json\n"
+        + reply("msg_2", (20, 2, 0, 0), model="claude-haiku-4-5", at="2026-12-01T04:07:00Z")
+        + reply("msg_s", (0, 0, 0, 0), model="<synthetic>")
+    )
+    subagents = tmp_path / "abc" / "subagents"
+    subagents.mkdir(parents=True)
+    (subagents / "agent-1.jsonl").write_text(reply("msg_1", (7, 7, 0, 0), sidechain=True, at="2026-12-01T03:50:00Z"))
+    tally = read(transcript, state)
+    assert tally.models == {MODEL: [17, 8, 0, 0], "claude-haiku-4-5": [20, 2, 0, 0]}
+    assert tally.context_model == "claude-haiku-4-5" and tally.context_tokens == 20
+    # Five-minute buckets: 04:01 and 04:07 fall in different ones.
+    base = 1796097600  # 2026-12-01T04:00:00Z
+    assert tally.since(base + 300) == {"claude-haiku-4-5": [20, 2, 0, 0]}
+    assert tally.since(base) == {MODEL: [10, 1, 0, 0], "claude-haiku-4-5": [20, 2, 0, 0]}
+
+
+def test_state_file_round_trip_and_budget(tmp_path: Path) -> None:
+    transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
+    transcript.write_text(reply("msg_1", (1000, 500, 0, 0), at="2026-12-01T04:15:05Z"))
+    tally = read(transcript, state)
+    saved = next(state.glob("*.json"))
+    assert json.loads(saved.read_text()) == loads(dumps(tally.as_dict()))
+    now = 1796098505 + 60
+    settings = {"budget": {"tokens_5h": 1600}, "prices": {}}
+    use = budget_use(settings, [tally], now)
+    assert [(u[0], round(u[1], 3)) for u in use] == [("5-hour token budget", 0.938)]
+    assert budget_level(use, 0.9) == "near"
+    assert budget_level(budget_use({"budget": {"tokens_5h": 1500}}, [tally], now), 0.9) == "over"
+    assert budget_use(settings, [tally], now + 6 * 3600) == [("5-hour token budget", 0.0, 0.0, 1600.0)]
