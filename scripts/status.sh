@@ -83,8 +83,18 @@ replace_applied() {
 	fi
 }
 
+# agents_usage_format: the usage segment, e.g. "45.2k ~$1.20" (the live agents'
+# tokens and estimated cost) and, near a [budget], "92% budget". The hook
+# stores both texts in global options at the end of each turn.
+agents_usage_format() {
+	printf '%s' '#{?@agents_usage,#{@agents_usage},}#{?@agents_budget, #[fg=yellow]#{@agents_budget}#[default],}'
+}
+
 update_status_formats() {
-	local segment position left right found=1
+	local segment position left right found=1 usage
+	usage="$(agents_usage_format)"
+	interpolate status-right "#{agents_usage}" "$usage"
+	interpolate status-left "#{agents_usage}" "$usage"
 	segment="$(agents_status_format)"
 	replace_applied @agents-status-applied "$segment" status-right status-left
 	interpolate status-right "#{agents_status}" "$segment" && found=0

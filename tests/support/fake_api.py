@@ -357,6 +357,8 @@ class Recorded:
     main: bool = False
     answer: Answer | None = None
     aborted: bool = False
+    #: The usage the answer reported (``input_tokens``, ``output_tokens``, cache counts), for messages.
+    usage: JsonDict | None = None
     at: float = field(default_factory=time.monotonic)
 
 
@@ -377,7 +379,9 @@ def _content_block(answer: Answer, tool_id: str) -> JsonDict:
     return {"type": "text", "text": answer}
 
 
-def message_object(answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int) -> JsonDict:
+def message_object(
+    answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int, usage: JsonDict | None = None
+) -> JsonDict:
     """Return a complete non-streaming ``message`` object for ``answer``.
 
     >>> m = message_object("hi", model="m", message_id="msg_1", tool_id="t", input_tokens=3)
@@ -393,7 +397,7 @@ def message_object(answer: Answer, *, model: str, message_id: str, tool_id: str,
         "content": [_content_block(answer, tool_id)],
         "stop_reason": stop,
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": _output_tokens(answer)},
+        "usage": dict(usage) if usage else {"input_tokens": input_tokens, "output_tokens": _output_tokens(answer)},
     }
 
 
@@ -404,7 +408,7 @@ def _output_tokens(answer: Answer) -> int:
 
 
 def sse_events(
-    answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int
+    answer: Answer, *, model: str, message_id: str, tool_id: str, input_tokens: int, usage: JsonDict | None = None
 ) -> list[tuple[str, JsonDict]]:
     """Return the ``(event, data)`` pairs of a streamed answer, in the API's order.
 
@@ -416,7 +420,9 @@ def sse_events(
     start = message_object(answer, model=model, message_id=message_id, tool_id=tool_id, input_tokens=input_tokens)
     start["content"] = []
     start["stop_reason"] = None
-    start["usage"] = {"input_tokens": input_tokens, "output_tokens": 1}
+    # message_start carries the input side and a first output count; message_delta the final output count.
+    final = dict(usage) if usage else {"input_tokens": input_tokens, "output_tokens": _output_tokens(answer)}
+    start["usage"] = {**final, "output_tokens": 1}
     if isinstance(answer, ToolUse):
         block: JsonDict = {"type": "tool_use", "id": tool_id, "name": answer.name, "input": {}}
         delta: JsonDict = {"type": "input_json_delta", "partial_json": json.dumps(answer.input)}
@@ -435,7 +441,7 @@ def sse_events(
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": _output_tokens(answer)},
+                "usage": {"output_tokens": final["output_tokens"]},
             },
         ),
         ("message_stop", {"type": "message_stop"}),
@@ -519,19 +525,25 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(answer, ApiError):
             self._send_json(answer.status, answer.body())
             return
+        usage = owner.usage(int(ids[0][len("msg_fake"):]), body) if main and owner.usage else None
+        entry.usage = usage or {"input_tokens": tokens, "output_tokens": _output_tokens(answer)}
         try:
             if body.get("stream"):
-                self._stream(answer, delay, model=model, ids=ids, tokens=tokens)
+                self._stream(answer, delay, model=model, ids=ids, tokens=tokens, usage=usage)
             else:
                 if delay:
                     time.sleep(delay)
-                message = message_object(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens)
+                message = message_object(
+                    answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage
+                )
                 self._send_json(200, message)
         except (BrokenPipeError, ConnectionResetError):
             entry.aborted = True
             owner._notify()
 
-    def _stream(self, answer: Answer, delay: float, *, model: str, ids: tuple[str, str], tokens: int) -> None:
+    def _stream(
+        self, answer: Answer, delay: float, *, model: str, ids: tuple[str, str], tokens: int, usage: JsonDict | None
+    ) -> None:
         """Write ``answer`` as server-sent events, pausing ``delay`` after ``message_start``."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -539,7 +551,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.send_header("request-id", "req_fake")
         self.end_headers()
-        events = sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens)
+        events = sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage)
         for name, data in events:
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
             self.wfile.flush()
@@ -588,11 +600,15 @@ class FakeAnthropic:
         default: Answer = "OK.",
         default_delay: float = 0.0,
         side_reply: str = "Test session",
+        usage: Callable[[int, JsonDict], JsonDict] | None = None,
     ) -> None:
         self.rules: list[Reply] = list(rules)
         self.default: Answer = default
         self.default_delay = default_delay
         self.side_reply = side_reply
+        #: ``usage(n, body)``: the usage to report for the n-th message (main conversation only);
+        #: None reports estimates (about 4 bytes a token).
+        self.usage = usage
         self._lock = threading.Condition()
         self._requests: list[JsonDict] = []
         self._log: list[Recorded] = []

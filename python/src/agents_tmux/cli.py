@@ -38,6 +38,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("restore", "restore"),
     ("restart", "restart"),
     ("log", "log"),
+    ("usage", "usage"),
     ("team", "team"),
     ("note", "note"),
     ("context", "context"),

@@ -419,9 +419,9 @@ def _prices(check: _Checker, table: Any) -> dict[str, dict[str, float]]:
         if "*" in model[:-1]:
             raise check.fail(prefix, "expected a model name, or a prefix ending in * (no * elsewhere)")
         for key in row:
-            if key not in _PRICE_KEYS:
-                raise check.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(_PRICE_KEYS)})")
-        prices[model] = {key: _number(check, f"{prefix}.{key}", row.get(key, 0)) for key in _PRICE_KEYS}
+            if key not in (*_PRICE_KEYS, "context_window"):
+                raise check.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(_PRICE_KEYS)}, context_window)")
+        prices[model] = {key: _number(check, f"{prefix}.{key}", row[key]) for key in (*_PRICE_KEYS, "context_window") if key in row}
     return prices
 
 

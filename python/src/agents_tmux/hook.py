@@ -260,14 +260,16 @@ def remember_session(tmux: str, pane: str, session: tuple[str, str]) -> None:
 
 
 def record_usage(program: str, tmux: str, pane: str, payload: dict[str, object], environ: dict[str, str]) -> None:
-    """At the end of a turn, the conversation's token usage onto the pane (see :mod:`agents_tmux.usage`)."""
-    try:
-        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        from agents_tmux import usage
+    """At the end of a turn, read the conversation's token usage onto the pane, in the background.
 
-        usage.after_turn(program, _run, _spawn_detached, tmux, pane, payload.get("transcript_path"), environ)
-    except Exception:  # noqa: BLE001, S110 - usage figures are a convenience, never a failure
-        pass
+    Claude writes its transcript a moment after Stop fires, and reading a long
+    one must not hold Claude up: :func:`agents_tmux.usage.main` does it detached.
+    """
+    transcript = payload.get("transcript_path")
+    if program == "claude" and isinstance(transcript, str) and transcript.startswith("/"):
+        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = f"import sys; sys.path.insert(0, {src!r}); from agents_tmux.usage import main; main()"
+        _spawn_detached([sys.executable, "-I", "-S", "-c", code, program, tmux, pane, transcript])
 
 
 def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> None:

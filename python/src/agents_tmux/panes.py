@@ -35,6 +35,19 @@ AGENT_FIELDS = (
     "port",
     "setup",
 )
+#: Usage figures the hook puts on an agent's pane at the end of each turn
+#: (``@agent_tokens_in``...; see :mod:`agents_tmux.usage`). Numbers, or "" before the first turn.
+USAGE_FIELDS = (
+    "tokens_in",
+    "tokens_out",
+    "tokens_cache_write",
+    "tokens_cache_read",
+    "tokens",
+    "cost",
+    "context_pct",
+    "context_tokens",
+    "model",
+)
 #: Global options agents.tmux reads (besides the per-pane facts).
 PLUGIN_OPTIONS = (
     "@agents-agent",
@@ -75,6 +88,16 @@ class Agent:
     port: str = ""
     #: The setup command's outcome: "running", "ok", "failed" ("" when there is none).
     setup: str = ""
+    #: Usage (:data:`USAGE_FIELDS`), as the pane holds it: text, "" before the first turn.
+    tokens_in: str = ""
+    tokens_out: str = ""
+    tokens_cache_write: str = ""
+    tokens_cache_read: str = ""
+    tokens: str = ""
+    cost: str = ""
+    context_pct: str = ""
+    context_tokens: str = ""
+    model: str = ""
 
     @property
     def seconds_in_state(self) -> int:
@@ -85,7 +108,20 @@ class Agent:
             return 0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every fact; the usage figures as numbers (None before the first turn)."""
+        facts = asdict(self)
+        for key in USAGE_FIELDS:
+            if key != "model":
+                facts[key] = _number(facts[key], float if key == "cost" else int)
+        return facts
+
+
+def _number(text: str, kind: type) -> Any:
+    """``text`` as a number of ``kind``, or None when it is not one (not measured yet)."""
+    try:
+        return kind(text)
+    except ValueError:
+        return None
 
 
 def connect(socket: Socket) -> libtmux.Server:
@@ -150,11 +186,11 @@ def list_agents(server: libtmux.Server) -> list[Agent]:
     """Every pane of the server that carries an agent, in session/window/pane order."""
     fields = ["pane_id", "session_name", "window_index", "window_id", "pane_pid"]
     # Read by length, not split on a separator: a task may hold any character.
-    names = [*fields, *("@agent_%s" % f for f in AGENT_FIELDS)]
+    names = [*fields, *("@agent_%s" % f for f in (*AGENT_FIELDS, *USAGE_FIELDS))]
     agents: list[Agent] = []
     for parts in read_records(server, names, "list-panes", "-a", "-F", check=False):
         pane_id, session, window_index, window_id, pane_pid = parts[: len(fields)]
-        facts = dict(zip(AGENT_FIELDS, parts[len(fields):]))
+        facts = dict(zip((*AGENT_FIELDS, *USAGE_FIELDS), parts[len(fields):]))
         if not facts["name"]:
             continue
         agents.append(

@@ -209,6 +209,7 @@ def remember_session(repo_root: Path, name: str, session_id: str, transcript: st
     hook handler must answer at once, whatever holds it). When that is not
     enough, the id goes into a note beside the registry instead: :func:`load`
     reads it at once and the next writer folds it in, so it is never lost.
+    A replaced transcript is kept in the entry's ``transcripts`` list.
     """
     changed = []
     at = time.time()
@@ -267,5 +268,11 @@ def _apply_note(agents: dict[str, Entry], note: dict[str, Any]) -> bool:
     new = {"session_id": note["session_id"], **({"transcript": note["transcript"]} if note["transcript"] else {})}
     if all(entry.get(key) == value for key, value in new.items()):
         return False
+    old = entry.get("transcript")
+    if note["transcript"] and isinstance(old, str) and old and old != note["transcript"]:
+        # A new conversation (/clear, a resume that forked): the old one stays on
+        # record, so `agents usage` still counts what it spent.
+        earlier = entry.get("transcripts") if isinstance(entry.get("transcripts"), list) else []
+        entry["transcripts"] = [*earlier, old]
     entry.update(new, session_at=note["at"])
     return True

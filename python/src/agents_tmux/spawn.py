@@ -99,6 +99,28 @@ class CapReached(AgentsError):
         self.limit = limit
 
 
+class BudgetNear(AgentsError):
+    """The agents' spending is at ``warn_percent`` or more of a [budget] in the config."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(f"{description}: use --force to start one more anyway (see `agents usage`)")
+        self.description = description
+
+
+def check_budget(cfg: Config) -> None:
+    """Publish the config's prices and budgets for the hook; refuse when a budget is near or spent."""
+    from agents_tmux import usage
+
+    usage.write_settings(dict(cfg.prices), dict(cfg.budget))
+    settings = usage.read_settings()
+    if not cfg.budget or set(cfg.budget) == {"warn_percent"}:
+        return
+    now = time.time()
+    use = usage.budget_use(settings, usage.load_tallies(newer_than=now - 86400), now)
+    if usage.budget_level(use, usage.warn_share(settings)):
+        raise BudgetNear(usage.describe_budget(use[0]) + (" is spent" if use[0][1] >= 1 else ""))
+
+
 def running_agents(server: libtmux.Server) -> int:
     """Agents that count against the cap: every live agent not yet exited."""
     return sum(1 for agent in panes.list_agents(server) if agent.state != "exited")
@@ -314,6 +336,11 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         running = running_agents(server)
         if running >= cfg.max_agents:
             raise CapReached(running, cfg.max_agents)
+        check_budget(cfg)
+    else:
+        from agents_tmux import usage
+
+        usage.write_settings(dict(cfg.prices), dict(cfg.budget))
     focus = cfg.focus if request.focus is None else request.focus
     if origin_pane is None and request.placement is None:
         # From outside tmux: the repository's own session (made if missing), never
@@ -383,6 +410,11 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
                 "port": port,
             },
         )
+        # Claude may have started (SessionStart) before the entry existed: keep its transcript too.
+        started = panes.run(server, "display-message", "-p", "-t", pane_id, "#{@agent_session_id}\t#{@agent_transcript}")
+        session_id, _, transcript = (started[0] if started else "").partition("\t")
+        if session_id and transcript:
+            registry.remember_session(repo.root, name, session_id, transcript)
     return Spawned(name=name, pane_id=pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
 
 

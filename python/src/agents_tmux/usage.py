@@ -454,11 +454,17 @@ class Tally:
                 total[i] += counts[i]
         return total
 
-    def context_percent(self) -> int:
-        """How full the context window was at the last reply, in percent (0 when unknown)."""
+    def context_percent(self, prices: dict[str, object] | None = None) -> int:
+        """How full the context window was at the last reply, in percent (0 when unknown).
+
+        The window is the ``context_window`` of the model's [prices] row
+        (default 200k), or 1M when the context is already bigger than that.
+        """
         if not self.context_tokens:
             return 0
-        window = LARGE_WINDOW if "[1m]" in self.context_model or self.context_tokens > WINDOW else WINDOW
+        window = context_window(self.context_model, prices or {})
+        if "[1m]" in self.context_model or self.context_tokens > window:
+            window = max(window, LARGE_WINDOW)
         return min(100, round(self.context_tokens * 100 / window))
 
     def since(self, start: int) -> dict[str, Counts]:
@@ -493,6 +499,23 @@ def price_for(model: str, prices: dict[str, object]) -> list[float] | None:
     if not isinstance(best, dict):
         return None
     return [float(best.get(key, 0) or 0) for key in PRICE_KEYS]
+
+
+def context_window(model: str, prices: dict[str, object]) -> int:
+    """The ``context_window`` of the longest [prices] key matching ``model`` that sets one.
+
+    >>> context_window("claude-opus-4-8", {"claude-opus-4*": {"input": 5}, "claude-opus-4-8*": {"context_window": 1e6}})
+    1000000
+    >>> context_window("x", {})
+    200000
+    """
+    best, length = WINDOW, -1
+    for pattern, row in prices.items():
+        matches = pattern == model or (pattern.endswith("*") and model.startswith(pattern[:-1]))
+        window = row.get("context_window") if isinstance(row, dict) else None
+        if matches and isinstance(window, (int, float)) and window > 0 and len(pattern) > length:
+            best, length = int(window), len(pattern)
+    return best
 
 
 def cost_of(table: dict[str, Counts], prices: dict[str, object]) -> tuple[float, bool]:
@@ -660,7 +683,7 @@ def pane_figures(tally: Tally, prices: dict[str, object]) -> dict[str, str]:
         "@agent_tokens_cache_read": str(total[3]),
         "@agent_tokens": str(sum(total)),
         "@agent_cost": f"{cost:.4f}" if complete else "",
-        "@agent_context_pct": str(tally.context_percent()),
+        "@agent_context_pct": str(tally.context_percent(prices)),
         "@agent_context_tokens": str(tally.context_tokens),
         "@agent_model": tally.context_model,
     }
@@ -751,6 +774,53 @@ def after_turn(
         ring_bell(environ.get("AGENTS_TMUX_TTY", ""))
         if command:
             spawn(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])  # type: ignore[operator]
+
+
+def settle(path: str, quiet: float = 0.3, longest: float = 5.0) -> None:
+    """Wait until ``path`` stopped growing for ``quiet`` seconds (at most ``longest``).
+
+    Claude Code writes the turn's last reply to its transcript shortly after
+    the Stop hook fires.
+    """
+    deadline = time.monotonic() + longest
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = -1
+        if size != last:
+            last, since = size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``<python> -c ... PROGRAM TMUX PANE TRANSCRIPT``: :func:`after_turn`, started detached by the hook.
+
+    One reading at a time per transcript (a lock beside its tally), so a late
+    one never puts older figures over newer ones.
+    """
+    import fcntl
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 4:
+        return
+    program, tmux, pane, transcript = args
+    try:
+        from agents_tmux.hook import _run, _spawn_detached
+
+        settle(transcript)
+        environ = dict(os.environ)
+        lock_path = tally_file(transcript, usage_dir(environ)) + ".lock"
+        os.makedirs(os.path.dirname(lock_path), exist_ok=True)
+        with open(lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            after_turn(program, _run, _spawn_detached, tmux, pane, transcript, environ)
+    except Exception:  # noqa: BLE001, S110 - detached, with nobody to tell: figures are a convenience
+        pass
 
 
 def ring_bell(tty: str) -> None:

@@ -1,4 +1,4 @@
-"""List every agent in this tmux server: name, state, branch, worktree, pane.
+"""List every agent in this tmux server: name, state, branch, pane, tokens, estimated cost, context use.
 
 With --json, one JSON array of objects (every pane fact, for scripts).
 With --all, parked agents (`agents park`) too: they have no pane.
@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
+
+if TYPE_CHECKING:
+    from agents_tmux.panes import Agent
 
 HELP = "list the agents of this tmux server"
 
@@ -31,6 +35,23 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
+def usage_cells(agent: Agent) -> tuple[str, str, str]:
+    """Tokens, estimated cost and context use of an agent, "-" before its first turn.
+
+    >>> from agents_tmux.panes import Agent
+    >>> usage_cells(Agent(*[""] * 17, tokens="32500", cost="0.4213", context_pct="16"))
+    ('32.5k', '$0.42', '16%')
+    """
+    from agents_tmux.usage import human_cost, human_tokens
+
+    tokens = human_tokens(int(agent.tokens)) if agent.tokens.isdigit() else "-"
+    try:
+        cost = human_cost(float(agent.cost)) if agent.cost else "-"
+    except ValueError:
+        cost = "-"
+    return tokens, cost, f"{agent.context_pct}%" if agent.context_pct.isdigit() else "-"
+
+
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
 
@@ -47,12 +68,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     # The pull request column only once some agent has one (agents pr).
     with_pr = any(agent.pr for agent in agents)
-    rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", *(("PR",) if with_pr else ()), "WORKTREE")]
+    rows = [("NAME", "STATE", "FOR", "KIND", "BRANCH", "PANE", *(("PR",) if with_pr else ()), "TOKENS", "COST", "CTX", "WORKTREE")]
     for agent in agents:
         rows.append((
             agent.name, "setup failed" if agent.setup == "failed" else agent.state or "?", format_duration(agent.seconds_in_state), agent.kind,
             agent.branch or "-", f"{agent.session}:{agent.window_index} {agent.pane_id}" if agent.pane_id else "-",
-            *((agent.pr or "-",) if with_pr else ()), agent.worktree,
+            *((agent.pr or "-",) if with_pr else ()), *usage_cells(agent), agent.worktree,
         ))
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:

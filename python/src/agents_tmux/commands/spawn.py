@@ -7,15 +7,11 @@ from the tmux buffer the prompt filled, and messages go to the status line.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
 from agents_tmux.config import SPAWN_TARGETS
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import display_message
-
-if TYPE_CHECKING:
-    from agents_tmux.spawn import CapReached
 
 HELP = "start an agent on TASK in a new worktree and pane"
 #: The tmux buffer the prompt of the spawn key writes the task into.
@@ -32,14 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     focus = parser.add_mutually_exclusive_group()
     focus.add_argument("--focus", dest="focus", action="store_true", default=None, help="move to the new pane")
     focus.add_argument("--no-focus", "-d", dest="focus", action="store_false", help="stay in the current pane")
-    parser.add_argument("--force", "-f", action="store_true", help="start even when @agents-max agents already run")
+    parser.add_argument("--force", "-f", action="store_true", help="start even when @agents-max agents already run or a [budget] is near")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux.keyflow import origin_and_text
-    from agents_tmux.spawn import CapReached, SpawnRequest, spawn
+    from agents_tmux.spawn import BudgetNear, CapReached, SpawnRequest, spawn
 
     socket = socket_of(args)
     server, origin, task = origin_and_text(args, TASK_BUFFER, None if args.from_key else args.task)
@@ -58,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
     except CapReached as exc:
         if not args.from_key:
             raise
-        _confirm_over_cap(server, args, origin, exc)
+        _confirm_over_cap(server, args, origin, f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)")
+        return 0
+    except BudgetNear as exc:
+        if not args.from_key:
+            raise
+        _confirm_over_cap(server, args, origin, f"{exc.description}. Start one more? (y/n)")
         return 0
     if args.from_key:
         server.cmd("delete-buffer", "-b", TASK_BUFFER)
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, exc: CapReached) -> None:
+def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, prompt: str) -> None:
     """Ask at the status line; on "y" run the same spawn again with --force."""
     from agents_tmux.keyflow import confirm_then_rerun
 
@@ -78,5 +79,4 @@ def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | No
     for flag, value in (("--agent", args.agent), ("--base", args.base), ("--target", args.target)):
         if value:
             words += [flag, value]
-    prompt = f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)"
     confirm_then_rerun(server, args, words, prompt)  # type: ignore[arg-type]
