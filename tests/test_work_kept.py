@@ -232,3 +232,62 @@ def test_rm_names_where_the_commits_of_a_merged_branch_are(tmux: Tmux, quiet: Re
     quiet.git("merge", "-q", "--ff-only", f"agent/{name}")
     out = tmux.agents("rm", name).stdout
     assert f"branch agent/{name} deleted: its commits, up to {tip[:12]}, are on main" in out
+
+
+# --------------------------------------------------------------------------
+# several at once: rm NAME..., rm --merged, merge --rm
+
+
+def test_rm_takes_several_names_each_refused_or_removed_on_its_own(tmux: Tmux, quiet: Repo) -> None:
+    first, first_wt = spawn(tmux, "first clean")
+    busy, busy_wt = spawn(tmux, "busy one")
+    last, last_wt = spawn(tmux, "last clean")
+    (busy_wt / "draft.txt").write_text("unsaved\n")
+    proc = tmux.agents("rm", first, busy, "nobody", last, check=False)
+    assert proc.returncode == 1
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [f"removed {first}", f"removed {last}"]
+    errors = proc.stderr.splitlines()
+    assert len(errors) == 2 and busy in errors[0] and "draft.txt" in errors[0] and "'nobody'" in errors[1]
+    assert not first_wt.exists() and not last_wt.exists()
+    assert (busy_wt / "draft.txt").read_text() == "unsaved\n"
+
+
+def test_rm_merged_removes_every_clean_agent_whose_branch_is_merged(tmux: Tmux, quiet: Repo) -> None:
+    merged, merged_wt = spawn(tmux, "merged one")
+    commit_in(quiet, merged_wt, "merged.txt", "in main\n")
+    holding, holding_wt = spawn(tmux, "merged with notes")
+    commit_in(quiet, holding_wt, "holding.txt", "in main\n")
+    (holding_wt / "notes.log").write_text("mine\n")
+    unmerged, unmerged_wt = spawn(tmux, "not merged")
+    commit_in(quiet, unmerged_wt, "later.txt", "not yet\n")
+    fresh, fresh_wt = spawn(tmux, "nothing yet")  # no commit: equal to main, but nothing was merged
+    for name in (merged, holding):
+        quiet.git("merge", "-q", "--no-ff", "-m", f"merge {name}", f"agent/{name}")
+
+    out = tmux.agents("rm", "--merged").stdout
+    assert f"removed {merged}: " in out
+    assert f"kept {holding}: agent/{holding} is merged into main, but it holds 1 ignored file" in out
+    assert len(out.splitlines()) == 2, out
+    assert not merged_wt.exists()
+    assert holding_wt.is_dir() and unmerged_wt.is_dir() and fresh_wt.is_dir()
+    assert f"agent/{unmerged}" in quiet.branches() and f"agent/{fresh}" in quiet.branches()
+
+
+def test_merge_rm_merges_then_removes_and_refuses_before_merging_what_rm_would_refuse(tmux: Tmux, quiet: Repo) -> None:
+    done, done_wt = spawn(tmux, "done work")
+    commit_in(quiet, done_wt, "done.txt", "done\n")
+    out = tmux.agents("merge", done, "--rm").stdout.splitlines()
+    assert out[0].startswith(f"merged agent/{done} (1 commit) into main")
+    assert out[1].startswith(f"removed {done}: ") and f"are on main" in out[1]
+    assert (quiet.path / "done.txt").read_text() == "done\n"
+    assert not done_wt.exists() and f"agent/{done}" not in quiet.branches()
+
+    kept, kept_wt = spawn(tmux, "with notes")
+    commit_in(quiet, kept_wt, "kept.txt", "kept\n")
+    (kept_wt / "notes.log").write_text("mine\n")
+    head = quiet.git("rev-parse", "HEAD")
+    proc = tmux.agents("merge", kept, "--rm", check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "notes.log" in proc.stderr and "nothing was changed" in proc.stderr
+    assert quiet.git("rev-parse", "HEAD") == head
+    assert (kept_wt / "notes.log").read_text() == "mine\n"

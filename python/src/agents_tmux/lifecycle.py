@@ -178,6 +178,31 @@ def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = Non
     raise AgentsError(f"no agent is called {name!r} (see `agents list`; agents of other repositories need --repo DIR)")
 
 
+def merged_agents(server: libtmux.Server | None, repo: Path) -> list[AgentRef]:
+    """The agents of ``repo`` (running or on record) whose branch is merged into their base branch.
+
+    Merged means the branch made commits of its own since the agent started
+    (its tip moved from the recorded ``base_commit``) and the base branch
+    holds its tip: an agent that has not committed anything yet is not
+    "merged", however equal its branch is to the base.
+    """
+    names = [name for name, entry in sorted(registry.load(repo).items())
+             if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE]
+    names += [a.name for a in live_agents(server) if a.repo and Path(a.repo) == repo and a.name not in names]
+    found = []
+    for name in names:
+        ref = resolve(server, name, str(repo))
+        if not (ref.own_worktree and ref.base and ref.base_commit):
+            continue
+        tip = branch_tip(ref)
+        base = f"refs/heads/{ref.base}"
+        if not tip or tip == ref.base_commit:
+            continue
+        if gitops.git(repo, "merge-base", "--is-ancestor", tip, base, check=False).returncode == 0:
+            found.append(ref)
+    return found
+
+
 # --------------------------------------------------------------------------
 # what an agent's worktree and branch hold
 

@@ -5,16 +5,24 @@ switched or stashed behind your back, and a refusal says what to do. The
 agent's own uncommitted work is not merged silently either: commit it, or
 save it with `agents rm NAME --force`. The merge is a merge commit
 (--no-ff) naming the agent; on a conflict it is aborted and the repository
-is left exactly as it was.
+is left exactly as it was. With --rm the agent is then removed as
+`agents rm NAME` would (refusing to lose anything; ignored files that are
+not disposable are checked before the merge, so it does not stop half way).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
+
+if TYPE_CHECKING:
+    import libtmux
+
+    from agents_tmux.lifecycle import AgentRef
 
 HELP = "merge an agent's branch into its base (or --into BRANCH) in the main checkout"
 
@@ -22,6 +30,8 @@ HELP = "merge an agent's branch into its base (or --into BRANCH) in the main che
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
     parser.add_argument("--into", metavar="BRANCH", help="merge into BRANCH instead of the agent's base")
+    parser.add_argument("--rm", action="store_true",
+                        help="then remove the agent (pane, worktree, merged branch), refusing as `agents rm` does")
     parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
@@ -53,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
             f"{ref.name} has uncommitted work in {ref.worktree} ({'; '.join(pending)}), which a merge would leave out: "
             f"commit it, or use `agents rm {ref.name} --force` to save it first"
         )
+    if args.rm and work.kept_ignored:
+        raise AgentsError(
+            f"--rm would lose {ref.name}'s ignored files that are not disposable ({lifecycle.sample(work.kept_ignored)}): "
+            f"merge without --rm, then `agents rm {ref.name} --force` archives them; nothing was changed"
+        )
 
     current = gitops.git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
     if current != target:
@@ -67,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     if gitops.git(root, "merge-base", "--is-ancestor", branch_ref, "HEAD", check=False).returncode == 0:
         _say(args, f"nothing to merge: {ref.branch} is already in {target}")
-        return 0
+        return _then_remove(args, server, ref)
 
     count = gitops.git(root, "rev-list", "--count", f"HEAD..{branch_ref}").stdout.strip()
     subject = f"Merge agent {ref.name} ({ref.branch}) into {target}"
@@ -93,6 +108,23 @@ def run(args: argparse.Namespace) -> int:
         )
     commit = gitops.git(root, "rev-parse", "HEAD").stdout.strip()
     _say(args, f"merged {ref.branch} ({count} commit{'s' if count != '1' else ''}) into {target} in {root}: commit {commit[:12]}")
+    return _then_remove(args, server, ref)
+
+
+def _then_remove(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef) -> int:
+    """With --rm, remove the agent now that its branch is merged; a refusal says the merge itself is done."""
+    if not args.rm:
+        return 0
+    from agents_tmux import lifecycle
+    from agents_tmux.commands.rm import remove
+
+    try:
+        line, own_pane = remove(server, ref, force=False, keep_worktree=False)
+    except AgentsError as exc:
+        raise AgentsError(f"the merge is done, but {ref.name} was not removed: {exc}") from None
+    _say(args, line)
+    if own_pane is not None:
+        lifecycle.close_pane(server, own_pane)
     return 0
 
 

@@ -9,12 +9,18 @@ into an archive under the repository's state folder, then removes the
 worktree and prints where each piece of work went (branch, commit,
 archive). The branch is deleted only when another branch holds all of it.
 Works from the registry alone when the pane is gone (tmux restarted).
+
+Several names are removed one by one, each refused or removed on its own,
+one line each; the exit status is 1 when any was refused. ``--merged``
+picks every agent of the repository whose branch is merged into its base
+and that holds nothing a removal would lose.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,13 +29,17 @@ from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
+    import libtmux
+
     from agents_tmux.lifecycle import AgentRef, Saved, Work
 
 HELP = "close an agent's pane and remove its worktree (refuses to lose work; --force saves it first)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="the agent (its name or pane id)")
+    parser.add_argument("names", nargs="*", metavar="NAME", help="the agents (names or pane ids)")
+    parser.add_argument("--merged", action="store_true",
+                        help="every agent of the repository whose branch is merged into its base and that holds no other work")
     parser.add_argument("--force", "-f", action="store_true",
                         help="save the work first (a commit on the agent's branch; ignored files that are not disposable "
                              "into an archive), then remove")
@@ -39,30 +49,119 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents_tmux import lifecycle
+
+    if args.merged and args.names:
+        raise AgentsError("--merged picks the agents itself: give either names or --merged")
+    if args.merged and (args.force or args.keep_worktree):
+        raise AgentsError("--merged removes only agents that hold nothing to save: it does not go with --force or --keep-worktree")
+    if not args.names and not args.merged:
+        raise AgentsError("name the agents to remove (see `agents list`), or use --merged")
+    server = lifecycle.connect_if_running(socket_of(args))
+    if args.merged:
+        return _remove_merged(args, server)
+    if len(args.names) == 1:
+        # One agent: its refusal is the command's error, as from a key.
+        line, own_pane = remove(server, lifecycle.resolve(server, args.names[0], args.repo), args.force, args.keep_worktree)
+        print(line, flush=True)
+        _close_own(server, own_pane)
+        return 0
+    refused = 0
+    own_panes: list[AgentRef] = []
+    for name in dict.fromkeys(args.names):
+        try:
+            line, own_pane = remove(server, lifecycle.resolve(server, name, args.repo), args.force, args.keep_worktree)
+        except AgentsError as exc:
+            refused += 1
+            print(f"agents rm: {exc}", file=sys.stderr, flush=True)
+            continue
+        print(line, flush=True)
+        if own_pane is not None:
+            own_panes.append(own_pane)
+    for ref in own_panes:
+        _close_own(server, ref)
+    return 1 if refused else 0
+
+
+def _close_own(server: libtmux.Server | None, ref: AgentRef | None) -> None:
+    """Close the pane this command runs in, once everything is done and said."""
+    from agents_tmux import lifecycle
+
+    if ref is not None:
+        lifecycle.close_pane(server, ref)
+
+
+def _remove_merged(args: argparse.Namespace, server: libtmux.Server | None) -> int:
+    """Remove every clean agent of the repository whose branch is merged into its base; say why any other merged one stays."""
+    from agents_tmux import lifecycle
+
+    repo = lifecycle.repo_of(args.repo)
+    if repo is None:
+        raise AgentsError("not inside a git repository: say which with --repo DIR")
+    from agents_tmux.restore import server_socket
+
+    my_socket = server_socket(server) if server is not None else ""
+    removed = refused = 0
+    own_panes: list[AgentRef] = []
+    for ref in lifecycle.merged_agents(server, repo):
+        try:
+            reason = _busy(ref, my_socket)
+            if not reason:
+                losses = lifecycle.inspect(ref).losses(ref.branch)
+                reason = f"it holds {'; '.join(losses)}" if losses else ""
+            if reason:
+                print(f"kept {ref.name}: {ref.branch} is merged into {ref.base}, but {reason}", flush=True)
+                continue
+            line, own_pane = remove(server, ref, force=False, keep_worktree=False)
+        except AgentsError as exc:
+            refused += 1
+            print(f"agents rm: {exc}", file=sys.stderr, flush=True)
+            continue
+        print(line, flush=True)
+        removed += 1
+        if own_pane is not None:
+            own_panes.append(own_pane)
+    if not removed and not refused:
+        print(f"no clean agent of {repo} has its branch merged into its base: nothing removed", flush=True)
+    for ref in own_panes:
+        _close_own(server, ref)
+    return 1 if refused else 0
+
+
+def _busy(ref: AgentRef, my_socket: str) -> str:
+    """Why --merged leaves an agent alone ("" when it may go): it is in the middle of something, or runs elsewhere."""
+    from agents_tmux.restore import alive_elsewhere
+
+    if ref.live and ref.state in ("working", "waiting"):
+        return f"it is {ref.state} (`agents rm {ref.name}` removes it anyway)"
+    if not ref.live and alive_elsewhere(ref.entry, ref.repo, my_socket):
+        return f"it runs in another tmux server ({ref.entry.get('socket')})"
+    return ""
+
+
+def remove(server: libtmux.Server | None, ref: AgentRef, force: bool, keep_worktree: bool) -> tuple[str, AgentRef | None]:
+    """Remove one agent, or raise saying why not; (what was done in one line, the agent if its pane is this command's own).
+
+    Run from the agent's own pane (the shell left after the agent exited),
+    closing that pane would end this very command: the caller closes it last.
+    """
     from agents_tmux import lifecycle, registry
 
-    server = lifecycle.connect_if_running(socket_of(args))
-    ref = lifecycle.resolve(server, args.name, args.repo)
     lines: list[str] = []
     if ref.status == registry.REMOVED and not ref.live and not (ref.worktree and ref.worktree.is_dir() and ref.own_worktree):
         where = f"; its branch {ref.branch} is kept" if ref.branch else ""
         raise AgentsError(f"{ref.name} was removed already{where}")
 
-    # Run from the agent's own pane (the shell left after the agent exited),
-    # closing the pane would end this very command: close it last instead.
     own_pane = bool(ref.pane_id) and os.environ.get("TMUX_PANE") == ref.pane_id
-    if args.keep_worktree or not ref.own_worktree:
+    if keep_worktree or not ref.own_worktree:
         _retire(ref)
         closed = not own_pane and lifecycle.close_pane(server, ref)
         where = f"worktree {ref.worktree} and branch {ref.branch} kept" if ref.own_worktree else "it worked in the main checkout, which is untouched"
-        print(f"removed {ref.name}: {'pane closed, ' if closed else ''}{where}", flush=True)
-        if own_pane:
-            lifecycle.close_pane(server, ref)
-        return 0
+        return f"removed {ref.name}: {'pane closed, ' if closed else ''}{where}", ref if own_pane else None
 
     work = lifecycle.inspect(ref)
     losses = work.losses(ref.branch)
-    if losses and not args.force:
+    if losses and not force:
         raise AgentsError(
             f"{ref.name} has work that removing it would lose: {'; '.join(losses)}. "
             f"Nothing was changed. Use --force to save it first (a commit on {ref.branch or 'a branch'}, "
@@ -91,10 +190,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"ignored files ({lifecycle.sample(archived)}) saved in {archive}")
     if work.disposable:
         lines.append(f"disposable ignored files deleted ({lifecycle.sample(work.disposable)})")
-    print(f"removed {ref.name}: " + "; ".join(lines), flush=True)
-    if own_pane:
-        lifecycle.close_pane(server, ref)
-    return 0
+    return f"removed {ref.name}: " + "; ".join(lines), ref if own_pane else None
 
 
 def _check_archive_folder(ref: AgentRef) -> None:
