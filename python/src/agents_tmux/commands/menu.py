@@ -92,12 +92,15 @@ def menu_text(text: str) -> str:
 
 
 def agent_label(agent: Agent, icons: dict[str, str], name_width: int, branch_width: int) -> str:
-    """``⏳ fix-login  agent/fix-login  3m``, columns aligned."""
-    from agents_tmux.commands.list import format_duration
+    """``⏳ fix-login  agent/fix-login  3m  32.5k $0.42``, columns aligned (usage once a turn ended)."""
+    from agents_tmux.commands.list import format_duration, usage_cells
 
     icon = icons.get(agent.state, "?")
-    label = f"{fit(icon, 2)} {fit(agent.name, name_width)}  {fit(agent.branch or '-', branch_width)}  {format_duration(agent.seconds_in_state)}"
-    return menu_text(label)
+    label = f"{fit(icon, 2)} {fit(agent.name, name_width)}  {fit(agent.branch or '-', branch_width)}  {fit(format_duration(agent.seconds_in_state), 4)}"
+    tokens, cost, _ = usage_cells(agent)
+    if tokens != "-":
+        label += f"  {tokens} {cost if cost != '-' else ''}".rstrip()
+    return menu_text(label.rstrip())
 
 
 def menu_order(agents: list[Agent]) -> list[Agent]:
@@ -276,10 +279,28 @@ def confirm(question: str, command: str) -> str:
     return "confirm-before -p " + dq(question, expanded=1) + " " + dq(no_formats(command))
 
 
+def usage_line(agent: Agent) -> str:
+    """``usage: 32.5k tokens (in 1.2k, out 3.0k, cache 28.3k), ~$0.42 (estimate), context 16%``."""
+    from agents_tmux.usage import human_cost, human_tokens
+
+    def count(text: str) -> str:
+        return human_tokens(int(text)) if text.isdigit() else "?"
+
+    cache = sum(int(value) for value in (agent.tokens_cache_write, agent.tokens_cache_read) if value.isdigit())
+    line = f"usage: {count(agent.tokens)} tokens (in {count(agent.tokens_in)}, out {count(agent.tokens_out)}, cache {human_tokens(cache)})"
+    try:
+        line += f", ~{human_cost(float(agent.cost))} (estimate)" if agent.cost else ""
+    except ValueError:
+        pass
+    return line + (f", context {agent.context_pct}%" if agent.context_pct.isdigit() else "")
+
+
 def agent_menu(agent: Agent, args: argparse.Namespace, client: str | None) -> tuple[str, list[Item]]:
     items = [Item("Jump to it", "j", focus_command(agent.pane_id))]
     if agent.pr:
         items.append(Item(menu_text(f"-pull request: {agent.pr}")))
+    if agent.tokens.isdigit():
+        items.append(Item(menu_text(f"-{usage_line(agent)}")))
     actions = action_items(agent, args, client)
     if actions:
         items.append(Item(""))
