@@ -60,7 +60,7 @@ STANDIN = ROOT / "tests" / "standin" / "claude"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATES = ("starting", "working", "waiting", "idle", "exited")
-SECTIONS = ("status", "hook", "spawn", "propagation", "scale")
+SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage")
 
 
 def note(text: str) -> None:
@@ -987,6 +987,89 @@ def bench_scale(sandbox: Sandbox, report: Report, quick: bool) -> None:
 
 
 # ---------------------------------------------------------------------------
+# 6. usage: reading a transcript at the end of a turn
+
+
+def transcript_turn(n: int, rng: Any) -> str:
+    """One turn of a Claude Code transcript, shaped like 2.1.197's: a prompt, a reply written
+    as two lines (text, then tool_use, same message id), a large tool result, a closing reply."""
+    def line(entry: dict[str, Any]) -> str:
+        return json.dumps(entry, separators=(",", ":")) + "\n"
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 3600 + n % 3600))
+    common = {"parentUuid": str(uuid.uuid4()), "isSidechain": False, "userType": "external", "cwd": "/w/project",
+              "sessionId": "bench", "version": "2.1.197", "gitBranch": "agent/bench", "timestamp": stamp}
+    usage = {"input_tokens": 3 + n % 7, "cache_creation_input_tokens": 500 + n % 300, "cache_read_input_tokens": 40000 + n,
+             "output_tokens": 200 + n % 90, "service_tier": "standard"}
+    words = " ".join(rng.choice(("the", "parser", "returns", "None", "when", "a", "token", "is", "missing", "fix"))
+                     for _ in range(150))
+    out = line({**common, "type": "user", "message": {"role": "user", "content": f"Turn {n}: {words[:300]}"}, "uuid": str(uuid.uuid4())})
+    for block in ({"type": "text", "text": words}, {"type": "tool_use", "id": f"toolu_{n}", "name": "Read", "input": {"file_path": "/w/project/src/parser.py"}}):
+        out += line({**common, "type": "assistant", "requestId": f"req_{n}", "uuid": str(uuid.uuid4()), "message": {
+            "id": f"msg_{n}", "type": "message", "role": "assistant", "model": "claude-opus-4-8", "content": [block],
+            "stop_reason": "tool_use", "stop_sequence": None, "usage": usage}})
+    source = "\n".join(f"{i:5}\tdef parse_{i}(tokens): return tokens[{i}] if len(tokens) > {i} else None" for i in range(160))
+    out += line({**common, "type": "user", "uuid": str(uuid.uuid4()), "message": {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": source}]},
+        "toolUseResult": {"type": "text", "file": {"filePath": "/w/project/src/parser.py", "content": source}}})
+    out += line({**common, "type": "assistant", "requestId": f"req_{n}b", "uuid": str(uuid.uuid4()), "message": {
+        "id": f"msg_{n}b", "type": "message", "role": "assistant", "model": "claude-opus-4-8",
+        "content": [{"type": "text", "text": words[:400]}], "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}})
+    return out
+
+
+def bench_usage(sandbox: Sandbox, report: Report, quick: bool) -> None:
+    """The Stop hook's background reading (agents_tmux.usage): a 50 MB transcript first, then one turn more."""
+    import random
+
+    runs = 3 if quick else 7
+    note("usage reading")
+    rng = random.Random(14)
+    transcript = sandbox.dir / "transcript.jsonl"
+    turns = 0
+    with transcript.open("w", encoding="utf-8") as handle:
+        while handle.tell() < 50 * 1024 * 1024:
+            handle.write(transcript_turn(turns, rng))
+            turns += 1
+    size = transcript.stat().st_size
+    state = sandbox.dir / "usage-state"
+    src = ROOT / "python" / "src"
+    read = (f"import sys; sys.path.insert(0, {str(src)!r}); from agents_tmux.usage import Tally; "
+            f"t = Tally.load({str(transcript)!r}, {str(state)!r}); t.update(); t.save({str(state)!r})")
+    argv = [str(VENV_PYTHON), "-I", "-S", "-c", read]
+    base = [str(VENV_PYTHON), "-I", "-S", "-c", "pass"]
+    first, more, start = [], [], []
+    one_turn = transcript_turn(turns, rng)
+    for _ in range(runs):
+        shutil.rmtree(state, ignore_errors=True)
+        first.append(run_timed(argv, sandbox.env))
+        with transcript.open("a", encoding="utf-8") as handle:
+            handle.write(one_turn.replace("msg_", f"msg_r{len(more)}_"))
+        more.append(run_timed(argv, sandbox.env))
+        start.append(run_timed(base, sandbox.env))
+    sys.path.insert(0, str(src))
+    from agents_tmux.usage import Tally
+
+    tally = Tally.load(str(transcript), str(state))
+    expected = (turns + runs) * 2  # two replies a turn, each counted once
+    if tally.replies != expected:
+        report.findings.append(f"usage: {tally.replies} replies counted, expected {expected}")
+    rows = [
+        [f"first reading of a {size / 1e6:.0f} MB transcript ({turns} turns)", ms(median(first)), ratio(median(first), median(start))],
+        [f"one turn more ({len(one_turn) / 1e3:.0f} kB added)", ms(median(more)), ratio(median(more), median(start))],
+        ["`python -I -S -c pass` (floor)", ms(median(start)), "1.00×"],
+    ]
+    report.table(
+        "6. Usage: reading a transcript at the end of a turn (whole process, state file saved)",
+        ["Reading", "Median wall time", "÷ Python start-up"],
+        rows,
+        f"{runs} runs each. The Stop hook starts this reading detached (Claude is not held up) and it "
+        "reads only the bytes added since the last one; the first reading of a long resumed conversation is "
+        "the worst case. Checked: every reply counted once.",
+    )
+
+
+# ---------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1024,6 +1107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_propagation(sandbox, report, args.quick)
         if "scale" in wanted:
             bench_scale(sandbox, report, args.quick)
+        if "usage" in wanted:
+            bench_usage(sandbox, report, args.quick)
     finally:
         sandbox.close()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
