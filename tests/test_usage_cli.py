@@ -160,3 +160,23 @@ def test_crossing_a_budget_notifies_once(tmux: Tmux, repo: Repo, standin_agent: 
     spent = "agents: 102% of the 5-hour token budget (1.0k of 1.0k tokens) is spent"
     wait_for(lambda: spent in marker.read_text(), timeout=20, message="the user's notify command")
     assert marker.read_text().count("budget") == 1
+
+
+def test_bad_usage_config_and_damaged_tallies_get_one_line(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    folder = Path(tmux.env["XDG_STATE_HOME"]) / "agents-tmux" / "usage"
+    folder.mkdir(parents=True)
+    (folder / "damaged-0000.json").write_text('{"version": 1, "transcript": ')  # cut short: read as nothing
+    assert usage_json(tmux)["rows"] == []
+    for text, expected in (
+        ('[prices."claude-x*"]\ninput = "cheap"\n', "prices.claude-x*.input: expected a number, got 'cheap'"),
+        ('[prices."claude-*-x"]\ninput = 1\n', "expected a model name, or a prefix ending in *"),
+        ("[budget]\nwarn_percent = 150\n", "budget.warn_percent: expected a percentage from 1 to 100, got 150"),
+        ("[budget]\ntokens_week = 5\n", "budget.tokens_week: unknown key"),
+        ("[budget]\ncost_day = -1\n", "budget.cost_day: expected a number of at least 0, got -1"),
+    ):
+        budget_config(tmux.env, text)
+        for argv in (["usage"], ["spawn", "x", "--pane", first_pane(tmux)]):
+            proc = tmux.agents(*argv, check=False)
+            assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+            assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
+    assert agent_panes(tmux, check=False) == {}

@@ -85,6 +85,9 @@ def loads(text: str) -> object:
 
     >>> loads('{"a": [1, 2.5, "x"], "b": null}')
     {'a': [1, 2.5, 'x'], 'b': None}
+    >>> loads('{"a": ')
+    Traceback (most recent call last):
+    ValueError: no JSON value at character 6
     """
     global _scanner
     if _scanner is None:
@@ -92,7 +95,12 @@ def loads(text: str) -> object:
 
         _scanner = make_scanner(_DecodeContext())
     start = len(text) - len(text.lstrip())
-    value, end = _scanner(text, start)
+    try:
+        value, end = _scanner(text, start)
+    except StopIteration as exc:  # the scanner's way of saying "no value here" (cut short, empty)
+        raise ValueError(f"no JSON value at character {exc.value}") from None
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
     if text[end:].strip():
         raise ValueError("extra data after the JSON value")
     return value
