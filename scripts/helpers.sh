@@ -38,12 +38,14 @@ private_dir() {
 	[ "$mode" = 700 ]
 }
 
-# start_watcher PANE: start the screen watcher for this pane in the background.
-# Sets WATCHER_PID and exports AGENTS_TMUX_WAKE (the FIFO hooks poke).
-# Returns 1 when there is nothing to watch with.
+# start_watcher PANE: have the tmux server's one screen watcher follow this pane.
+# Marks the pane (@agent_watch: the hook kind, @agent_screen: the patterns)
+# and starts the watcher, which exits at once if the server has one already.
+# Exports AGENTS_TMUX_WAKE (the server's FIFO, which hooks poke).
+# Returns 1 when there is nothing to watch with; stop_watching undoes it.
 start_watcher() {
-	local pane="$1" python dir
-	[ -n "$pane" ] && [ -n "${AGENTS_TMUX_SCREEN:-}" ] || return 1
+	local pane="$1" python dir server_pid
+	[ -n "$pane" ] && [ -n "${AGENTS_TMUX_SCREEN:-}" ] && [ -n "${TMUX:-}" ] || return 1
 	python="$(plugin_python)" || return 1
 	[ -n "$python" ] || return 1
 	dir="${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/agents-tmux-$(id -u)"
@@ -51,12 +53,20 @@ start_watcher() {
 		printf 'agents.tmux: %s is not a private folder of yours (a symlink, another owner, or not mode 700): no screen watcher\n' "$dir" >&2
 		return 1
 	fi
-	AGENTS_TMUX_WAKE="$dir/wake.$$.${pane#%}"
-	rm -f "$AGENTS_TMUX_WAKE"
-	mkfifo -m 600 "$AGENTS_TMUX_WAKE" || return 1
+	# $TMUX is "socket,server pid,session": one watcher (and FIFO) per server.
+	server_pid="${TMUX#*,}"
+	server_pid="${server_pid%%,*}"
+	AGENTS_TMUX_WAKE="$dir/watch.$server_pid.fifo"
 	export AGENTS_TMUX_WAKE
-	"$python" -I -S "$PACKAGE_DIR/watch.py" "$pane" "$AGENTS_TMUX_WAKE" </dev/null >/dev/null 2>&1 &
-	WATCHER_PID=$!
+	# Marked before the watcher starts: a watcher about to leave looks once more.
+	tmux set-option -pq -t "$pane" @agent_screen "$AGENTS_TMUX_SCREEN" \; \
+		set-option -pq -t "$pane" @agent_watch "${AGENTS_TMUX_HOOKS:-none}" >/dev/null 2>&1 || return 1
+	"$python" -I -S "$PACKAGE_DIR/watch.py" --server "$dir" </dev/null >/dev/null 2>&1 &
+}
+
+# stop_watching PANE: the agent ended; the server's watcher lets the pane go.
+stop_watching() {
+	tmux set-option -pqu -t "$1" @agent_watch \; set-option -pqu -t "$1" @agent_screen >/dev/null 2>&1
 }
 
 # agents_bin_dir: print the folder holding only an `agents` link to scripts/agents

@@ -1,21 +1,28 @@
-"""The screen watcher: reads an agent's state off its screen where hooks cannot tell.
+"""The screen watcher: reads agents' states off their screens where hooks cannot tell.
 
-One watcher runs beside each agent, for exactly as long as the agent runs
-(the pane's ``run-agent`` wrapper starts and stops it). It is the only state
-source for agents without hooks (Codex, Aider, Gemini...), polling their
-screen once a second. For Claude Code, whose hooks are exact, it only fills
-the gaps hooks leave, and sleeps otherwise:
+One watcher serves a whole tmux server (``watch.py --server FOLDER``): each
+agent's ``run-agent`` wrapper marks its pane (``@agent_watch``,
+``@agent_screen``) and starts the watcher, which exits at once when the
+server already has one, and exits by itself once no pane is marked (or the
+server is gone). It is the only state source for agents without hooks
+(Aider, custom commands...), polling their screens once a second. For
+programs whose hooks are exact (Claude Code) it only fills the gaps hooks
+leave, and sleeps otherwise:
 
 * ``starting``: the folder-trust question fires no hook, only the screen shows it;
 * ``working``: Esc interrupts a turn without a Stop hook, so the screen decides;
 * ``waiting``: after the user approves a tool, nothing fires until the tool ends.
 
-While a Claude agent is ``idle`` (or ``exited``) it waits on a FIFO that the
-hook handler pokes: no process, no timer. Standard library only; run as
-``python -I -S watch.py PANE FIFO`` with ``$AGENTS_TMUX_SCREEN`` holding the
-kind's patterns as JSON and ``$AGENTS_TMUX_HOOKS`` its hook kind. A kind with
-neither (a custom command) is read from its screen's activity instead:
-output in the last few seconds is ``working``, a still screen ``idle``.
+While every agent is ``idle`` (or ``exited``) it waits on a FIFO that the hook
+handler pokes: no polling, no timer. Each round costs one tmux call for the
+list of panes and one for every screen due, however many agents run.
+Standard library only. A kind with neither hooks nor patterns (a custom
+command) is read from its screen's activity instead: output in the last few
+seconds is ``working``, a still screen ``idle``.
+
+``watch.py PANE FIFO`` (``$AGENTS_TMUX_SCREEN``, ``$AGENTS_TMUX_HOOKS``)
+watches one pane alone, as every agent had its own watcher before; kept as
+the benchmark's baseline.
 """
 
 from __future__ import annotations
@@ -138,6 +145,44 @@ def activity_state(quiet_for: float) -> str:
     return "working" if quiet_for < ACTIVITY_SECONDS else "idle"
 
 
+class Tracker:
+    """What the watcher remembers of one pane between reads, and the state change it leads to."""
+
+    def __init__(self, patterns: dict[str, list[re.Pattern[str]]], has_hooks: bool) -> None:
+        self.patterns = patterns
+        self.has_hooks = has_hooks
+        #: A kind with neither hooks nor patterns is read from its screen's activity.
+        self.by_activity = not has_hooks and not any(patterns.values())
+        self.since = time.monotonic()
+        self.last_seen: str | None = None
+        self.last_state: str | None = None
+        self.last_screen: str | None = None
+        self.last_change = 0.0
+
+    def observe(self, current: str, screen: str, now: float) -> str | None:
+        """The state to set now that the pane shows ``screen`` in state ``current`` (None: leave it)."""
+        if self.by_activity:
+            if screen != self.last_screen:
+                self.last_screen, self.last_change = screen, now
+            seen = activity_state(now - self.last_change)
+        else:
+            seen = classify(screen, self.patterns)
+        # A new state (a hook fired) restarts the clock: the screen may not
+        # have caught up with the hook yet.
+        if (seen, current) != (self.last_seen, self.last_state):
+            self.since = now
+        self.last_seen, self.last_state = seen, current
+        new = decide(self.has_hooks, current or "starting", seen, now - self.since)
+        if new is not None:
+            self.last_state = new
+            self.since = now
+        return new
+
+    def poll(self, current: str) -> float | None:
+        """Seconds until the next read in state ``current`` (None: only when woken)."""
+        return POLL.get((self.has_hooks, current or "starting"))
+
+
 class Pane:
     """The watched pane, read and written with one tmux call each."""
 
@@ -206,42 +251,251 @@ def watch(pane_id: str, fifo: str, patterns: dict[str, list[re.Pattern[str]]], h
         os.close(wake)
         return
     pane = Pane(pane_id)
-    since, last_seen, last_state = time.monotonic(), None, None
-    by_activity = not has_hooks and not any(patterns.values())
-    last_screen, last_change = None, 0.0
+    tracker = Tracker(patterns, has_hooks)
     while os.getppid() == parent:
         seen_state = pane.read()
         if seen_state is None:
             return
         current, screen = seen_state
-        now = time.monotonic()
-        if by_activity:
-            if screen != last_screen:
-                last_screen, last_change = screen, now
-            seen = activity_state(now - last_change)
-        else:
-            seen = classify(screen, patterns)
-        # A new state (a hook fired) restarts the clock: the screen may not
-        # have caught up with the hook yet.
-        if (seen, current) != (last_seen, last_state):
-            since = now
-        last_seen, last_state = seen, current
-        new = decide(has_hooks, current or "starting", seen, now - since)
+        new = tracker.observe(current, screen, time.monotonic())
         if new is not None:
             pane.set_state(current, new)
-            current = last_state = new
-            since = now
-        timeout = POLL.get((has_hooks, current or "starting"), None)
-        ready, _, _ = select.select([wake], [], [], IDLE_CHECK_SECONDS if timeout is None else timeout)
-        if ready:
+            current = new
+        timeout = tracker.poll(current)
+        if wait_for_wake(wake, IDLE_CHECK_SECONDS if timeout is None else timeout):
+            drain(wake)
+
+
+def wait_for_wake(wake: int, timeout: float) -> bool:
+    """Sleep until the FIFO is poked or ``timeout`` seconds pass; True when poked."""
+    ready, _, _ = select.select([wake], [], [], max(0.0, timeout))
+    return bool(ready)
+
+
+def drain(wake: int) -> None:
+    """Read every poke waiting in the FIFO (one wake-up serves them all)."""
+    try:
+        while os.read(wake, 4096):
+            pass
+    except BlockingIOError:
+        pass
+
+
+# --------------------------------------------------------------------------
+# one watcher per tmux server
+
+#: Pane options ``run-agent`` sets while its agent runs and wants watching:
+#: the kind's hook kind (``none`` without hooks) and its screen patterns (JSON).
+WATCH_OPTION = "@agent_watch"
+SCREEN_OPTION = "@agent_screen"
+#: Keep serving this long after the last watched pane went (an agent being restarted).
+LINGER_SECONDS = 5.0
+#: Shortest sleep between rounds: a burst of hook pokes costs one round.
+MIN_SLEEP = 0.05
+#: Panes due within this many seconds are read in the same round (one tmux call for all).
+BATCH_SECONDS = 0.3
+
+
+class Watched:
+    """One pane the shared watcher follows: its tracker and when it is due for a read."""
+
+    def __init__(self, pane: str, pane_pid: str, tracker: Tracker) -> None:
+        self.pane = pane
+        self.pane_pid = pane_pid
+        self.tracker = tracker
+        self.listed_state: str | None = None
+        self.due = 0.0
+
+
+class ServerPanes:
+    """The tmux server the watcher serves, read in as few tmux calls as possible.
+
+    The server is the one at ``socket`` with process id ``server_pid``: a
+    new server started on the same socket (after a crash or a restart) is
+    another server, with its own watcher.
+    """
+
+    def __init__(self, socket: str, server_pid: str) -> None:
+        self.argv = [shutil.which("tmux") or "tmux", "-u", "-S", socket]
+        self.server_pid = server_pid
+
+    def _call(self, args: list[str]) -> tuple[int, bytes]:
+        try:
+            proc = subprocess.run([*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return -1, b""
+        return proc.returncode, proc.stdout
+
+    def listing(self) -> list[tuple[str, str, str, str]] | None:
+        """(pane, pane pid, state, hook kind) of every watched pane; None when the server is gone or replaced."""
+        from agents_tmux.tmuxtext import counted_format, parse_counted
+
+        status, out = self._call(["list-panes", "-a", "-F", counted_format(["pid", "pane_id", "pane_pid", "@agent_state", WATCH_OPTION])])
+        if status != 0:
+            return None
+        try:
+            records = parse_counted(out, 5)
+        except ValueError:
+            return None
+        if records and records[0][0] != self.server_pid:
+            return None
+        return [(pane, pane_pid, state, hooks) for _, pane, pane_pid, state, hooks in records if hooks]
+
+    def patterns(self, pane: str) -> dict[str, list[re.Pattern[str]]]:
+        """The screen patterns ``run-agent`` put on ``pane``."""
+        _, out = self._call(["show-options", "-pqv", "-t", pane, SCREEN_OPTION])
+        try:
+            raw = json.loads(out.decode("utf-8", "replace") or "{}")
+        except ValueError:
+            raw = {}
+        return compile_patterns(raw if isinstance(raw, dict) else {})
+
+    def screens(self, panes: list[str]) -> dict[str, tuple[str, str]]:
+        """``(state, screen)`` of each of ``panes`` in one tmux call; a pane that went is left out.
+
+        Each screen follows a marker line no screen can hold by chance; tmux
+        stops at the first pane that is gone, so those after it wait a round.
+        """
+        marker = "agents-watch-%s" % os.urandom(8).hex()
+        args: list[str] = []
+        for pane in panes:
+            args += ["display-message", "-p", "-t", pane, f"{marker} {pane} #{{@agent_state}}", ";", "capture-pane", "-p", "-t", pane, ";"]
+        _, out = self._call(args[:-1])
+        found: dict[str, tuple[str, str]] = {}
+        sections = out.decode("utf-8", "replace").split(marker + " ")
+        for section in sections[1:]:
+            head, _, screen = section.partition("\n")
+            pane, _, state = head.partition(" ")
+            if pane in panes:
+                found[pane] = (state, screen)
+        return found
+
+    def set_state(self, pane: str, previous: str, state: str) -> None:
+        now = str(int(time.time()))
+        self._call(["set-option", "-pq", "-t", pane, "@agent_state", state, ";",
+                    "set-option", "-pq", "-t", pane, "@agent_state_since", now])
+        _notify(pane, previous, state)
+
+
+def serve(server: ServerPanes, wake: int) -> None:
+    """Follow every watched pane of ``server`` until none is left (for a while) or the server goes."""
+    watched: dict[str, Watched] = {}
+    alone_since: float | None = None
+    while True:
+        listing = server.listing()
+        if listing is None:
+            return
+        now = time.monotonic()
+        current: dict[str, Watched] = {}
+        for pane, pane_pid, state, hooks in listing:
+            entry = watched.get(pane)
+            if entry is None or entry.pane_pid != pane_pid:
+                entry = Watched(pane, pane_pid, Tracker(server.patterns(pane), hooks != "none"))
+            if state != entry.listed_state:
+                entry.listed_state = state
+                entry.due = now  # a hook moved it: look at once, and restart its clock
+            current[pane] = entry
+        watched = current
+        if not watched:
+            alone_since = alone_since if alone_since is not None else now
+            if now - alone_since >= LINGER_SECONDS:
+                return
+        else:
+            alone_since = None
+        due = [entry for entry in watched.values() if entry.due <= now + BATCH_SECONDS]
+        if due:
+            seen = server.screens([entry.pane for entry in due])
+            now = time.monotonic()
+            for entry in due:
+                if entry.pane not in seen:
+                    entry.due = now  # tmux stopped before it this round
+                    continue
+                state, screen = seen[entry.pane]
+                new = entry.tracker.observe(state, screen, now)
+                if new is not None:
+                    server.set_state(entry.pane, state, new)
+                    state = entry.listed_state = new
+                poll = entry.tracker.poll(state)
+                entry.due = now + (poll if poll is not None else IDLE_CHECK_SECONDS)
+        timeout = min((entry.due for entry in watched.values()), default=now + LINGER_SECONDS) - time.monotonic()
+        if wait_for_wake(wake, min(max(timeout, MIN_SLEEP), IDLE_CHECK_SECONDS)):
+            drain(wake)
+
+
+def open_fifo(path: str) -> int | None:
+    """Our wake FIFO at ``path`` (made if missing), open for reading; None if something else is there."""
+    try:
+        os.mkfifo(path, 0o600)
+    except FileExistsError:
+        pass
+    # O_RDWR keeps a writer open (ourselves), so select() blocks instead of
+    # seeing end-of-file whenever no hook happens to hold the FIFO open.
+    # O_NOFOLLOW and the check: only a FIFO of ours, never a symlink or a file put in its place.
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
+        os.close(fd)
+        return None
+    return fd
+
+
+def server_main(folder: str, tmux_env: str) -> int:
+    """The one watcher of the tmux server in ``$TMUX``, or nothing if it already runs.
+
+    Files in ``folder`` (private, checked by the caller): ``watch.<pid>.lock``,
+    held for the watcher's life, and ``watch.<pid>.fifo``, which hooks poke.
+    """
+    import fcntl
+    import signal
+
+    socket, _, rest = tmux_env.partition(",")
+    server_pid = rest.partition(",")[0]
+    if not socket or not server_pid.isdigit():
+        return 2
+    # Outlive the pane that started us: a new session, and no hang-up from its terminal.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    base = os.path.join(folder, f"watch.{server_pid}")
+    server = ServerPanes(socket, server_pid)
+    lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # another watcher serves this server
+        wake = open_fifo(base + ".fifo")
+        if wake is None:
+            return 1
+        try:
+            serve(server, wake)
+        finally:
+            os.close(wake)
             try:
-                while os.read(wake, 4096):
-                    pass
-            except BlockingIOError:
+                os.unlink(base + ".fifo")
+            except OSError:
                 pass
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        # An agent may have registered just as we decided to leave, and its
+        # own start of a watcher found the lock still held: look once more.
+        # (The lock file stays: removing it could let two watchers lock two files.)
+        if not server.listing():
+            return 0
 
 
 def main(argv: list[str]) -> int:
+    """``watch.py --server FOLDER``: the server's one watcher; ``watch.py PANE FIFO``: one pane's own."""
+    if len(argv) == 3 and argv[1] == "--server":
+        try:
+            return server_main(argv[2], os.environ.get("TMUX", ""))
+        except KeyboardInterrupt:
+            return 0
     if len(argv) != 3:
         return 2
     try:

@@ -1,0 +1,74 @@
+"""One screen watcher per tmux server, whatever the number of agents (issue 11 item 5).
+
+It starts with the first agent that needs the screen, follows agents as they
+come and go, leaves when the last one goes or its server dies, and a new
+server (same socket, after a restart) gets a watcher of its own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import Repo, Tmux, wait_for
+
+
+def watchers() -> dict[int, str]:
+    """Every shared watcher process on the machine: pid -> the $TMUX it serves."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if not any(arg.endswith(b"watch.py") for arg in cmdline) or b"--server" not in cmdline:
+                continue
+            env = dict(item.split(b"=", 1) for item in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0") if b"=" in item)
+        except OSError:
+            continue
+        found[int(entry)] = env.get(b"TMUX", b"").decode()
+    return found
+
+
+def serving(tmux: Tmux) -> list[int]:
+    """The watchers of this test's server as it runs now (its socket and its process id)."""
+    prefix = f"{tmux.display('#{socket_path}')},{tmux.display('#{pid}')},"
+    return [pid for pid, env in watchers().items() if env.startswith(prefix)]
+
+
+def of_socket(tmux: Tmux, socket: str) -> list[int]:
+    return [pid for pid, env in watchers().items() if env.startswith(socket + ",")]
+
+
+def test_one_watcher_serves_every_agent_and_leaves_with_them(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-max", "10")
+    names = [tmux.agents("spawn", "-d", "-T", "window", f"agent {i}").stdout.strip() for i in range(3)]
+    panes = {}
+    for name in names:
+        panes[name] = wait_for(lambda: next((p for p in tmux.panes() if tmux.option(p, "@agent_name") == name), None),
+                               message=f"the pane of {name}")
+        wait_for(lambda: tmux.option(panes[name], "@agent_watch") == "claude", timeout=30, message=f"{name} watched")
+    # (Each agent's wrapper starts one; all but one leave at once.)
+    (first,) = wait_for(lambda: len(w := serving(tmux)) == 1 and w, timeout=20, message="one watcher for the server")
+
+    # Agents come and go: the same watcher follows them.
+    tmux.run("kill-pane", "-t", panes[names[0]])
+    more = tmux.agents("spawn", "-d", "-T", "window", "agent 3").stdout.strip()
+    wait_for(lambda: any(tmux.option(p, "@agent_name") == more and tmux.option(p, "@agent_watch") for p in tmux.panes()),
+             timeout=30, message="the new agent watched")
+    wait_for(lambda: serving(tmux) == [first], timeout=20, message="the same single watcher")
+
+    # The server dies: its watcher goes with it; the new server on the same socket gets its own.
+    socket = tmux.display("#{socket_path}")
+    tmux.restart()
+    tmux.run("set-option", "-g", "@agents-command", str(standin_agent))
+    wait_for(lambda: first not in watchers(), timeout=60, message="the old server's watcher to leave")
+    tmux.agents("restore")
+    (second,) = wait_for(lambda: len(w := of_socket(tmux, socket)) == 1 and w, timeout=30, message="one watcher for the new server")
+    assert serving(tmux) == [second]
+
+    # The last agent goes: so does the watcher.
+    for pane in tmux.panes():
+        if tmux.option(pane, "@agent_name"):
+            tmux.run("kill-pane", "-t", pane)
+    wait_for(lambda: not watchers().get(second), timeout=60, message="the watcher to leave with the last agent")
