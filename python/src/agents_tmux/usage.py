@@ -59,6 +59,8 @@ BUDGETS = (
 WARN_PERCENT = 90
 
 Counts = list[int]
+#: Programs whose transcripts this module reads.
+READ_PROGRAMS = ("claude", "codex")
 
 
 # --------------------------------------------------------------------------- #
@@ -249,6 +251,9 @@ class Tally:
         self.context_tokens = 0
         self.replies = 0
         self.last_at = 0
+        #: Codex: the model of the current turn (its usage lines do not name it) and its context window.
+        self.turn_model = ""
+        self.window = 0
 
     # -- persistence -----------------------------------------------------
 
@@ -270,6 +275,8 @@ class Tally:
             tally.context_tokens = int(data.get("context_tokens", 0) or 0)
             tally.replies = int(data.get("replies", 0) or 0)
             tally.last_at = int(data.get("last_at", 0) or 0)
+            tally.turn_model = str(data.get("turn_model", ""))
+            tally.window = int(data.get("window", 0) or 0)
             tally.agent = str(data.get("agent", ""))
             tally.repo = str(data.get("repo", ""))
             tally.kind = str(data.get("kind", ""))
@@ -292,6 +299,8 @@ class Tally:
             "context_tokens": self.context_tokens,
             "replies": self.replies,
             "last_at": self.last_at,
+            "turn_model": self.turn_model,
+            "window": self.window,
         }
 
     @classmethod
@@ -390,7 +399,15 @@ class Tally:
                 return False
         return True
 
+    @property
+    def is_codex(self) -> bool:
+        """A Codex rollout (``rollout-<time>-<id>.jsonl``) rather than a Claude transcript."""
+        return os.path.basename(self.transcript).startswith("rollout-")
+
     def _scan(self, data: bytes, end: int, path: str) -> None:
+        if self.is_codex:
+            self._scan_codex(data, end, path)
+            return
         """Count every assistant line in ``data[:end]`` (whole lines only).
 
         Only lines holding ``"usage":`` are decoded: user lines (tool results,
@@ -407,6 +424,46 @@ class Tally:
             line = data[start:stop]
             if b'"assistant"' in line:
                 self._count_line(line, path)
+
+    def _scan_codex(self, data: bytes, end: int, path: str) -> None:
+        """Codex 0.171's rollout: ``turn_context`` lines name the model, each response's usage is
+        a ``token_usage_record`` line (``response_id``, ``usage``), ``token_count`` lines give the window.
+
+        Codex counts cached input inside ``input_tokens``: input here is the uncached part.
+        """
+        pos = 0
+        markers = (b'"type":"token_usage_record"', b'"type":"turn_context"', b'"type":"token_count"')
+        while True:
+            hits = [hit for hit in (data.find(marker, pos, end) for marker in markers) if hit >= 0]
+            if not hits:
+                return
+            hit = min(hits)
+            start = data.rfind(b"\n", 0, hit) + 1
+            stop = data.find(b"\n", hit, end)
+            pos = stop + 1
+            try:
+                entry = loads(data[start:stop].decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            payload = entry.get("payload") if isinstance(entry, dict) else None
+            if not isinstance(payload, dict):
+                continue
+            kind = entry.get("type")
+            if kind == "turn_context" and isinstance(payload.get("model"), str):
+                self.turn_model = payload["model"]
+            elif kind == "event_msg" and payload.get("type") == "token_count":
+                info = payload.get("info")
+                window = info.get("model_context_window") if isinstance(info, dict) else None
+                if isinstance(window, int) and window > 0:
+                    self.window = window
+            elif kind == "token_usage_record" and isinstance(payload.get("usage"), dict):
+                usage = payload["usage"]
+                raw = [usage.get(key) for key in ("input_tokens", "output_tokens", "cache_write_input_tokens", "cached_input_tokens")]
+                full_input, output, cache_write, cache_read = (v if isinstance(v, int) and v > 0 else 0 for v in raw)
+                counts = [max(0, full_input - cache_read - cache_write), output, cache_write, cache_read]
+                response = payload.get("response_id")
+                self._count(counts, self.turn_model or "unknown", entry.get("timestamp"),
+                            response if isinstance(response, str) else "", path, main=True)
 
     def _count_line(self, line: bytes, path: str) -> None:
         try:
@@ -428,11 +485,15 @@ class Tally:
             return  # Claude's own "<synthetic>" replies (errors, interruptions) cost nothing
         assert isinstance(message, dict)
         model = message.get("model")
-        model = model if isinstance(model, str) and model else "unknown"
-        at = epoch_of(entry.get("timestamp")) or int(time.time())
-        bucket = str(at - at % BUCKET)
         reply_id = message.get("id")
-        if isinstance(reply_id, str) and reply_id:
+        self._count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
+                    reply_id if isinstance(reply_id, str) else "", path, main=path == self.transcript and not entry.get("isSidechain"))
+
+    def _count(self, counts: Counts, model: str, stamp: object, reply_id: str, path: str, main: bool) -> None:
+        """Add one reply's counts; a reply id seen lately replaces its earlier counts."""
+        at = epoch_of(stamp) or int(time.time())
+        bucket = str(at - at % BUCKET)
+        if reply_id:
             for i, seen in enumerate(self.recent):
                 if seen[0] == reply_id and seen[1] == path:
                     # The same reply, written again for its next content block: replace its counts.
@@ -448,7 +509,7 @@ class Tally:
         _add(self.buckets.setdefault(bucket, {}), model, counts)
         self.replies += 1
         self.last_at = max(self.last_at, at)
-        if path == self.transcript and not entry.get("isSidechain"):
+        if main:
             self.context_model = model
             self.context_tokens = counts[0] + counts[2] + counts[3]
 
@@ -470,7 +531,7 @@ class Tally:
         """
         if not self.context_tokens:
             return 0
-        window = context_window(self.context_model, prices or {})
+        window = self.window or context_window(self.context_model, prices or {})
         if "[1m]" in self.context_model or self.context_tokens > window:
             window = max(window, LARGE_WINDOW)
         return min(100, round(self.context_tokens * 100 / window))
@@ -726,9 +787,9 @@ def after_turn(
     ``run(argv)`` runs a command and returns its stdout (None on failure) and
     ``spawn(argv)`` starts one without waiting: both are the hook handler's,
     so this module adds no process machinery of its own. Two tmux calls.
-    Only Claude Code's transcripts are read so far (``program`` "claude").
+    Claude Code's transcripts and Codex's rollouts are read (``program`` "claude" or "codex").
     """
-    if program != "claude" or not isinstance(transcript, str) or not transcript.startswith("/"):
+    if program not in READ_PROGRAMS or not isinstance(transcript, str) or not transcript.startswith("/"):
         return
     folder = usage_dir(environ)
     tally = Tally.load(transcript, folder)
