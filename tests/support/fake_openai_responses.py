@@ -12,6 +12,7 @@ conversation also asks once, without tools, for a short title: that side request
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn
@@ -79,7 +80,7 @@ def _function_call(answer: Shell, body: JsonDict, call_id: str) -> JsonDict:
             "arguments": json.dumps(args), "status": "completed"}
 
 
-def events(answer: Text | Shell, body: JsonDict, n: int) -> list[JsonDict]:
+def events(answer: Text | Shell, body: JsonDict, n: int, usage: JsonDict | None = None) -> list[JsonDict]:
     """The server-sent events of one streamed answer, in the API's order (after ``response.created``).
 
     >>> [e["type"] for e in events(Text("hi"), {}, 1)]  # doctest: +NORMALIZE_WHITESPACE
@@ -105,10 +106,12 @@ def events(answer: Text | Shell, body: JsonDict, n: int) -> list[JsonDict]:
                       "content": [{"type": "output_text", "text": answer.text, "annotations": []}]}},
         ]
         out_tokens = max(1, len(answer.text) // 4)
-    in_tokens = max(1, len(json.dumps(body)) // 4)
+    in_tokens, cached = max(1, len(json.dumps(body)) // 4), 0
+    if usage:  # known numbers (input_tokens counts the cached ones too, as the API does)
+        in_tokens, cached, out_tokens = usage["input_tokens"], usage.get("cached_tokens", 0), usage["output_tokens"]
     done = {"type": "response.completed", "response": {
         "id": f"resp_fake{n:04d}", "object": "response", "status": "completed",
-        "usage": {"input_tokens": in_tokens, "input_tokens_details": {"cached_tokens": 0},
+        "usage": {"input_tokens": in_tokens, "input_tokens_details": {"cached_tokens": cached},
                   "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": 0},
                   "total_tokens": in_tokens + out_tokens}}}
     return [*items, done]
@@ -118,6 +121,9 @@ class FakeResponses(FakeLLM):
     """A fake ``/v1/responses`` endpoint; give Codex :attr:`base_url` in a custom model provider."""
 
     name = "fake-openai-responses"
+    #: ``usage(n)``: the usage to report for the n-th answer of the main conversation
+    #: (``input_tokens``, ``cached_tokens``, ``output_tokens``); None reports estimates.
+    usage: Callable[[int], JsonDict] | None = None
 
     @property
     def base_url(self) -> str:
@@ -152,5 +158,5 @@ class FakeResponses(FakeLLM):
         send({"type": "response.created", "response": {"id": f"resp_fake{n:04d}", "object": "response",
                                                        "status": "in_progress"}})
         handler.hold(rule, b": keep-alive\n\n")
-        for data in events(answer, body, n):
+        for data in events(answer, body, n, self.usage(n) if self.usage and main else None):
             send(data)
