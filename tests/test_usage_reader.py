@@ -138,3 +138,41 @@ def test_state_file_round_trip_and_budget(tmp_path: Path) -> None:
     assert budget_level(use, 0.9) == "near"
     assert budget_level(budget_use({"budget": {"tokens_5h": 1500}}, [tally], now), 0.9) == "over"
     assert budget_use(settings, [tally], now + 6 * 3600) == [("5-hour token budget", 0.0, 0.0, 1600.0)]
+
+
+def test_codex_rollout_and_gemini_chat(tmp_path: Path) -> None:
+    """Codex 0.171's rollout and Gemini CLI 0.61's chat, in the shapes those versions write."""
+    sessions = tmp_path / "sessions" / "2026" / "12" / "01"
+    sessions.mkdir(parents=True)
+    rollout = sessions / "rollout-2026-12-01T04-18-17-01a2.jsonl"
+
+    def record(response: str, full_input: int, cached: int, output: int) -> str:
+        usage = {"input_tokens": full_input, "cached_input_tokens": cached, "cache_write_input_tokens": 0,
+                 "output_tokens": output, "reasoning_output_tokens": 0, "total_tokens": full_input + output}
+        return json.dumps({"timestamp": "2026-12-01T04:18:17.484Z", "type": "token_usage_record",
+                           "payload": {"response_id": response, "usage": usage, "thread_token_usage": usage}}) + "\n"
+
+    rollout.write_text(
+        json.dumps({"timestamp": "2026-12-01T04:18:17.410Z", "type": "turn_context", "payload": {"model": "gpt-5-codex", "cwd": "/w"}}) + "\n"
+        + record("resp_1", 13686, 13000, 20)
+        + json.dumps({"type": "event_msg", "payload": {"type": "token_count", "info": {"model_context_window": 258400}}}) + "\n"
+        + record("resp_2", 13818, 13600, 2)
+    )
+    tally = read(rollout, tmp_path / "state")
+    assert tally.models == {"gpt-5-codex": [686 + 218, 22, 0, 13000 + 13600]}
+    assert (tally.context_tokens, tally.window, tally.context_percent()) == (13818, 258400, 5)
+
+    chats = tmp_path / "gemini" / "tmp" / "proj" / "chats"
+    chats.mkdir(parents=True)
+    chat = chats / "session-2026-12-01T04-20-9933446c.jsonl"
+    reply_line = {"id": "6eae", "timestamp": "2026-12-01T04:20:40.009Z", "type": "gemini", "content": "", "thoughts": [],
+                  "tokens": {"input": 12691, "output": 20, "cached": 12000, "thoughts": 5, "tool": 0, "total": 12716},
+                  "model": "gemini-3.1-pro-preview"}
+    chat.write_text(
+        json.dumps({"sessionId": "9933", "kind": "main"}) + "\n"
+        + json.dumps(reply_line) + "\n"
+        + json.dumps({**reply_line, "toolCalls": [{"name": "run_shell_command"}]}) + "\n"  # the same reply again
+        + json.dumps({"$set": {"messages": [reply_line]}}) + "\n"  # the list rewritten: not new spending
+    )
+    tally = read(chat, tmp_path / "state")
+    assert tally.models == {"gemini-3.1-pro-preview": [691, 25, 0, 12000]}

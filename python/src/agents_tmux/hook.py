@@ -266,7 +266,7 @@ def record_usage(program: str, tmux: str, pane: str, payload: dict[str, object],
     one must not hold Claude up: :func:`agents_tmux.usage.main` does it detached.
     """
     transcript = payload.get("transcript_path")
-    if program in ("claude", "codex") and isinstance(transcript, str) and transcript.startswith("/"):
+    if program in ("claude", "codex", "gemini") and isinstance(transcript, str) and transcript.startswith("/"):
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = f"import sys; sys.path.insert(0, {src!r}); from agents_tmux.usage import main; main()"
         _spawn_detached([sys.executable, "-I", "-S", "-c", code, program, tmux, pane, transcript])
@@ -304,7 +304,7 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
     if program.starts_session(payload):
         remember_session(tmux, pane, session)
     wake_watcher()
-    if event in ("Stop", "StopFailure"):
+    if event in ("Stop", "StopFailure", "AfterAgent"):
         record_usage(program.name, tmux, pane, payload, environ)
     lines = out.splitlines()
     previous, name, enabled, command = (lines[0].split("\t") + ["", "", "", ""])[:4] if lines else ("", "", "", "")

@@ -60,7 +60,7 @@ WARN_PERCENT = 90
 
 Counts = list[int]
 #: Programs whose transcripts this module reads.
-READ_PROGRAMS = ("claude", "codex")
+READ_PROGRAMS = ("claude", "codex", "gemini")
 
 
 # --------------------------------------------------------------------------- #
@@ -404,9 +404,17 @@ class Tally:
         """A Codex rollout (``rollout-<time>-<id>.jsonl``) rather than a Claude transcript."""
         return os.path.basename(self.transcript).startswith("rollout-")
 
+    @property
+    def is_gemini(self) -> bool:
+        """A Gemini CLI chat (``.../chats/session-<time>-<id>.jsonl``)."""
+        return os.path.basename(os.path.dirname(self.transcript)) == "chats" and os.path.basename(self.transcript).startswith("session-")
+
     def _scan(self, data: bytes, end: int, path: str) -> None:
         if self.is_codex:
             self._scan_codex(data, end, path)
+            return
+        if self.is_gemini:
+            self._scan_gemini(data, end, path)
             return
         """Count every assistant line in ``data[:end]`` (whole lines only).
 
@@ -432,7 +440,7 @@ class Tally:
         Codex counts cached input inside ``input_tokens``: input here is the uncached part.
         """
         pos = 0
-        markers = (b'"type":"token_usage_record"', b'"type":"turn_context"', b'"type":"token_count"')
+        markers = (b'"token_usage_record"', b'"turn_context"', b'"token_count"')
         while True:
             hits = [hit for hit in (data.find(marker, pos, end) for marker in markers) if hit >= 0]
             if not hits:
@@ -464,6 +472,37 @@ class Tally:
                 response = payload.get("response_id")
                 self._count(counts, self.turn_model or "unknown", entry.get("timestamp"),
                             response if isinstance(response, str) else "", path, main=True)
+
+    def _scan_gemini(self, data: bytes, end: int, path: str) -> None:
+        """Gemini CLI 0.61's chat: each reply is a ``"type":"gemini"`` line with ``tokens``
+        (``input`` with ``cached`` inside it, ``output``, ``thoughts``, ``tool``) and ``model``;
+        a reply written again (tool calls added) keeps its ``id``. ``$set`` lines that rewrite
+        the message list are not new spending and are skipped.
+        """
+        pos = 0
+        while True:
+            hit = data.find(b'"tokens":', pos, end)
+            if hit < 0:
+                return
+            start = data.rfind(b"\n", 0, hit) + 1
+            stop = data.find(b"\n", hit, end)
+            pos = stop + 1
+            try:
+                entry = loads(data[start:stop].decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            if not isinstance(entry, dict) or entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
+                continue
+            tokens = entry["tokens"]
+            full_input, output, cached, thoughts, tool = (
+                v if isinstance(v, int) and v > 0 else 0
+                for v in (tokens.get(k) for k in ("input", "output", "cached", "thoughts", "tool"))
+            )
+            counts = [max(0, full_input - cached) + tool, output + thoughts, 0, cached]
+            if any(counts):
+                model, reply_id = entry.get("model"), entry.get("id")
+                self._count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
+                            reply_id if isinstance(reply_id, str) else "", path, main=True)
 
     def _count_line(self, line: bytes, path: str) -> None:
         try:
@@ -787,7 +826,7 @@ def after_turn(
     ``run(argv)`` runs a command and returns its stdout (None on failure) and
     ``spawn(argv)`` starts one without waiting: both are the hook handler's,
     so this module adds no process machinery of its own. Two tmux calls.
-    Claude Code's transcripts and Codex's rollouts are read (``program`` "claude" or "codex").
+    Claude Code's transcripts, Codex's rollouts and Gemini CLI's chats are read (:data:`READ_PROGRAMS`).
     """
     if program not in READ_PROGRAMS or not isinstance(transcript, str) or not transcript.startswith("/"):
         return
