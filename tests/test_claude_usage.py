@@ -18,7 +18,7 @@ import pytest
 from conftest import Repo, Tmux, first_pane, pane_of
 
 from tests.support.claude_rig import ClaudeRig, needs_claude, prepare_rig, trusted_folders
-from tests.support.fake_api import FakeAnthropic
+from tests.support.fake_api import FakeAnthropic, Reply, ToolUse
 
 pytestmark = needs_claude
 
@@ -122,3 +122,19 @@ def test_usage_shown_equals_the_transcript_sums(rig: ClaudeRig, repo: Repo) -> N
     assert second[0] > first[0]
     segment = f"{sum(second) / 1000:.1f}k ~${sum(c * p for c, p in zip(second, OPUS)) / 1_000_000:.2f}"
     rig.wait(lambda: tmux.status_right().strip() == f"✓ 1 {segment}", pane, f"the usage segment {segment!r}")
+
+    # A reply of two content blocks (text, then a tool use) is written as two transcript
+    # lines with one id: it counts once. Then the tool's result and a closing reply.
+    readme = repo.path.parent / "project.agents" / name / "README.md"
+    rig.api.add(Reply.when("Read the readme", ToolUse("Read", {"file_path": str(readme)}, preface="Let me look.")),
+                Reply.after_tool("Read it."))
+    tmux.run("send-keys", "-t", pane, "-l", "Read the readme")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    rig.wait(lambda: "Do you want to proceed" in rig.screen(pane) or len([e for e in rig.api.log if e.main]) >= 4,
+             pane, "the tool's use", timeout=SLOW)
+    if "Do you want to proceed" in rig.screen(pane):
+        tmux.run("send-keys", "-t", pane, "Enter")
+    check_figures(rig, pane, name, transcript, 4)
+    ids = [json.loads(line)["message"]["id"] for line in transcript.read_text().splitlines()
+           if json.loads(line).get("type") == "assistant"]
+    assert len(ids) > len(set(ids))  # one reply really was written over two lines

@@ -233,10 +233,15 @@ def side_answer(body: JsonDict, text: str) -> str:
 
 @dataclass(frozen=True)
 class ToolUse:
-    """A ``tool_use`` block the fake model emits (``stop_reason`` becomes ``tool_use``)."""
+    """A ``tool_use`` block the fake model emits (``stop_reason`` becomes ``tool_use``).
+
+    ``preface``: a text block sent before it in the same message (Claude Code then
+    writes the message as two transcript lines with the same id).
+    """
 
     name: str
     input: JsonDict
+    preface: str = ""
 
 
 def bash(command: str, description: str = "Run a shell command") -> ToolUse:
@@ -394,7 +399,10 @@ def message_object(
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [_content_block(answer, tool_id)],
+        "content": [
+            *([{"type": "text", "text": answer.preface}] if isinstance(answer, ToolUse) and answer.preface else []),
+            _content_block(answer, tool_id),
+        ],
         "stop_reason": stop,
         "stop_sequence": None,
         "usage": dict(usage) if usage else {"input_tokens": input_tokens, "output_tokens": _output_tokens(answer)},
@@ -431,11 +439,19 @@ def sse_events(
         block = {"type": "text", "text": ""}
         delta = {"type": "text_delta", "text": answer}
         stop = "end_turn"
+    blocks: list[tuple[JsonDict, JsonDict]] = [(block, delta)]
+    if isinstance(answer, ToolUse) and answer.preface:
+        blocks.insert(0, ({"type": "text", "text": ""}, {"type": "text_delta", "text": answer.preface}))
+    content: list[tuple[str, JsonDict]] = []
+    for index, (first, more) in enumerate(blocks):
+        content += [
+            ("content_block_start", {"type": "content_block_start", "index": index, "content_block": first}),
+            ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": more}),
+            ("content_block_stop", {"type": "content_block_stop", "index": index}),
+        ]
     return [
         ("message_start", {"type": "message_start", "message": start}),
-        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}),
-        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        *content,
         (
             "message_delta",
             {
