@@ -152,8 +152,8 @@ def test_unknown_agent_names(tmux: Tmux, repo: Repo, standin_agent: Path, tmp_pa
 
 SERVER_COMMANDS = [
     ["spawn", "x"], ["list"], ["jump"], ["jump", "--print"], ["menu"], ["menu", "--print"], ["send", "x", "hi"],
-    ["broadcast", "hi"], ["restore"], ["restart", "x"], ["team", "--task", "t"],
-]
+    ["broadcast", "hi"], ["restart", "x"], ["team", "--task", "t"],
+]  # restore starts a server when it has something to restore (test_restore, test_outside_tmux)
 REGISTRY_COMMANDS = [["diff", "x"], ["merge", "x"], ["rm", "x"], ["log", "x"]]
 
 

@@ -121,3 +121,24 @@ def test_spawn_from_outside_goes_to_the_repository_session_and_same_named_repos_
     assert out.returncode == 0, out.stderr
     wait_for(lambda: "project mine" in _agent_rows(terminal, "-L", "agents"), message="the agent in its repository's session")
     assert terminal.tmux("-L", "agents", "show-options", "-v", "-t", "=project:", "@agents-repo").strip() == str(repo.path)
+
+
+def test_restore_with_no_server_starts_one_as_up_does(terminal: Terminal, repo: Repo) -> None:
+    # Nothing recorded: nothing to restore, and no server is started for it.
+    nothing = terminal.agents("restore", cwd=repo.path)
+    assert nothing.returncode == 0 and "nothing to restore" in nothing.stdout
+    assert terminal.tmux("-L", "agents", "list-sessions") == "" and terminal.tmux("list-sessions") == ""
+
+    assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
+    terminal.tmux("-L", "agents", "set-option", "-g", "@agents-command", str(STANDIN))
+    assert terminal.agents("spawn", "Survive a reboot", cwd=repo.path).returncode == 0
+    terminal.tmux("-L", "agents", "kill-server")
+    wait_for(lambda: terminal.tmux("-L", "agents", "list-sessions") == "", message="the server to go")
+
+    out = terminal.agents("restore", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    assert "started a tmux server" in out.stdout and "tmux -L agents attach -t project" in out.stdout
+    assert "restored survive-a-reboot" in out.stdout
+    assert _agent_rows(terminal, "-L", "agents") == ["project survive-a-reboot"]
+    # Started as `up -d` starts it: conf and plugin loaded.
+    assert "spawn --from-key" in terminal.tmux("-L", "agents", "list-keys", "-T", "prefix")

@@ -167,3 +167,17 @@ def test_log_opens_the_transcript_or_the_pane_log(tmux: Tmux, repo: Repo, standi
     assert pane_log.name == f"{name}.log" and "agents-tmux" in str(pane_log)
     wait_for(lambda: pane_log.is_file() and "Done: log me" in pane_log.read_text(errors="replace"), timeout=20,
              message="the pane's output in its log")
+
+
+def test_prune_after_a_server_restart_points_to_restore_and_retires_nothing_restorable(
+    tmux: Tmux, repo: Repo, standin_agent: Path
+) -> None:
+    name, worktree, _ = spawn_with_a_turn(tmux, repo, "keep my conversation")
+    restart_server(tmux)
+    dry = tmux.agents("prune").stdout
+    assert f"agents restore {name}" in dry and "run `agents restore`" in dry, dry
+    assert "would remove" not in dry and "would retire" not in dry
+    tmux.agents("prune", "--yes")
+    assert registry(tmux.env)[name]["status"] == "active"
+    assert worktree.is_dir() and f"agent/{name}" in repo.branches()
+    assert f"restored {name}: resumed session" in tmux.agents("restore").stdout

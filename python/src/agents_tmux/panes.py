@@ -124,6 +124,11 @@ def _number(text: str, kind: type) -> Any:
         return None
 
 
+def is_running(socket: Socket) -> bool:
+    """True when a tmux server answers on ``socket``."""
+    return bool(libtmux.Server(socket_name=socket.name, socket_path=socket.path).is_alive())
+
+
 def connect(socket: Socket) -> libtmux.Server:
     """The tmux server for ``socket``, or a clear error when none runs there."""
     server = libtmux.Server(socket_name=socket.name, socket_path=socket.path)

@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Action:
     text: str
     do: object = None  # a callable, or None for a report only
+    #: True for an agent `agents restore` can bring back with its conversation.
+    restorable: bool = False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"kept: {action.text}")
     if todo and not args.yes:
         print("(a dry run: run `agents prune --yes` to do it)")
+    restorable = [a for a in kept if a.restorable]
+    if restorable:
+        count = len(restorable)
+        print(f"{count} agent{'s' if count != 1 else ''} without a pane can be brought back with their conversation "
+              f"(after a tmux server restart): run `agents restore`{' --all' if args.all else ''}")
     return 0
 
 
@@ -170,6 +177,10 @@ def _plan_gone_agent(ref: object) -> list[Action]:
         what = "delete its merged branch" if work.branch_exists and not work.unmerged else (
             f"keep branch {ref.branch}" if work.branch_exists else "no branch left")
         return [Action(f"retire {ref.name} ({ref.repo}): its pane and worktree are gone; {what}", forget)]
+    how = resumable(ref)
+    if how:
+        # After a server restart every agent looks gone: never retire one restore can bring back.
+        return [Action(f"{ref.name} ({ref.worktree}): pane gone; `agents restore {ref.name}` {how}; left alone", restorable=True)]
     if losses:
         return [Action(f"{ref.name} ({ref.worktree}): pane gone but it holds {'; '.join(losses)} "
                        f"(`agents rm {ref.name} --force` saves it, `agents restore {ref.name}` brings it back)")]
@@ -181,6 +192,29 @@ def _plan_gone_agent(ref: object) -> list[Action]:
     ignored = f" (disposable ignored files go with it: {lifecycle.sample(work.disposable)})" if work.disposable else ""
     return [Action(f"remove {ref.name}: pane gone, worktree {ref.worktree} clean{ignored}, "
                    f"branch {ref.branch or '-'} held by another branch", remove)]
+
+
+def resumable(ref: object) -> str:
+    """How ``agents restore`` would bring back ``ref``'s conversation ('' when it would start afresh).
+
+    The same test restore makes (its recorded session's transcript, else a
+    conversation to continue in the worktree); a program that cannot tell
+    counts as resumable, so nothing that might come back is retired.
+    """
+    from agents_tmux import config as config_mod
+    from agents_tmux import lifecycle, programs
+    from agents_tmux.restore import transcript_of
+
+    assert isinstance(ref, lifecycle.AgentRef)
+    try:
+        kind = config_mod.load(ref.repo).agent_kind(ref.kind or None)
+    except AgentsError:
+        return ""
+    if kind.resume and transcript_of(ref, kind) is not None:
+        return f"resumes its conversation (session {ref.session_id})"
+    if kind.continue_args and programs.get(kind.program).has_conversations(ref.worktree) is not False:
+        return "continues its conversation"
+    return ""
 
 
 def _plan_orphan(ref: object) -> list[Action]:

@@ -39,12 +39,6 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None and not args.session.strip():
         raise AgentsError("--session is empty: name the tmux session to restore into")
     socket = socket_of(args)
-    server = panes.connect(socket)
-    if args.wait_session:
-        # At server start (@agents-restore on) the first session may still be on its way.
-        deadline = time.monotonic() + args.wait_session
-        while time.monotonic() < deadline and not server.cmd("list-sessions", "-F", "#{session_id}").stdout:
-            time.sleep(0.1)
     repos = lifecycle.target_repos(args.all, args.repo, "restore every repository")
     if args.names:
         known: set[str] = set()
@@ -60,6 +54,24 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             where = "any known repository" if args.all else str(repos[0])
             raise AgentsError(f"no agent is called {unknown[0]!r} in {where} (see `agents list`; other repositories need --repo DIR)")
+    if not args.from_key and not panes.is_running(socket):
+        # No server at all (after a reboot): start one as `agents up -d` does, then restore into it.
+        from agents_tmux.commands.up import start_server_for
+
+        waiting = [repo for repo in repos if _has_active(repo, args.names)]
+        if not waiting:
+            if not args.quiet:
+                print("nothing to restore: no agent is recorded as active (and no tmux server runs)")
+            return 0
+        socket, attach = start_server_for(socket, waiting[0])
+        args.socket_name, args.socket_path = socket.name, socket.path
+        print(f"started a tmux server for {waiting[0]}; attach with: {attach}")
+    server = panes.connect(socket)
+    if args.wait_session:
+        # At server start (@agents-restore on) the first session may still be on its way.
+        deadline = time.monotonic() + args.wait_session
+        while time.monotonic() < deadline and not server.cmd("list-sessions", "-F", "#{session_id}").stdout:
+            time.sleep(0.1)
     outcomes = []
     # A registry so damaged that its repository cannot be told is still reported.
     problems = [f"{path}: the registry {problem}; fix it or move it aside" for path, problem in registry.unreadable()] if args.all else []
@@ -84,3 +96,20 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
     return 1 if (problems or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
+
+
+def _has_active(repo: object, names: list[str]) -> bool:
+    """True when ``repo``'s registry holds an active agent (one of ``names``, when given)."""
+    from pathlib import Path
+
+    from agents_tmux import registry
+
+    assert isinstance(repo, Path)
+    try:
+        entries = registry.load(repo)
+    except AgentsError:
+        return True  # restore itself reports the damage
+    return any(
+        isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE and (not names or name in names)
+        for name, entry in entries.items()
+    )

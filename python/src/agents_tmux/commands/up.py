@@ -46,6 +46,43 @@ def plugin_loader() -> Path:
     return write_if_changed(paths.state_dir() / "load-plugin.conf", text)
 
 
+def start_session(socket: Socket, name: str, folder: Path, conf: Path | None = None) -> None:
+    """Start session ``name`` in ``folder``, detached; the server too (conf and plugin loaded) when none runs."""
+    conf = conf or paths.PLUGIN_DIR / "conf" / "tmux.conf"
+    env = dict(os.environ)
+    env.pop("TMUX", None)  # our own server: never nest into the one we may be in
+    env.pop("TMUX_PANE", None)
+    # Two config files: the optimised one, then one that loads the plugin.
+    # tmux remembers both (#{config_files}), so prefix + r reloads both
+    # and the plugin's status segment comes back after every reload.
+    started = subprocess.run(
+        [tmux_binary(), *socket.flags(), *literal_args(["-f", str(conf.resolve()), "-f", str(plugin_loader()),
+         "new-session", "-d", "-s", no_formats(name), "-c", no_formats(str(folder)), "-x", "200", "-y", "50"])],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if started.returncode != 0:
+        raise AgentsError(f"tmux could not start the session: {(started.stderr or started.stdout).strip()}")
+
+
+def start_server_for(socket: Socket, repo: Path) -> tuple[Socket, str]:
+    """What ``up -d`` does when no server runs: start one (the ``agents`` socket unless -L/-S) with ``repo``'s session.
+
+    Returns the socket it runs on and the attach command to tell the user.
+    """
+    if not (socket.name or socket.path):
+        socket = Socket(name=DEFAULT_SOCKET)
+    name, exists = sessions.find(socket, repo)
+    if not exists:
+        start_session(socket, name, repo)
+    sessions.mark(socket, name, repo)
+    return socket, attach_hint(socket, name)
+
+
+def attach_hint(socket: Socket, session: str) -> str:
+    """The command that attaches to ``session``, quoted to paste into a shell."""
+    return " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), *literal_args(["attach", "-t", session])])
+
+
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import gitops
 
@@ -75,19 +112,10 @@ def run(args: argparse.Namespace) -> int:
         # The repository's own session: another repository of the same folder name has another one.
         name, exists = sessions.find(socket, folder)
     if not exists:
-        # Two config files: the optimised one, then one that loads the plugin.
-        # tmux remembers both (#{config_files}), so prefix + r reloads both
-        # and the plugin's status segment comes back after every reload.
-        started = subprocess.run(
-            [*base, *literal_args(["-f", str(conf.resolve()), "-f", str(plugin_loader()),
-             "new-session", "-d", "-s", no_formats(name), "-c", no_formats(str(folder)), "-x", "200", "-y", "50"])],
-            env=env, capture_output=True, text=True, check=False,
-        )
-        if started.returncode != 0:
-            raise AgentsError(f"tmux could not start the session: {(started.stderr or started.stdout).strip()}")
+        start_session(socket, name, folder, conf)
     if args.session is None:
         sessions.mark(socket, name, folder)
-    where = " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), *literal_args(["attach", "-t", name])])
+    where = attach_hint(socket, name)
     if args.detach or not os.isatty(0) or not os.isatty(1):
         state = "is running" if exists else "started"
         print(f"session {name} {state} in {folder}; attach with: {where}")
