@@ -110,6 +110,8 @@ def test_spawn_refuses_near_a_budget_without_force(tmux: Tmux, repo: Repo, stand
         "agents spawn: 95% of the 5-hour token budget (950 of 1.0k tokens): use --force to start one more anyway "
         "(see `agents usage`)"
     )
+    team = tmux.agents("team", "--task", "Plan it", check=False)
+    assert team.returncode == 1 and "95% of the 5-hour token budget" in team.stderr and team.stderr.count("\n") == 1
     assert agent_panes(tmux, check=False) == {} and repo.branches() == branches
     # `agents usage` says where each budget stands.
     assert usage_json(tmux)["budgets"] == [{"budget": "5-hour token budget", "share": 0.95, "spent": 950.0, "limit": 1000.0}]

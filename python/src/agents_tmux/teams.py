@@ -392,6 +392,7 @@ def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
         running = spawn_mod.running_agents(server)
         if running + len(layout.panes) > cfg.max_agents:
             raise TeamCapReached(running, len(layout.panes), cfg.max_agents)
+        spawn_mod.check_budget(cfg)
 
     where_args: list[str]
     if target == "session":

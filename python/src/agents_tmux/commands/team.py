@@ -17,7 +17,7 @@ from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import display_message
 
 if TYPE_CHECKING:
-    from agents_tmux.teams import Team, TeamCapReached
+    from agents_tmux.teams import Team
 
 HELP = "start every agent of a layout (planner, coder, reviewer...) on one task"
 #: The tmux buffer the team key's prompt writes the task into.
@@ -37,13 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pane", "-t", metavar="PANE", help="the pane to take the folder from (default: this pane)")
     parser.add_argument("--dir", "-C", metavar="DIR", help="find the repository from DIR instead of the pane's folder")
     parser.add_argument("--no-focus", "-d", dest="focus", action="store_false", help="stay where you are")
-    parser.add_argument("--force", "-f", action="store_true", help="start even when the team would pass @agents-max agents")
+    parser.add_argument("--force", "-f", action="store_true", help="start even when the team would pass @agents-max agents or a [budget] is near")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux.keyflow import origin_and_text
+    from agents_tmux.spawn import BudgetNear
     from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
 
     socket = socket_of(args)
@@ -69,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
     except TeamCapReached as exc:
         if not args.from_key:
             raise
-        _confirm_over_cap(server, args, origin, exc)
+        _confirm_over_cap(server, args, origin, f"{exc.running} agents running, the team adds {exc.adding}, cap is {exc.limit}. Start it? (y/n)")
+        return 0
+    except BudgetNear as exc:
+        if not args.from_key:
+            raise
+        _confirm_over_cap(server, args, origin, f"{exc.description}. Start the team? (y/n)")
         return 0
     if args.from_key:
         server.cmd("delete-buffer", "-b", TASK_BUFFER)
@@ -84,7 +90,7 @@ def _summary(team: Team) -> str:
     return ", ".join(f"{m.role} {m.name}" for m in team.members) + f" in {team.target} {team.where}"
 
 
-def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, exc: TeamCapReached) -> None:
+def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, prompt: str) -> None:
     """Ask once at the status line; on "y" run the same team again with --force."""
     from agents_tmux.keyflow import confirm_then_rerun
 
@@ -102,5 +108,4 @@ def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | No
             words += [flag, value]
     if not args.focus:
         words.append("--no-focus")
-    prompt = f"{exc.running} agents running, the team adds {exc.adding}, cap is {exc.limit}. Start it? (y/n)"
     confirm_then_rerun(server, args, words, prompt)  # type: ignore[arg-type]
