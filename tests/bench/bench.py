@@ -637,10 +637,17 @@ def bench_hook(sandbox: Sandbox, report: Report, quick: bool) -> None:
     env = {**server.env, "TMUX": f"{server.socket_path},{server.pid},0", "TMUX_PANE": pane, "CLAUDE_PROJECT_DIR": str(repo)}
     session_id = str(uuid.uuid4())
     payloads = {}
-    for event in ("PreToolUse", "PermissionRequest"):
+    for event in ("PreToolUse", "PermissionRequest", "Stop"):
         path = sandbox.dir / f"payload-{event}.json"
-        path.write_text(json.dumps(hook_payload(event, repo, session_id)))
+        payload = hook_payload(event, repo, session_id)
+        if event == "Stop":
+            # A real transcript for the usage reading the Stop handler starts (detached).
+            transcript = sandbox.dir / f"{session_id}.jsonl"
+            transcript.write_text(transcript_turn(0, __import__("random").Random(1)))
+            payload["transcript_path"] = str(transcript)
+        path.write_text(json.dumps(payload))
         payloads[event] = str(path)
+    hook_stop = hook_argv(sandbox, "Stop")
     hook_pre = hook_argv(sandbox, "PreToolUse")
     hook_perm = hook_argv(sandbox, "PermissionRequest")
     python = hook_pre[0]
@@ -650,6 +657,8 @@ def bench_hook(sandbox: Sandbox, report: Report, quick: bool) -> None:
         # The floor also resets the state to working, so PermissionRequest is a real change (it notifies).
         ("floor", [tmux, "set-option", "-p", "-t", pane, "@agent_state", "working"], "/dev/null"),
         ("hook_perm", hook_perm, payloads["PermissionRequest"]),
+        # waiting -> idle: no notification; it starts the usage reading and does not wait for it.
+        ("hook_stop", hook_stop, payloads["Stop"]),
         ("hook_pre", hook_pre, payloads["PreToolUse"]),
         ("py_IS", [python, "-I", "-S", "-c", "pass"], "/dev/null"),
         ("py", [python, "-c", "pass"], "/dev/null"),
@@ -669,6 +678,7 @@ def bench_hook(sandbox: Sandbox, report: Report, quick: bool) -> None:
     rows = [
         ["hook handler, PreToolUse (→ working, 1 tmux call)", ms(median(times["hook_pre"])), ratio(median(times["hook_pre"]), base), ratio(median(times["hook_pre"]), median(times["floor"])), "≤ 1.5×"],
         ["hook handler, PermissionRequest (→ waiting, notifies: 2 tmux calls)", ms(median(times["hook_perm"])), ratio(median(times["hook_perm"]), base), ratio(median(times["hook_perm"]), median(times["floor"])), "≤ 1.5×"],
+        ["hook handler, Stop (→ idle, 1 tmux call, starts the usage reading detached)", ms(median(times["hook_stop"])), ratio(median(times["hook_stop"]), base), ratio(median(times["hook_stop"]), median(times["floor"])), "≤ 1.5×"],
         [f"`{Path(python).name} -I -S -c pass` (same interpreter and flags)", ms(base), "1.00×", ratio(base, median(times["floor"])), ""],
         [f"`{Path(python).name} -c pass` (same interpreter, no flags)", ms(median(times["py"])), ratio(median(times["py"]), base), ratio(median(times["py"]), median(times["floor"])), ""],
     ]

@@ -7,7 +7,9 @@ events it knows and what state each one means. It reads the event's JSON on
 stdin and finds its pane through ``$TMUX_PANE``, which the hook process
 inherits from Claude. It must never slow Claude down or change what Claude
 does: it imports only the standard library, prints nothing, always exits 0,
-and costs one tmux command per event (two when it has to notify someone).
+and costs one tmux command per event (two when it has to notify someone); at
+the end of a turn it also starts the usage reading (:mod:`agents_tmux.usage`),
+detached, without waiting for it.
 
 Run as ``python -I -S hook.py``: it does not need site-packages, and skipping
 them halves Python's start-up on some installs. For the same reason it avoids
