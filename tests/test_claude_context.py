@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from conftest import Repo, Tmux, pane_of
 
-from tests.support.claude_rig import api, needs_claude, prepare_rig, trusted_folders  # noqa: F401 (api: a fixture)
+from tests.support.claude_rig import ClaudeBuild, api, claude_build, prepare_rig, trusted_folders  # noqa: F401 (fixtures)
 from tests.support.fake_api import FakeAnthropic, Reply, ToolUse
-
-pytestmark = needs_claude
 
 SLOW = 40.0
 
 
-def test_claude_reads_the_shared_context_without_asking(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
-    rig = prepare_rig(tmux, api, trusted_folders(repo))
+def test_claude_reads_the_shared_context_without_asking(api: FakeAnthropic, tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> None:
+    rig = prepare_rig(tmux, api, trusted_folders(repo), claude_build)
     task = "Read the shared plan"
     name = "read-the-shared-plan"
     worktree = repo.path.parent / "project.agents" / name

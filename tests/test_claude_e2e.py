@@ -1,7 +1,7 @@
 """The real Claude Code, spawned through the plugin, driven against a fake API on loopback.
 
-Nothing here is a stand-in: the `claude` binary (Claude Code 2.1.197, installed by
-scripts/test into .cache/claude-code) runs in an agent pane opened by `agents spawn`
+Nothing here is a stand-in: the `claude` binary (each test runs twice: the pinned
+Claude Code 2.1.197 and the newest, installed by scripts/test into .cache/) runs in an agent pane opened by `agents spawn`
 (or by the real `prefix + A` key), with the plugin's generated `--settings` hooks and
 screen watcher. Its "model" is tests/support/fake_api.py, scripted per test; its HOME is
 the test's, with a `.claude.json` that skips onboarding and trusts the agents' worktrees.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,11 @@ import pytest
 from conftest import PREFIX, Repo, Tmux, attach_client, first_pane, pane_of, wait_for
 
 from tests.support.claude_rig import (  # noqa: F401 (api: a fixture)
+    ClaudeBuild,
     ClaudeRig,
     api,
+    claude_build,
     claude_child,
-    needs_claude,
     prepare_rig,
     transcript_folder_name,
     trusted_folders,
@@ -39,16 +41,14 @@ from tests.support.fake_api import (
     last_user_text,
 )
 
-pytestmark = needs_claude
-
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
 
 
 @pytest.fixture
-def rig(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> ClaudeRig:
-    """Claude set up to start straight into its prompt in any agent worktree."""
-    return prepare_rig(tmux, api, trusted_folders(repo))
+def rig(api: FakeAnthropic, tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> ClaudeRig:
+    """Claude (each version in turn) set up to start straight into its prompt in any agent worktree."""
+    return prepare_rig(tmux, api, trusted_folders(repo), claude_build)
 
 
 def spawn(rig: ClaudeRig, task: str) -> tuple[str, str]:
@@ -84,7 +84,8 @@ def check_claude_started(rig: ClaudeRig, repo: Repo, name: str, pane: str, task:
     # Claude itself runs in the worktree (its process, and what it tells the model).
     pid = rig.wait(lambda: claude_process(rig.tmux, pane), pane, "the claude process")
     assert Path(os.readlink(f"/proc/{pid}/cwd")) == worktree
-    assert str(worktree) in json.dumps(body["system"])
+    # (2.1.197 names it in the system prompt, 2.1.332 in the first message's context.)
+    assert str(worktree) in json.dumps(body["system"]) + json.dumps(body["messages"])
 
     # The transcript: set by the SessionStart hook, in the worktree's project folder.
     transcript = Path(rig.wait(lambda: rig.tmux.option(pane, "@agent_transcript"), pane, "@agent_transcript"))
@@ -192,10 +193,10 @@ def test_a_whole_turn_with_a_permission_prompt(rig: ClaudeRig, repo: Repo, tmux:
     assert rig.segment() == ""
 
 
-def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
-    # Nothing trusted. (Trusting the repository would do: Claude Code 2.1.197 takes a
+def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> None:
+    # Nothing trusted. (Trusting the repository would do: Claude Code takes a
     # linked worktree's trust from its main checkout, even in a sibling folder.)
-    rig = prepare_rig(tmux, api, [])
+    rig = prepare_rig(tmux, api, [], claude_build)
     task = "Check the trust screen"
     _name, pane = spawn(rig, task)
     rig.wait_screen(pane, "Quick safety check", timeout=SLOW)
@@ -203,8 +204,18 @@ def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, re
     rig.wait_state(pane, "waiting")
     assert rig.segment() == "⏳ 1"
     assert not rig.api.main_requests
+    # Nobody answers for the user: from 2.1.332 the highlighted choice is
+    # "No, exit", and Enter would end Claude. It is still asking a while later.
+    before = rig.tmux.display("#{pane_current_command}", pane)
+    time.sleep(3)
+    assert "Quick safety check" in rig.screen(pane)
+    assert rig.tmux.display("#{pane_current_command}", pane) == before
+    assert rig.state(pane) == "waiting"
 
-    # Yes, I trust this folder (the highlighted choice).
+    # Yes, I trust this folder: highlighted first in 2.1.197, second from 2.1.332.
+    if "❯ No, exit" in rig.screen(pane):
+        tmux.run("send-keys", "-t", pane, "Down")
+        rig.wait_screen(pane, "❯ Yes, I trust this folder")
     tmux.run("send-keys", "-t", pane, "Enter")
     rig.main_request_with(task, timeout=SLOW)
     rig.wait_state(pane, "idle", timeout=SLOW)
@@ -212,7 +223,10 @@ def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, re
     assert rig.tmux.option(pane, "@agent_transcript")
 
 
-def test_esc_during_a_slow_answer_ends_as_idle(rig: ClaudeRig, tmux: Tmux) -> None:
+def test_esc_during_a_slow_answer_ends_as_idle(api: FakeAnthropic, tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> None:
+    # The program's own default permission mode: from 2.1.332 "auto", whose idle
+    # footer is "⏵⏵ auto mode on" instead of "? for shortcuts".
+    rig = prepare_rig(tmux, api, trusted_folders(repo), claude_build, ask_permissions=False)
     task = "Think for a long time"
     rig.api.add(Reply.when(task, "Too late.", delay=60.0, times=1))
     _name, pane = spawn(rig, task)

@@ -18,17 +18,16 @@ from typing import Any
 from conftest import Repo, Tmux, agent_panes, wait_for
 
 from tests.support.claude_rig import (  # noqa: F401 (api: a fixture)
+    ClaudeBuild,
     ClaudeRig,
     api,
+    claude_build,
     claude_child,
-    needs_claude,
     prepare_rig,
     transcript_folder_name,
     trusted_folders,
 )
 from tests.support.fake_api import FakeAnthropic, Reply, is_main_request, last_user_text
-
-pytestmark = needs_claude
 
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
@@ -50,7 +49,7 @@ def transcript_size(path: Path) -> int:
 def restart_server(rig: ClaudeRig, repo: Repo) -> ClaudeRig:
     """Kill the test's tmux server, start a new one on the same socket, set up as before."""
     rig.tmux.restart(start_in=repo.path)
-    return prepare_rig(rig.tmux, rig.api, trusted_folders(repo))
+    return prepare_rig(rig.tmux, rig.api, trusted_folders(repo), rig.build)
 
 
 def request_text(body: dict[str, Any], role: str) -> str:
@@ -58,8 +57,8 @@ def request_text(body: dict[str, Any], role: str) -> str:
     return json.dumps([m for m in body.get("messages", []) if m.get("role") == role], ensure_ascii=False)
 
 
-def test_restore_resumes_the_same_claude_conversations(api: FakeAnthropic, tmux: Tmux, repo: Repo) -> None:
-    rig = prepare_rig(tmux, api, trusted_folders(repo))
+def test_restore_resumes_the_same_claude_conversations(api: FakeAnthropic, tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> None:
+    rig = prepare_rig(tmux, api, trusted_folders(repo), claude_build)
     agents = {
         "alpha": ("Count the bananas for alpha", "Alpha counted 42 bananas."),
         "beta": ("Paint the fence for beta", "Beta painted the fence blue."),

@@ -167,6 +167,17 @@ CLAUDE_NEW = {
 {RULE}
   ⏸ manual mode on · /tasks to see subagents
 """,
+    "waiting for a background subagent": NEW_BANNER + f"""
+❯ Delegate the search
+● Agent(Look around)
+  ⎿  Backgrounded agent (↓ to manage · ctrl+o to expand)
+● The subagent is on it.
+✻ Waiting for 1 background agent to finish
+{RULE}
+❯
+{RULE}
+  ⏸ manual mode on · /tasks to see subagents
+""",
     "question": f"""
 ❯ ask me
 {RULE}
@@ -212,6 +223,7 @@ def test_claude_screens(name: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("name", "expected"),
     [("auto idle", "idle"), ("auto working", "working"), ("auto interrupted", "idle"), ("manual idle with subagents", "idle"),
+     ("waiting for a background subagent", "working"),
      ("question", "waiting"), ("plan approval", "waiting"), ("trust", "waiting")],
 )
 def test_newest_claude_screens(name: str, expected: str) -> None:

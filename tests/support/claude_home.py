@@ -18,7 +18,9 @@ __all__ = [
     "CLAUDE_VERSION",
     "REPO_ROOT",
     "claude_env",
+    "claude_version",
     "find_claude",
+    "find_latest_claude",
     "prepare_claude_home",
     "fake_api_key",
 ]
@@ -29,11 +31,15 @@ CLAUDE_VERSION = "2.1.197"
 #: The repository root (``tests/support/`` is two levels below it).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-#: Where ``scripts/test`` installs Claude Code (git-ignored).
+#: Where ``scripts/test`` installs Claude Code (git-ignored): the pinned version...
 BUNDLED_CLAUDE = REPO_ROOT / ".cache" / "claude-code" / "node_modules" / ".bin" / "claude"
+#: ... and the newest one (``CLAUDE_CODE_LATEST`` in scripts/test).
+BUNDLED_LATEST = REPO_ROOT / ".cache" / "claude-code-latest" / "node_modules" / ".bin" / "claude"
 
-#: Environment variable naming a ``claude`` binary to use.
+#: Environment variable naming a ``claude`` binary to use (the pinned version).
 CLAUDE_BIN_VAR = "AGENTS_TMUX_CLAUDE_BIN"
+#: Environment variable naming the newest ``claude`` binary to use.
+CLAUDE_LATEST_VAR = "AGENTS_TMUX_CLAUDE_LATEST_BIN"
 
 
 def _executable(path: Path) -> bool:
@@ -61,6 +67,40 @@ def find_claude() -> str | None:
     return shutil.which("claude")
 
 
+def find_latest_claude() -> tuple[str | None, str]:
+    """The newest Claude Code to test with, or None and why it is not there.
+
+    ``$AGENTS_TMUX_CLAUDE_LATEST_BIN`` first, then scripts/test's install in
+    ``.cache/claude-code-latest`` (whose ``.skip`` file says why it failed).
+    """
+    configured = os.environ.get(CLAUDE_LATEST_VAR, "").strip()
+    if configured:
+        path = Path(configured).expanduser()
+        if _executable(path):
+            return str(path), ""
+        return None, f"${CLAUDE_LATEST_VAR} names {configured}, which is not an executable file"
+    if _executable(BUNDLED_LATEST):
+        return str(BUNDLED_LATEST), ""
+    skip = BUNDLED_LATEST.parents[2].with_name("claude-code-latest.skip")
+    try:
+        reason = skip.read_text(encoding="utf-8").strip()
+    except OSError:
+        reason = "not installed (scripts/test installs it into .cache/claude-code-latest; or set $AGENTS_TMUX_CLAUDE_LATEST_BIN)"
+    return None, reason
+
+
+def claude_version(binary: str) -> str:
+    """``claude --version``'s number (e.g. ``2.1.332``); the pinned version when it cannot tell."""
+    import subprocess
+
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=60, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return CLAUDE_VERSION
+    words = out.split()
+    return words[0] if words and words[0][:1].isdigit() else CLAUDE_VERSION
+
+
 def fake_api_key(seed: str = "agents-tmux") -> str:
     """Return a fake API key shaped like a real one (Claude wants 40+ characters).
 
@@ -71,14 +111,21 @@ def fake_api_key(seed: str = "agents-tmux") -> str:
     return "sk-ant-api03-" + body + "-AAAAAAAA"
 
 
-def prepare_claude_home(home: Path, api_key: str, trusted: Iterable[Path]) -> None:
+def prepare_claude_home(
+    home: Path, api_key: str, trusted: Iterable[Path], version: str = CLAUDE_VERSION, ask_permissions: bool = True
+) -> None:
     """Write ``home/.claude.json`` so Claude starts straight into its prompt.
 
-    Marks onboarding as done for :data:`CLAUDE_VERSION`, approves ``api_key`` (Claude
+    Marks onboarding as done for ``version``, approves ``api_key`` (Claude
     stores the key's last 20 characters) and accepts the folder-trust dialog for each
     folder in ``trusted`` (resolved to absolute paths, as Claude records its cwd).
     A folder left out shows Claude's "Quick safety check" trust screen on start.
     An existing ``.claude.json`` is updated, keeping what it already holds.
+
+    ``ask_permissions``: the permission mode "default" in ``~/.claude/settings.json``,
+    so a writing tool asks first (from 2.1.332 the default mode is "auto", which
+    seldom asks). Also skips 2.1.332's "Make auto mode your default?" question,
+    shown at start to users of another mode (``hasSeenAutoDefaultNudge``).
     """
     home.mkdir(parents=True, exist_ok=True)
     config_path = home / ".claude.json"
@@ -88,7 +135,8 @@ def prepare_claude_home(home: Path, api_key: str, trusted: Iterable[Path]) -> No
         if isinstance(loaded, dict):
             config = loaded
     config["hasCompletedOnboarding"] = True
-    config["lastOnboardingVersion"] = CLAUDE_VERSION
+    config["lastOnboardingVersion"] = version
+    config["hasSeenAutoDefaultNudge"] = True
     responses: dict[str, object] = {"approved": [], "rejected": []}
     existing = config.get("customApiKeyResponses")
     if isinstance(existing, dict):
@@ -110,6 +158,16 @@ def prepare_claude_home(home: Path, api_key: str, trusted: Iterable[Path]) -> No
         entry["hasTrustDialogAccepted"] = True
         projects[key] = entry
     config["projects"] = projects
+    if ask_permissions:
+        settings_path = home / ".claude" / "settings.json"
+        settings_path.parent.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, object] = {}
+        if settings_path.exists():
+            loaded_settings = json.loads(settings_path.read_text(encoding="utf-8") or "{}")
+            settings = loaded_settings if isinstance(loaded_settings, dict) else {}
+        permissions = settings.get("permissions")
+        settings["permissions"] = {**(permissions if isinstance(permissions, dict) else {}), "defaultMode": "default"}
+        settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     tmp = config_path.with_name(config_path.name + ".tmp")
     tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, config_path)

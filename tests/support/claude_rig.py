@@ -20,13 +20,64 @@ from typing import Any
 
 import pytest
 
-from tests.support.claude_home import claude_env, fake_api_key, find_claude, prepare_claude_home
+from tests.support.claude_home import (
+    CLAUDE_VERSION,
+    claude_env,
+    claude_version,
+    fake_api_key,
+    find_claude,
+    find_latest_claude,
+    prepare_claude_home,
+)
 from tests.support.fake_api import FakeAnthropic, is_main_request, last_user_text
 
-__all__ = ["CLAUDE", "ClaudeRig", "api", "claude_child", "needs_claude", "prepare_rig", "transcript_folder_name", "trusted_folders"]
+__all__ = [
+    "BUILDS", "CLAUDE", "ClaudeBuild", "ClaudeRig", "api", "claude_build", "claude_child", "needs_claude", "prepare_rig",
+    "transcript_folder_name", "trusted_folders",
+]
 
 #: The real Claude Code's binary (None when it is not installed).
 CLAUDE = find_claude()
+
+
+@dataclass(frozen=True)
+class ClaudeBuild:
+    """One installed Claude Code the real-Claude tests run against."""
+
+    #: "pinned" (the version the notes were written against) or "latest".
+    label: str
+    binary: str | None
+    #: Why it is not there, when ``binary`` is None.
+    missing: str = ""
+
+    @property
+    def version(self) -> str:
+        """Its version number, asked once per test session."""
+        if self.binary is None:
+            return ""
+        if self.binary not in _VERSIONS:
+            _VERSIONS[self.binary] = claude_version(self.binary)
+        return _VERSIONS[self.binary]
+
+
+_VERSIONS: dict[str, str] = {}
+_LATEST, _LATEST_MISSING = find_latest_claude()
+#: Every Claude Code the real-Claude tests run against, pinned first.
+BUILDS = (
+    ClaudeBuild("pinned", CLAUDE, "" if CLAUDE else f"the pinned Claude Code {CLAUDE_VERSION} is not installed "
+                "(scripts/test installs it into .cache/claude-code; or set $AGENTS_TMUX_CLAUDE_BIN)"),
+    ClaudeBuild("latest", _LATEST, "" if _LATEST else f"the newest Claude Code: {_LATEST_MISSING}"),
+)
+
+
+@pytest.fixture(
+    params=[pytest.param(build, id=build.label, marks=pytest.mark.skipif(build.binary is None, reason=build.missing)) for build in BUILDS]
+)
+def claude_build(request: pytest.FixtureRequest) -> ClaudeBuild:
+    """Each installed Claude Code in turn (a test using it runs once per version; import it into the module)."""
+    build = request.param
+    assert isinstance(build, ClaudeBuild)
+    return build
 
 #: ``pytestmark = needs_claude`` in a module whose tests run the real Claude Code.
 needs_claude = pytest.mark.skipif(
@@ -48,10 +99,13 @@ def trusted_folders(repo: Any) -> list[Path]:
     return [repo.path, repo.path.parent / "project.agents"]
 
 
-def prepare_rig(tmux: Any, api: FakeAnthropic, trusted: Iterable[Path]) -> ClaudeRig:
-    """:meth:`ClaudeRig.prepare` with the installed Claude Code."""
-    assert CLAUDE is not None
-    return ClaudeRig.prepare(tmux, api, CLAUDE, trusted)
+def prepare_rig(
+    tmux: Any, api: FakeAnthropic, trusted: Iterable[Path], build: ClaudeBuild | None = None, ask_permissions: bool = True
+) -> ClaudeRig:
+    """:meth:`ClaudeRig.prepare` with ``build`` (default: the pinned Claude Code)."""
+    build = build or BUILDS[0]
+    assert build.binary is not None, build.missing
+    return ClaudeRig.prepare(tmux, api, build.binary, trusted, build.version, ask_permissions)
 
 
 def claude_child(tmux: Any, pane: str, flag: str) -> tuple[int, list[str]] | None:
@@ -91,20 +145,30 @@ class ClaudeRig:
     claude: str
     home: Path
     api_key: str
+    version: str = CLAUDE_VERSION
+    ask_permissions: bool = True
+
+    @property
+    def build(self) -> ClaudeBuild:
+        """The Claude Code this rig runs."""
+        return next((b for b in BUILDS if b.binary == self.claude), ClaudeBuild("other", self.claude))
 
     @classmethod
-    def prepare(cls, tmux: Any, api: FakeAnthropic, claude: str, trusted: Iterable[Path]) -> ClaudeRig:
+    def prepare(
+        cls, tmux: Any, api: FakeAnthropic, claude: str, trusted: Iterable[Path], version: str = CLAUDE_VERSION,
+        ask_permissions: bool = True,
+    ) -> ClaudeRig:
         """Prepare the HOME, the server environment and the plugin (before any spawn)."""
         home = Path(tmux.env["HOME"])
         key = fake_api_key("agents-tmux-e2e")
-        prepare_claude_home(home, key, trusted)
+        prepare_claude_home(home, key, trusted, version, ask_permissions)
         for name, value in claude_env(home, api.url, key).items():
             tmux.run("set-environment", "-g", name, value)
         # The agents segment alone on the right, so the rendered line is exactly it.
         tmux.run("set-option", "-g", "status-right", "#{agents_status}")
         tmux.run("set-option", "-g", "@agents-command", claude)
         tmux.load_plugin()
-        return cls(tmux=tmux, api=api, claude=claude, home=home, api_key=key)
+        return cls(tmux=tmux, api=api, claude=claude, home=home, api_key=key, version=version, ask_permissions=ask_permissions)
 
     # -- reading ------------------------------------------------------------
 

@@ -67,7 +67,10 @@ SCREEN = {
         "Do you want to proceed\\?", "Quick safety check", "Do you trust the files", "Yes, I trust this folder",
         "Enter to select · ↑/↓ to navigate", "Exit plan mode\\?",
     ),
-    "working": ("esc to interrupt",),
+    # Working: the footer while a turn runs; from 2.1.332 also a turn that
+    # stopped to wait for a background subagent, which Claude resumes by itself
+    # (its footer is then the idle one).
+    "working": ("esc to interrupt", "Waiting for \\d+ background agents? to finish"),
     # Idle: the prompt's footer ("? for shortcuts"; from 2.1.332 the permission
     # mode, e.g. "⏵⏵ auto mode on (shift+tab to cycle)" or "⏸ manual mode on"),
     # or (after Esc stopped a turn before any text came) the prompt box's bottom
