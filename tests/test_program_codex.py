@@ -65,7 +65,7 @@ def test_codex_state_matrix(rig: ProgramRig, api: FakeResponses, repo: Repo) -> 
     rig.wait_state(pane, "idle")
     timings["done->idle"] = time.monotonic() - mark
     rig.wait_screen(pane, "Notes written.")
-    record("codex", "idle", rig.screen(pane))
+    record("codex", "idle", rig.quiet_screen(pane))
     rig.steady(pane, "idle", 2.0)
 
     # prompt -> working -> approval needed -> waiting
@@ -92,7 +92,7 @@ def test_codex_state_matrix(rig: ProgramRig, api: FakeResponses, repo: Repo) -> 
     mark = time.monotonic()
     rig.wait_state(pane, "idle")
     timings["deny->idle"] = time.monotonic() - mark
-    record("codex", "denied", rig.screen(pane))
+    record("codex", "denied", rig.quiet_screen(pane))
 
     # a failed turn -> error
     rig.type(pane, "Break now")
@@ -100,7 +100,7 @@ def test_codex_state_matrix(rig: ProgramRig, api: FakeResponses, repo: Repo) -> 
     mark = time.monotonic()
     rig.wait_state(pane, "error")
     timings["failure->error"] = time.monotonic() - mark
-    record("codex", "error", rig.screen(pane))
+    record("codex", "error", rig.quiet_screen(pane))
     rig.steady(pane, "error", 2.0)
 
     # interrupt (Esc) during a turn -> idle
@@ -110,7 +110,7 @@ def test_codex_state_matrix(rig: ProgramRig, api: FakeResponses, repo: Repo) -> 
     mark = time.monotonic()
     rig.wait_state(pane, "idle")
     timings["interrupt->idle"] = time.monotonic() - mark
-    record("codex", "interrupted", rig.screen(pane))
+    record("codex", "interrupted", rig.quiet_screen(pane))
     esc_turn.set()
 
     # exit -> exited, the session id on record

@@ -30,5 +30,5 @@ def test_every_program_was_recorded_in_each_state() -> None:
     seen: dict[str, set[str]] = {}
     for program, name, _ in SCREENS:
         seen.setdefault(program, set()).add(EXPECTED.get(name, name))
-    for program in ("codex",):
+    for program in ("codex", "gemini"):
         assert {"working", "waiting", "idle"} <= seen.get(program, set()), program

@@ -99,6 +99,9 @@ class ProgramRig:
     repo: Any  # conftest.Repo
     #: Seconds to wait for anything the program does (it starts in 1-5 s on 2 busy cores).
     slow: float = 60.0
+    #: Text on the screen when the program takes input, and while it is busy.
+    ready: str = ""
+    busy: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 
     # -- acting --------------------------------------------------------------
@@ -117,9 +120,23 @@ class ProgramRig:
         raise AssertionError(f"no pane carries agent {name!r}")
 
     def type(self, pane: str, text: str) -> None:
-        """Type ``text`` and press Enter, as a person would (two key events)."""
-        self.tmux.run("send-keys", "-t", pane, "-l", text)
-        time.sleep(0.2)
+        """Type ``text`` and press Enter, as a person would: once the program takes input,
+        and Enter only once the text shows (keys sent while it redraws can be lost)."""
+        def takes_input() -> bool:
+            tail = "\n".join(self.screen(pane).rstrip().splitlines()[-12:])
+            return (not self.ready or self.ready in tail) and (not self.busy or self.busy not in tail)
+
+        self.wait(takes_input, pane, f"{self.kind} to take input")
+        for _ in range(3):
+            # Right after start-up a program may still swallow keys (Gemini reads
+            # its terminal's answers to queries): type again if nothing shows.
+            self.tmux.run("send-keys", "-t", pane, "-l", text)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and text not in self.screen(pane):
+                time.sleep(0.1)
+            if text in self.screen(pane):
+                break
+        self.wait(lambda: text in self.screen(pane), pane, f"{text!r} typed")
         self.tmux.run("send-keys", "-t", pane, "Enter")
 
     def keys(self, pane: str, *keys: str) -> None:
@@ -132,6 +149,11 @@ class ProgramRig:
 
     def screen(self, pane: str) -> str:
         return self.tmux.run("capture-pane", "-p", "-t", pane, check=False)
+
+    def quiet_screen(self, pane: str) -> str:
+        """The screen once the program is not busy (a hook or a spinner may still run a moment)."""
+        self.wait(lambda: not self.busy or self.busy not in self.screen(pane), pane, f"{self.kind} to settle")
+        return self.screen(pane)
 
     def describe(self, pane: str) -> str:
         return (f"state={self.state(pane)!r}\n--- API ---\n{self.api.summary()}\n"
@@ -212,7 +234,8 @@ def prepare_codex(tmux: Any, api: Any, repo: Any, binary: str | None = None) -> 
     ]) + "\n")
     agents_config(home, "codex", [binary, "-a", "on-request"])
     _common(tmux, {"CODEX_HOME": str(codex_home), "FAKE_API_KEY": "sk-fake-agents-tmux"})
-    return ProgramRig(tmux=tmux, api=api, kind="codex", binary=binary, home=home, repo=repo)
+    return ProgramRig(tmux=tmux, api=api, kind="codex", binary=binary, home=home, repo=repo,
+                      ready="? for shortcuts", busy="esc to interrupt")
 
 
 # --------------------------------------------------------------------------- #
@@ -247,7 +270,8 @@ def prepare_gemini(tmux: Any, api: Any, repo: Any, binary: str | None = None, tr
         "GEMINI_CLI_NO_RELAUNCH": "true",
         "COLORTERM": "truecolor",
     })
-    return ProgramRig(tmux=tmux, api=api, kind="gemini", binary=binary, home=home, repo=repo)
+    return ProgramRig(tmux=tmux, api=api, kind="gemini", binary=binary, home=home, repo=repo,
+                      ready="Type your message", busy="esc to cancel")
 
 
 # --------------------------------------------------------------------------- #

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from agents_tmux import programs
 from agents_tmux.config import AgentKind
@@ -19,6 +20,21 @@ class Launch:
     typed_prompt: str = ""
     #: Claude's session id when agents.tmux chose it up front.
     session_id: str = ""
+    #: False when the program's hooks could not be wired in its working folder:
+    #: the screen alone tells its state.
+    hooks: bool = True
+    #: Environment the program needs for its hooks (set on the pane with ``-e``).
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _prepare(program: programs.Program, kind: AgentKind, workdir: Path | None) -> tuple[bool, dict[str, str]]:
+    """Whether the kind's hooks are on, and their environment, after preparing ``workdir``."""
+    if kind.hooks == "none":
+        return False, {}
+    if workdir is None:
+        return True, {}
+    env = program.prepare(kind, workdir)
+    return (False, {}) if env is None else (True, env)
 
 
 def _base_argv(kind: AgentKind, add_dirs: Sequence[str]) -> list[str]:
@@ -34,18 +50,23 @@ def _base_argv(kind: AgentKind, add_dirs: Sequence[str]) -> list[str]:
 
 
 def start_command(
-    kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "", add_dirs: Sequence[str] = ()
+    kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "", add_dirs: Sequence[str] = (),
+    workdir: Path | None = None,
 ) -> Launch:
     """The command that starts a new agent of ``kind`` on ``prompt``.
 
     ``add_dirs``: folders outside the working directory the agent may use
     (the real shared context folder), passed with the kind's ``add_dir_flag``.
+    ``workdir``: the folder the agent runs in, which its program may need to
+    prepare for its hooks (:meth:`agents_tmux.programs.Program.prepare`).
     """
     program = programs.get(kind.program)
     argv = _base_argv(kind, add_dirs)
     session_id = ""
+    hooks, env = _prepare(program, kind, workdir)
     if kind.hooks != "none":
-        argv += program.hook_args(kind)
+        if hooks:
+            argv += program.hook_args(kind)
         # An id chosen up front is worth it only where hooks report the session back.
         session, session_id = program.session_args(kind)
         argv += session
@@ -53,10 +74,12 @@ def start_command(
         argv += [kind.system_prompt_flag, system_prompt]
     prompt_args, typed = program.prompt_args(kind, prompt)
     argv += prompt_args
-    return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id)
+    return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id, hooks=hooks, env=env)
 
 
-def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "", add_dirs: Sequence[str] = ()) -> Launch:
+def resume_command(
+    kind: AgentKind, session_id: str, system_prompt: str = "", add_dirs: Sequence[str] = (), workdir: Path | None = None
+) -> Launch:
     """The command that brings an agent's conversation back after a restart.
 
     With a known session id and a ``resume`` template, resume that exact
@@ -68,7 +91,8 @@ def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "", ad
         # The last gate before argv: an id such as "--dangerously-skip-permissions" is never passed.
         raise AgentsError(f"{session_id[:60]!r} is not a {program.name} session id: not resuming it")
     argv = _base_argv(kind, add_dirs)
-    if kind.hooks != "none":
+    hooks, env = _prepare(program, kind, workdir)
+    if hooks:
         argv += program.hook_args(kind)
     if session_id and kind.resume:
         argv += program.resume_args(kind, session_id)
@@ -76,4 +100,4 @@ def resume_command(kind: AgentKind, session_id: str, system_prompt: str = "", ad
         argv += program.continue_args(kind)
     if system_prompt and kind.system_prompt_flag:
         argv += [kind.system_prompt_flag, system_prompt]
-    return Launch(argv=tuple(argv), session_id=session_id)
+    return Launch(argv=tuple(argv), session_id=session_id, hooks=hooks, env=env)

@@ -66,14 +66,15 @@ def relaunch_command(ref: AgentRef, kind: AgentKind, add_dirs: tuple[str, ...] =
     """The command that brings ``ref``'s conversation back, and how it does."""
     check_session_id(ref, kind)
     transcript = transcript_of(ref, kind)
+    workdir = ref.worktree if ref.worktree is not None and ref.worktree.is_dir() else ref.repo
     if transcript is not None and kind.resume:
-        return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs), "resume", str(transcript))
+        return Relaunch(resume_command(kind, ref.session_id, ref.system_prompt, add_dirs, workdir), "resume", str(transcript))
     if kind.continue_args:
         # Continue only where the program keeps a conversation (None: it cannot tell).
         found = programs.get(kind.program).has_conversations(ref.worktree)
         if found is not False:
-            return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs), "continue")
-    return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs), "fresh")
+            return Relaunch(resume_command(kind, "", ref.system_prompt, add_dirs, workdir), "continue")
+    return Relaunch(start_command(kind, "", ref.system_prompt, ref.name, add_dirs, workdir), "fresh")
 
 
 def _extra_dirs(ref: AgentRef, cfg: Config) -> tuple[str, ...]:

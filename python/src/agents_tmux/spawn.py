@@ -258,7 +258,8 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, po
         "PATH": paths.path_with_bin(os.environ.get("PATH", os.defpath)),
         "AGENTS_TMUX_NAME": name,
         "AGENTS_TMUX_KIND": kind.name,
-        "AGENTS_TMUX_HOOKS": kind.hooks,
+        "AGENTS_TMUX_HOOKS": kind.hooks if launch.hooks else "none",
+        **launch.env,
         **kind.env,
     }
     if port:
@@ -363,7 +364,8 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
             system_prompt = request.system_prompt
             if request.system_prompt_for is not None:
                 system_prompt = request.system_prompt_for(name, branch, worktree)
-            launch = start_command(kind, request.task, system_prompt, name, add_dirs)
+            launch = start_command(kind, request.task, system_prompt, name, add_dirs,
+                                   workdir=worktree if request.worktree else repo.root)
             port = ports.for_agent(cfg.ports, repo.root, name)
             program = agent_program(launch, cfg, kind, name, port)
             pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)

@@ -10,7 +10,7 @@ lists the programs (:func:`names` reads this folder).
 
 What an adapter answers (every method has a working default here):
 
-* **Starting** (:meth:`Program.hook_args`, :meth:`Program.session_args`,
+* **Starting** (:meth:`Program.prepare`, :meth:`Program.hook_args`, :meth:`Program.session_args`,
   :meth:`Program.prompt_args`): the arguments that wire the program's hooks to
   agents.tmux, that choose its session id up front, and that pass the task.
 * **Bringing a conversation back** (:meth:`Program.resume_args`,
@@ -125,6 +125,17 @@ class Program:
         return False
 
     # ------------------------------------------------------------- starting
+
+    def prepare(self, kind: AgentKind, workdir: Path) -> dict[str, str] | None:
+        """Prepare ``workdir`` (the agent's folder) for the program's hooks, before it starts.
+
+        Returns the environment the program needs for them ({} for none), or
+        None when they cannot be wired there without touching what is not
+        agents.tmux's: the screen alone then tells the agent's state. Most
+        programs take their hooks on the command line (:meth:`hook_args`).
+        """
+        del kind, workdir
+        return {}
 
     def hook_args(self, kind: AgentKind) -> list[str]:
         """Arguments that make the program call agents.tmux's hook handler."""

@@ -1,0 +1,210 @@
+"""Gemini CLI: native hooks from the agent's own ``.gemini/settings.json``; sessions by id.
+
+Facts (Gemini CLI 0.61, /work/shared/AGENT-CLIS.md and the recordings in tests/screens/gemini):
+
+* Gemini has no ``--settings`` flag. It reads hooks from the user's
+  ``~/.gemini/settings.json`` and from the workspace's ``.gemini/settings.json``
+  (merged), the latter only in a *trusted* folder. agents.tmux never edits the
+  user's file: it writes the workspace file in the agent's own worktree, in a
+  ``.gemini`` folder it creates there with a ``.gitignore`` of ``*`` (so git never
+  sees either file, and nothing shared such as ``.git/info/exclude`` changes).
+  Where the checkout already has a ``.gemini`` folder of its own, nothing is
+  written and the screen alone tells the state.
+* A worktree is a new path to Gemini's folder trust. agents.tmux trusts it for the
+  agent's process (``GEMINI_CLI_TRUST_WORKSPACE=true``; the ``--skip-trust`` flag comes
+  too late to load workspace settings) only when the user already trusts the
+  repository's main checkout in Gemini (``trustedFolders.json``), or has folder trust
+  turned off. Otherwise Gemini asks as usual and the screen tells the state.
+* Gemini warns once per new project path that it found project hooks ("agents-tmux"),
+  then runs them and remembers them in ``~/.gemini/trusted_hooks.json`` (its own file).
+* Events: SessionStart (at start-up) → BeforeAgent → BeforeTool → Notification
+  ``ToolPermission`` (waiting) → AfterTool → AfterAgent (turn done). Denying fires no
+  hook at all; a failed request ends with AfterAgent whose response is
+  ``[no response text]`` and the screen shows ``✕ [API Error: ...]``: the watcher
+  decides those. SessionEnd fires several times per exit; the pane's wrapper
+  reports the exit instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from agents_tmux.programs import Program
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from agents_tmux.config import AgentKind
+
+#: Gemini CLI hook events agents.tmux listens to, in the order a turn fires them.
+EVENTS = ("SessionStart", "BeforeAgent", "BeforeTool", "Notification", "AfterTool", "AfterAgent")
+EVENT_STATES = {"SessionStart": "idle", "BeforeAgent": "working", "BeforeTool": "working", "AfterTool": "working"}
+#: What AfterAgent reports when the turn produced no text (a failed request, mostly).
+NO_RESPONSE = "[no response text]"
+#: The name our hooks carry (Gemini shows it while they run, and in its warning).
+HOOK_NAME = "agents-tmux"
+#: The .gitignore agents.tmux puts in a .gemini folder it creates: it marks the folder as ours.
+GITIGNORE = "# Written by agents.tmux for this agent's worktree; ignored by git.\n*\n"
+
+#: What the screen shows (recorded from Gemini CLI 0.61 in tests/screens/gemini).
+SCREEN = {
+    "waiting": ("Allow execution", "Waiting for user confirmation", "Apply this change\\?", "Do you trust this folder"),
+    # The error of the last turn: no prompt of a later turn (" > ...", not the
+    # input box's " >   Type your message") follows it.
+    "error": ("^✕ \\[API Error(?![\\s\\S]*^ > (?! *Type your message))",),
+    "working": ("esc to cancel",),
+    "idle": ("Type your message",),
+}
+
+
+def state_for(payload: dict[str, object]) -> str | None:
+    """The state a Gemini hook event moves the agent to, or None to leave it.
+
+    >>> state_for({"hook_event_name": "Notification", "notification_type": "ToolPermission"})
+    'waiting'
+    >>> state_for({"hook_event_name": "AfterAgent", "prompt_response": "Done."})
+    'idle'
+    >>> state_for({"hook_event_name": "AfterAgent", "prompt_response": "[no response text]"}) is None
+    True
+    """
+    event = payload.get("hook_event_name")
+    if event == "Notification":
+        return "waiting" if payload.get("notification_type") == "ToolPermission" else None
+    if event == "AfterAgent":
+        # No text: most likely a failed request. The screen tells idle from error.
+        return None if payload.get("prompt_response") == NO_RESPONSE else "idle"
+    return EVENT_STATES.get(event) if isinstance(event, str) else None
+
+
+def hook_command() -> str:
+    """The shell command Gemini runs for each hook: this Python, isolated, no site."""
+    import shlex
+
+    handler = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_hook.py")
+    return f"{shlex.quote(sys.executable)} -I -S {shlex.quote(handler)} gemini"
+
+
+def settings() -> dict[str, object]:
+    """The workspace settings agents.tmux writes: only its hooks (timeouts in milliseconds)."""
+    command = {"type": "command", "name": HOOK_NAME, "command": hook_command(), "timeout": 10000}
+    return {"hooks": {event: [{"hooks": [command]}] for event in EVENTS}}
+
+
+def gemini_dir() -> str:
+    """The user's Gemini folder (``$GEMINI_CLI_HOME/.gemini``, default ``~/.gemini``)."""
+    return os.path.join(os.environ.get("GEMINI_CLI_HOME") or os.path.expanduser("~"), ".gemini")
+
+
+def _read_json(path: str) -> object:
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def main_checkout(workdir: Path) -> Path:
+    """The repository's main checkout, for a linked worktree (``workdir`` itself otherwise)."""
+    from pathlib import Path
+
+    dot_git = workdir / ".git"
+    try:
+        text = dot_git.read_text(encoding="utf-8") if dot_git.is_file() else ""
+    except OSError:
+        return workdir
+    if not text.startswith("gitdir:"):
+        return workdir
+    gitdir = (workdir / text[len("gitdir:"):].strip()).resolve()
+    try:
+        common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except OSError:
+        return workdir
+    return common.parent if common.name == ".git" else Path(common)
+
+
+def trusted(folder: Path) -> bool:
+    """Whether Gemini trusts ``folder``: folder trust off, or its longest matching rule trusts it."""
+    user = _read_json(os.path.join(gemini_dir(), "settings.json"))
+    security = user.get("security") if isinstance(user, dict) else None
+    folder_trust = security.get("folderTrust") if isinstance(security, dict) else None
+    if isinstance(folder_trust, dict) and folder_trust.get("enabled") is False:
+        return True
+    rules_path = os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or os.path.join(gemini_dir(), "trustedFolders.json")
+    rules = _read_json(rules_path)
+    if not isinstance(rules, dict):
+        return False
+    target = os.path.realpath(folder)
+    best, level = -1, ""
+    for rule, value in rules.items():
+        if not isinstance(rule, str) or not isinstance(value, str):
+            continue
+        base = os.path.realpath(os.path.dirname(rule) if value == "TRUST_PARENT" else rule)
+        if (target == base or target.startswith(base.rstrip(os.sep) + os.sep)) and len(rule) > best:
+            best, level = len(rule), value
+    return level in ("TRUST_FOLDER", "TRUST_PARENT")
+
+
+def write_workspace_settings(workdir: Path) -> bool:
+    """Write our hooks into ``workdir/.gemini`` if that folder is ours to write; True when done."""
+    import json
+
+    from agents_tmux.atomic import write_if_changed
+
+    folder = workdir / ".gemini"
+    marker = folder / ".gitignore"
+    if folder.exists():
+        try:
+            ours = marker.read_text(encoding="utf-8") == GITIGNORE
+        except OSError:
+            ours = False
+        if not ours:
+            return False
+    else:
+        folder.mkdir()
+        write_if_changed(marker, GITIGNORE)
+    write_if_changed(folder / "settings.json", json.dumps(settings(), indent=2) + "\n")
+    return True
+
+
+def session_files(session_id: str) -> list[Path]:
+    """Gemini's transcripts of ``session_id``: ``~/.gemini/tmp/<project>/chats/session-<time>-<id[:8]>.jsonl``."""
+    from pathlib import Path
+
+    if len(session_id) < 8:
+        return []
+    return sorted(Path(gemini_dir()).glob(f"tmp/*/chats/session-*-{session_id[:8]}.json*"))
+
+
+class Gemini(Program):
+    """Google's Gemini CLI (``gemini``), state from its hooks, the screen filling their gaps."""
+
+    name = "gemini"
+    hook_events = EVENTS
+    screen = SCREEN
+
+    def state_for(self, payload: dict[str, object]) -> str | None:
+        return state_for(payload)
+
+    def starts_session(self, payload: dict[str, object]) -> bool:
+        return payload.get("hook_event_name") == "SessionStart"
+
+    def prepare(self, kind: AgentKind, workdir: Path) -> dict[str, str] | None:
+        del kind
+        if not trusted(main_checkout(workdir)) or not write_workspace_settings(workdir):
+            return None
+        # The worktree is a new path to Gemini: trust it as its repository is trusted.
+        return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+
+    def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
+        from pathlib import Path
+
+        del worktree
+        candidates = [Path(recorded)] if recorded else []
+        return candidates + [p for p in session_files(session_id) if str(p) != recorded]
+
+
+PROGRAM = Gemini()
