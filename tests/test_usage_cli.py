@@ -56,9 +56,11 @@ def test_usage_counts_every_conversation_removed_ones_included(tmux: Tmux, repo:
     assert label.endswith("6.1k $0.01")
     assert "usage: 6.1k tokens (in 107, out 23, cache 6.0k), ~$0.01 (estimate), context 0%" in tmux.agents(
         "menu", "--print", "--agent", name).stdout
-    # The agent goes; its conversation stays counted.
+    # The agent goes; its conversation stays counted, but no longer in the live agents' segment.
+    assert tmux.display("#{@agents_usage}") == "6.1k ~$0.01"
     tmux.agents("rm", name)
     assert name not in agent_panes(tmux, check=False)
+    assert tmux.display("#{@agents_usage}") == ""
 
     report = usage_json(tmux)
     assert report["by"] == "agent" and report["cost_is_estimate"] is True and report["currency"] == "USD"

@@ -590,4 +590,5 @@ def close_pane(server: libtmux.Server | None, ref: AgentRef) -> bool:
     if not alive:
         return False
     panes.run(server, "kill-pane", "-t", ref.pane_id)
+    panes.refresh_usage_summary(server)
     return True

@@ -224,3 +224,15 @@ def set_pane_options(server: libtmux.Server, pane_id: str, options: dict[str, st
         args += ["set-option", flags, "-t", pane_id, option, value, ";"]
     if args:
         cmd(server, *args[:-1])
+
+
+def refresh_usage_summary(server: libtmux.Server) -> None:
+    """Recompute ``@agents_usage`` (the ``#{agents_usage}`` segment) from the agents still live.
+
+    The hook sets it at the end of each turn; an agent closed in between must
+    not stay counted until the next turn of another one.
+    """
+    from agents_tmux.usage import live_summary
+
+    rows = [parts for parts in read_records(server, ["@agent_name", "@agent_tokens", "@agent_cost"], "list-panes", "-a", "-F", check=False) if parts[0]]
+    cmd(server, "set-option", "-gq", "@agents_usage", live_summary([parts[1:] for parts in rows]))
