@@ -14,6 +14,7 @@ Gemini CLI 0.61 (``GOOGLE_GEMINI_BASE_URL`` = :attr:`FakeGemini.url`) sends:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, sample_for_schema
@@ -81,6 +82,9 @@ class FakeGemini(FakeLLM):
     """A fake Gemini API; give Gemini CLI :attr:`url` as ``GOOGLE_GEMINI_BASE_URL``."""
 
     name = "fake-gemini"
+    #: ``usage(n)``: the ``usageMetadata`` to report for the n-th answer of the main
+    #: conversation (``promptTokenCount``, ``cachedContentTokenCount``...); None reports estimates.
+    usage: Callable[[int], JsonDict] | None = None
 
     def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:
         method = path.split("?", 1)[0].rsplit(":", 1)[-1]
@@ -111,6 +115,8 @@ class FakeGemini(FakeLLM):
                                                         "status": _STATUS.get(answer.status, "UNKNOWN")}})
             return
         data = chunk(answer, body)
+        if main and self.usage:
+            data["usageMetadata"] = self.usage(self.next_id())
         if method == "generateContent":
             handler.send_json(200, data)
             return
