@@ -125,6 +125,17 @@ def test_subagents_models_buckets_and_damaged_lines(tmp_path: Path) -> None:
     assert tally.since(base) == {MODEL: [10, 1, 0, 0], "claude-haiku-4-5": [20, 2, 0, 0]}
 
 
+def test_old_buckets_become_hourly(tmp_path: Path) -> None:
+    transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
+    transcript.write_text(reply("msg_1", (1, 0, 0, 0), at="2026-11-01T04:01:00Z") + reply("msg_2", (2, 0, 0, 0), at="2026-11-01T04:17:00Z")
+                          + reply("msg_3", (4, 0, 0, 0), at="2026-11-01T05:07:00Z") + "".join(
+                              reply(f"msg_{i}", (0, 1, 0, 0), at="2026-11-01T06:00:00Z") for i in range(4, 30)))
+    tally = read(transcript, state)
+    hour = 1793505600  # 2026-11-01T04:00:00Z
+    assert {int(k) - hour: row[MODEL][0] for k, row in tally.buckets.items() if row[MODEL][0]} == {0: 3, 3600: 4}
+    assert tally.models == {MODEL: [7, 26, 0, 0]}
+
+
 def test_state_file_round_trip_and_budget(tmp_path: Path) -> None:
     transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
     transcript.write_text(reply("msg_1", (1000, 500, 0, 0), at="2026-12-01T04:15:05Z"))

@@ -38,6 +38,8 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "c
 PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
 #: Width of a time bucket, in seconds: the resolution of ``--since`` and of the budgets.
 BUCKET = 300
+#: Age after which five-minute buckets are merged into hourly ones (seconds).
+OLD_BUCKETS = 2 * 86400
 #: Context window of Claude models, and of the long-context variants (used when a reply's context exceeds the first).
 WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
@@ -309,7 +311,17 @@ class Tally:
         path = tally_file(transcript, folder or usage_dir())
         return cls.from_dict(_read_json(path), transcript)
 
+    def compact(self, now: float) -> None:
+        """Merge five-minute buckets older than two days into hourly ones, so a tally stays small."""
+        cutoff = now - OLD_BUCKETS
+        pinned = {str(seen[3]) for seen in self.recent}  # a reply written again subtracts from its own bucket
+        for key in [k for k in self.buckets if int(k) < cutoff and int(k) % 3600 and k not in pinned]:
+            hour = self.buckets.setdefault(str(int(key) - int(key) % 3600), {})
+            for model, counts in self.buckets.pop(key).items():
+                _add(hour, model, counts)
+
     def save(self, folder: str | None = None) -> str:
+        self.compact(time.time())
         path = tally_file(self.transcript, folder or usage_dir())
         _write(path, dumps(self.as_dict()))
         return path
