@@ -17,10 +17,15 @@ used. It lives in a small JSON file per transcript under
 added since the last one: a partial last line is left for next time, and a
 transcript that shrank or was replaced is read again from the start.
 
-The Claude hook handler calls :func:`after_turn` at the end of each turn, so
-this module is a hot path: standard library only, nothing slow imported
-(no ``json``, ``re`` or ``datetime``: JSON is read with the C scanner and
-written by :func:`dumps`), and one tmux call (two when budgets are set).
+Codex's rollouts and Gemini CLI's chats are read the same way (see
+:meth:`Tally._scan_codex`, :meth:`Tally._scan_gemini`).
+
+At the end of each turn (Claude's Stop or StopFailure, Codex's Stop, Gemini's
+AfterAgent) the hook handler starts :func:`main` detached, which waits for the
+transcript to settle and calls :func:`after_turn`. It runs once per turn, so
+it stays light: standard library only, nothing slow imported (no ``json``,
+``re`` or ``datetime``: JSON is read with the C scanner and written by
+:func:`dumps`), and two tmux calls.
 Prices and budgets come from the TOML config, which the command line (spawn,
 ``agents usage``) copies into ``settings.json`` beside the tallies.
 """
@@ -857,7 +862,8 @@ def after_turn(
         ";", "display-message", "-p", "-t", pane, sep.join(("#{@agents_budget_level}", "#{@agents-notify}", "#{@agents-notify-command}")),
         ";", "list-clients", "-F", "#{client_name}",
     ]
-    out = run(args)  # type: ignore[operator]
+    # tmux reads an argument ending in ';' as a command separator: keep a value's literal.
+    out = run([a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args])  # type: ignore[operator]
     if out is None:
         return
     live: list[list[str]] = []
