@@ -51,8 +51,10 @@ def test_usage_counts_every_conversation_removed_ones_included(tmux: Tmux, repo:
              + reply("msg_2", (7, 3, 0, 0), model="claude-haiku-4-5", at=OLD))
     wait_for(lambda: tmux.option(pane, "@agent_tokens") == str(100 + 20 + 1000 + 5000 + 7 + 3),
              timeout=20, message="the pane's figures")
-    # The menu shows them too: beside the agent, and in its own menu.
-    label = next(line for line in tmux.agents("menu", "--print").stdout.splitlines() if name in line).split("\t")[1]
+    # The menu shows them too: beside the agent, and in its own menu; it opens `agents usage`.
+    entries = tmux.agents("menu", "--print").stdout.splitlines()
+    assert any(e.startswith("u\tUsage and cost\t") and "usage" in e.split("\t")[2] for e in entries), entries
+    label = next(line for line in entries if name in line).split("\t")[1]
     assert label.endswith("6.1k $0.01")
     assert "usage: 6.1k tokens (in 107, out 23, cache 6.0k), ~$0.01 (estimate), context 0%" in tmux.agents(
         "menu", "--print", "--agent", name).stdout

@@ -231,6 +231,8 @@ def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, s
     items.append(Item(""))
     items.append(Item("Spawn agent…", "s", for_menu(spawn_command(cli, prompt))))
     items.append(Item("List agents", "l", for_menu(popup_command(cli, ["list"], "agents list", page=False))))
+    if installed("usage"):
+        items.append(Item("Usage and cost", "u", for_menu(popup_command(cli, ["usage"], "agents usage", page=False))))
     here = next((a for a in agents if a.pane_id == pane), None)
     if here is not None and action_items(here, args, client):
         submenu = shell_line([*cli, "menu", "--from-key", "--agent", here.name]
