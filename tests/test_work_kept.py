@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import Repo, Tmux, expect_text
+from conftest import Repo, Tmux, agent_panes, expect_text, wait_for
 
 QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
@@ -261,13 +261,22 @@ def test_rm_merged_removes_every_clean_agent_whose_branch_is_merged(tmux: Tmux, 
     unmerged, unmerged_wt = spawn(tmux, "not merged")
     commit_in(quiet, unmerged_wt, "later.txt", "not yet\n")
     fresh, fresh_wt = spawn(tmux, "nothing yet")  # no commit: equal to main, but nothing was merged
-    for name in (merged, holding):
+    with (quiet.path / ".agents.toml").open("a") as config:
+        config.write('[agents.chatty]\ncommand = ["sh", "-c", "while :; do date +%N; sleep 0.3; done"]\nprompt = "none"\n')
+    chatty = tmux.agents("spawn", "still busy", "-d", "--agent", "chatty").stdout.strip()
+    commit_in(quiet, quiet.path.parent / "project.agents" / chatty, "chatty.txt", "in main\n")
+    for name in (merged, holding, chatty):
         quiet.git("merge", "-q", "--no-ff", "-m", f"merge {name}", f"agent/{name}")
+    # An agent in the middle of a turn is kept: these are done (their screens are still).
+    panes = agent_panes(tmux)
+    for name in (merged, holding):
+        wait_for(lambda: tmux.option(panes[name], "@agent_state") == "idle", timeout=30, message=f"{name} to be idle")
 
     out = tmux.agents("rm", "--merged").stdout
     assert f"removed {merged}: " in out
     assert f"kept {holding}: agent/{holding} is merged into main, but it holds 1 ignored file" in out
-    assert len(out.splitlines()) == 2, out
+    assert f"kept {chatty}: agent/{chatty} is merged into main, but it is working" in out
+    assert len(out.splitlines()) == 3, out
     assert not merged_wt.exists()
     assert holding_wt.is_dir() and unmerged_wt.is_dir() and fresh_wt.is_dir()
     assert f"agent/{unmerged}" in quiet.branches() and f"agent/{fresh}" in quiet.branches()

@@ -13,8 +13,10 @@ worktree may go.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
+import re
 import tarfile
 import tempfile
 import time
@@ -42,16 +44,19 @@ def is_disposable(path: str, patterns: Sequence[str]) -> bool:
     True
     """
     parts = [part for part in path.split("/") if part]
-    for pattern in patterns:
-        anchored = pattern.strip("/")
-        if not anchored:
-            continue
-        if "/" in anchored:
-            if any(fnmatch.fnmatchcase("/".join(parts[:depth]), anchored) for depth in range(1, len(parts) + 1)):
-                return True
-        elif any(fnmatch.fnmatchcase(part, anchored) for part in parts):
-            return True
-    return False
+    by_part, by_path = _compiled(tuple(patterns))
+    if by_part is not None and any(by_part.match(part) for part in parts):
+        return True
+    return by_path is not None and any(by_path.match("/".join(parts[:depth])) for depth in range(1, len(parts) + 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """One regular expression for the patterns matched against a part of a path, one for those matched against a whole path."""
+    anchored = [p.strip("/") for p in patterns if p.strip("/")]
+    part = [fnmatch.translate(p) for p in anchored if "/" not in p]
+    whole = [fnmatch.translate(p) for p in anchored if "/" in p]
+    return (re.compile("|".join(part)) if part else None, re.compile("|".join(whole)) if whole else None)
 
 
 def files_to_keep(worktree: Path, listed: Iterable[str], patterns: Sequence[str]) -> list[str]:
@@ -140,7 +145,11 @@ def _digest(stream: object) -> str:
 
 
 def _check(path: Path, worktree: Path, files: Sequence[str]) -> None:
-    """Raise unless the archive at ``path`` holds every file of ``files`` exactly as it is in ``worktree``."""
+    """Raise unless the archive at ``path`` holds every file of ``files`` exactly as it is in ``worktree``.
+
+    ``files`` come in the order they were packed, so reading them only ever
+    seeks forward in the gzip stream (a seek back would decompress it again).
+    """
     with tarfile.open(path, mode="r:gz") as tar:
         members = {member.name: member for member in tar.getmembers()}
         for rel in files:
