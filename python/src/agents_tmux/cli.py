@@ -114,6 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["PATH"] = path_with_bin(os.environ.get("PATH", os.defpath))
         _apply_chdir(args)
         _choose_server(args)
+        from agents_tmux import repolock
+
+        # Who holds the repository lock, for a command that has to wait for it.
+        repolock.set_caller(repolock.Caller(
+            command=_command_line(argv), socket_name=args.socket_name, socket_path=args.socket_path,
+            from_key=from_key, client=getattr(args, "client", None),
+        ))
         return int(args.run(args) or 0)
     except AgentsError as exc:
         return _report(args, f"agents {args.command}: {exc}", from_key)
@@ -151,6 +158,13 @@ def _choose_server(args: argparse.Namespace) -> None:
     if server_listens(UP_SOCKET):
         args.socket_name = UP_SOCKET
         print(f"agents: using the tmux server of `agents up` (-L {UP_SOCKET}); -L/-S choose another", file=sys.stderr)
+
+
+def _command_line(argv: Sequence[str] | None) -> str:
+    """``agents rm fix-login --force``: the command as typed, shortened, for "held by" lines."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    text = " ".join(["agents", *(w if w.isprintable() else repr(w) for w in words)])
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _report(args: argparse.Namespace, message: str, from_key: bool) -> int:

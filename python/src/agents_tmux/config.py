@@ -36,6 +36,7 @@ TMUX_OVERRIDES = {
     "@agents-branch-prefix": "branch_prefix",
     "@agents-worktree-dir": "worktree_dir",
     "@agents-focus": "focus",
+    "@agents-lock-timeout": "lock_timeout",
 }
 
 
@@ -91,6 +92,8 @@ class Config:
     ports: str
     #: How ``agents sync`` brings the base's new commits into an agent's branch: "merge" or "rebase".
     sync: str
+    #: Seconds a command waits for another one working on the same repository (see ``repolock``).
+    lock_timeout: int
     agents: dict[str, AgentKind]
     #: The merged tables as read, for modules with their own sections (roles, layouts).
     raw: dict[str, Any]
@@ -339,6 +342,7 @@ _DEFAULTS_KEYS = {
     "disposable": "strlist",
     "ports": "str",
     "sync": "str",
+    "lock_timeout": "int",
 }
 _AGENT_KEYS = {
     "command": "command",

@@ -58,6 +58,7 @@ PLUGIN_OPTIONS = (
     "@agents-worktree-dir",
     "@agents-focus",
     "@agents-log",
+    "@agents-lock-timeout",
 )
 
 
