@@ -7,8 +7,10 @@ the XDG state folder. Writers take an exclusive lock, read, change, and
 replace the file atomically (temporary file, fsync, rename), so concurrent
 spawns lose no entry and a crash never leaves half a file.
 
-Entry ``status``: ``active`` (restore brings it back when its pane is gone)
-or ``removed`` (``agents rm`` / ``agents prune`` retired it; kept as history).
+Entry ``status``: ``starting`` (spawn recorded it before making its worktree
+and pane; ``spawner_pid`` says which process, see ``liveness``), ``active``
+(restore brings it back when its pane is gone) or ``removed`` (``agents rm`` /
+``agents prune`` retired it; kept as history).
 Every registry lives in its own folder under ``$XDG_STATE_HOME/agents-tmux/repos/``,
 so those folders are also the index of known repositories (:func:`known_repos`).
 
@@ -38,6 +40,7 @@ def registry_path(repo_root: Path) -> Path:
     return paths.repo_state_dir(repo_root) / "registry.json"
 
 
+STARTING = "starting"
 ACTIVE = "active"
 REMOVED = "removed"
 
@@ -130,22 +133,28 @@ def change(repo_root: Path, edit: Callable[[dict[str, Entry]], None], timeout: f
     lock longer than that.
     """
     path = registry_path(repo_root)
-    with locked(path.with_suffix(".lock"), timeout):
-        # Entries out of shape are kept as they are (restore reports them); edits skip them.
-        data = _read(path, repo_root, check_entries=False)
-        notes = _pending_notes(repo_root)
-        for _, note in notes:
-            _apply_note(data["agents"], note)
-        edit(data["agents"])
-        data["version"] = VERSION
-        data["repo"] = str(repo_root)
-        atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-        for note_path, _ in notes:
-            try:
-                note_path.unlink()
-            except OSError:
-                pass
-        return dict(data["agents"])
+    try:
+        with locked(path.with_suffix(".lock"), timeout):
+            # Entries out of shape are kept as they are (restore reports them); edits skip them.
+            data = _read(path, repo_root, check_entries=False)
+            notes = _pending_notes(repo_root)
+            for _, note in notes:
+                _apply_note(data["agents"], note)
+            edit(data["agents"])
+            data["version"] = VERSION
+            data["repo"] = str(repo_root)
+            atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+            for note_path, _ in notes:
+                try:
+                    note_path.unlink()
+                except OSError:
+                    pass
+            return dict(data["agents"])
+    except OSError as exc:
+        raise AgentsError(
+            f"cannot write the agent registry in {path.parent} ({exc.strerror or exc}): make that folder writable "
+            "(or point XDG_STATE_HOME at one that is)"
+        ) from None
 
 
 def record(repo_root: Path, entry: Entry) -> None:
@@ -164,6 +173,15 @@ def update(repo_root: Path, name: str, **fields: Any) -> None:
     def edit(agents: dict[str, Entry]) -> None:
         if isinstance(agents.get(name), dict):
             agents[name].update(fields)
+
+    change(repo_root, edit)
+
+
+def forget(repo_root: Path, name: str) -> None:
+    """Drop the entry ``name`` altogether (a spawn that failed takes back its ``starting`` record)."""
+
+    def edit(agents: dict[str, Entry]) -> None:
+        agents.pop(name, None)
 
     change(repo_root, edit)
 
@@ -259,7 +277,7 @@ def _pending_notes(repo_root: Path) -> list[tuple[Path, dict[str, Any]]]:
 def _apply_note(agents: dict[str, Entry], note: dict[str, Any]) -> bool:
     """Set a noted session id on its agent, unless the entry changed since; True if it changed."""
     entry = agents.get(note["name"])
-    if not isinstance(entry, dict) or entry.get("status", ACTIVE) != ACTIVE:
+    if not isinstance(entry, dict) or entry.get("status", ACTIVE) not in (ACTIVE, STARTING):
         return False
     # A note older than the session the entry already records (a later event won the lock) is stale.
     newest = entry.get("session_at")

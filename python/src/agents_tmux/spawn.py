@@ -1,9 +1,12 @@
 """``agents spawn``: a task in, a new worktree, branch and pane with the agent running.
 
 The order of work is chosen so that a failure leaves nothing half made:
-everything that can be refused (bad task, no repository, bad config, the
-cap) is checked before the first thing is created, and a failure after the
-worktree exists removes exactly what this call created.
+everything that can be refused (bad task, no repository, bad config) is
+checked before the first thing is created. Then, under the repository lock
+(see ``repolock``), the cap is checked, the agent is put on record as
+``starting`` (so prune and the cap see it), its worktree and pane are made,
+and the record becomes ``active``. A failure at any step takes back exactly
+what this call made (pane, worktree, branch, record) and says what to fix.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import libtmux
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
 from agents_tmux import gitops, panes, paths, ports, registry
-from agents_tmux.atomic import locked
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, start_command
@@ -121,9 +123,23 @@ def check_budget(cfg: Config) -> None:
         raise BudgetNear(usage.describe_budget(use[0]) + (" is spent" if use[0][1] >= 1 else ""))
 
 
-def running_agents(server: libtmux.Server) -> int:
-    """Agents that count against the cap: every live agent not yet exited."""
-    return sum(1 for agent in panes.list_agents(server) if agent.state != "exited")
+def running_agents(server: libtmux.Server, repo_root: Path | None = None) -> int:
+    """Agents that count against the cap: every live agent not yet exited, plus
+    the agents of ``repo_root`` on record as ``starting`` that may be running
+    (a spawn at work, or one that died after its pane opened).
+    """
+    live = panes.list_agents(server)
+    count = sum(1 for agent in live if agent.state != "exited")
+    if repo_root is not None:
+        from agents_tmux import liveness
+        from agents_tmux.restore import server_socket
+
+        named = {agent.name for agent in live if agent.repo == str(repo_root)}
+        sockets = (server_socket(server),)
+        for name, entry in registry.load(repo_root).items():
+            if entry.get("status") == registry.STARTING and name not in named and liveness.check(entry, repo_root, sockets).live:
+                count += 1
+    return count
 
 
 def origin_directory(server: libtmux.Server, request: SpawnRequest) -> tuple[Path, str | None]:
@@ -172,8 +188,10 @@ def worktree_path(repo: gitops.Repo, cfg: Config, name: str) -> Path:
 
 
 def repo_lock(repo_root: Path) -> AbstractContextManager[None]:
-    """Serialises name picking and ``git worktree add`` between concurrent spawns."""
-    return locked(paths.repo_state_dir(repo_root) / "spawn.lock")
+    """The repository lock (see :mod:`agents_tmux.repolock`): decide and act as one step."""
+    from agents_tmux.repolock import repo_lock as lock
+
+    return lock(repo_root)
 
 
 def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> list[str]:
@@ -334,9 +352,6 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         raise AgentsError(f"unknown target {target!r} (expected one of: {', '.join(config_mod.SPAWN_TARGETS)})")
     base_name, base_commit = gitops.resolve_base(repo, request.base)
     if not request.force:
-        running = running_agents(server)
-        if running >= cfg.max_agents:
-            raise CapReached(running, cfg.max_agents)
         check_budget(cfg)
     else:
         from agents_tmux import usage
@@ -350,77 +365,146 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
 
         origin_pane = f"={sessions.ensure(panes.socket_of_server(server), repo.root)[0]}:"
 
+    # Decide (the cap, the name) and act (record, worktree, pane) as one step:
+    # no other spawn, rm or prune of this repository runs in between.
     with repo_lock(repo.root):
+        if not request.force:
+            running = running_agents(server, repo.root)
+            if running >= cfg.max_agents:
+                raise CapReached(running, cfg.max_agents)
         name, branch, worktree = _free_name(repo, cfg, stem, request.worktree)
-        if request.worktree:
-            gitops.add_worktree(repo, worktree, branch, base_commit)
+        use_worktree = request.worktree
+        made = _Made(repo, name, branch if use_worktree else "", worktree if use_worktree else None)
         try:
-            if request.worktree:
-                copy_files(repo, worktree, cfg.copy_files)
-                copy_worktree_include(repo, worktree)
-            # The shared context folder, at the same path in every checkout.
-            context_mod.prepare(repo, cfg, worktree if request.worktree else None)
-            add_dirs = context_mod.extra_dirs(repo.root, cfg, worktree if request.worktree else None)
-            system_prompt = request.system_prompt
-            if request.system_prompt_for is not None:
-                system_prompt = request.system_prompt_for(name, branch, worktree)
-            launch = start_command(kind, request.task, system_prompt, name, add_dirs,
-                                   workdir=worktree if request.worktree else repo.root)
-            port = ports.for_agent(cfg.ports, repo.root, name)
-            program = agent_program(launch, cfg, kind, name, port)
-            pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)
+            return _make(server, request, repo, cfg, kind, target, origin_pane, focus, base_name, base_commit, made)
         except BaseException:
-            ports.release(repo.root, name)
-            if request.worktree:
-                _undo_worktree(repo, worktree, branch)
+            made.undo(server)
             raise
-        facts = {
-            "@agent_name": name,
-            "@agent_kind": kind.name,
-            "@agent_branch": branch,
-            "@agent_base": base_name,
-            "@agent_worktree": str(worktree),
-            "@agent_repo": str(repo.root),
-            "@agent_role": request.role,
-            "@agent_task": request.task,
-            "@agent_session_id": launch.session_id,
-            "@agent_state": "starting",
-            "@agent_state_since": str(int(time.time())),
-            "@agent_port": str(port or ""),
-            **request.extra_options,
-        }
-        panes.set_pane_options(server, pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
-        # issue 5: the pane log (@agents-log on), and the server the agent runs in (restore checks it).
-        from agents_tmux import panelog, restore
-
-        panelog.start_if_enabled(server, pane_id, repo.root, name)
-        registry.record(
-            repo.root,
-            {
-                "name": name,
-                "task": request.task,
-                "kind": kind.name,
-                "role": request.role,
-                "branch": branch,
-                "base": base_name,
-                "base_commit": base_commit,
-                "worktree": str(worktree),
-                "session_id": launch.session_id,
-                "system_prompt": system_prompt,
-                "status": "active",
-                "socket": restore.server_socket(server),
-                "port": port,
-            },
-        )
-        # Claude may have started (SessionStart) before the entry existed: keep its transcript too.
-        started = panes.run(server, "display-message", "-p", "-t", pane_id, "#{@agent_session_id}\t#{@agent_transcript}")
-        session_id, _, transcript = (started[0] if started else "").partition("\t")
-        if session_id and transcript:
-            registry.remember_session(repo.root, name, session_id, transcript)
-    return Spawned(name=name, pane_id=pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
 
 
-def _undo_worktree(repo: gitops.Repo, worktree: Path, branch: str) -> None:
-    """Remove a worktree and branch this spawn just created (nothing is in them yet)."""
-    gitops.git(repo.root, "worktree", "remove", "--force", str(worktree), check=False)
-    gitops.git(repo.root, "branch", "-D", branch, check=False)
+class _Made:
+    """What one spawn has made so far, so that a failure takes back exactly that."""
+
+    def __init__(self, repo: gitops.Repo, name: str, branch: str, worktree: Path | None) -> None:
+        self.repo = repo
+        self.name = name
+        self.branch = branch
+        self.worktree = worktree
+        self.recorded = False
+        self.branch_made = False
+        self.worktree_made = False
+        self.pane_id = ""
+        self.port = 0
+
+    def undo(self, server: libtmux.Server) -> None:
+        """Kill the pane, remove the worktree and branch (still at their base), release the port, drop the record."""
+        if self.pane_id:
+            server.cmd("kill-pane", "-t", self.pane_id)
+        if self.port:
+            ports.release(self.repo.root, self.name)
+        if self.worktree_made and self.worktree is not None:
+            gitops.git(self.repo.root, "worktree", "remove", "--force", str(self.worktree), check=False)
+        if self.branch_made:
+            gitops.git(self.repo.root, "branch", "-D", self.branch, check=False)
+        if self.recorded:
+            try:
+                registry.forget(self.repo.root, self.name)
+            except AgentsError:
+                pass
+
+
+def _make(
+    server: libtmux.Server, request: SpawnRequest, repo: gitops.Repo, cfg: Config, kind: AgentKind, target: str,
+    origin_pane: str | None, focus: bool, base_name: str, base_commit: str, made: _Made,
+) -> Spawned:
+    """Record the agent (``starting``), make its worktree and pane, then mark it ``active``."""
+    from agents_tmux import liveness, panelog
+    from agents_tmux.restore import server_socket
+
+    name, branch = made.name, made.branch
+    worktree = made.worktree or repo.root
+    system_prompt = request.system_prompt
+    if request.system_prompt_for is not None:
+        system_prompt = request.system_prompt_for(name, branch, worktree)
+    made.port = port = ports.for_agent(cfg.ports, repo.root, name)
+    # On record before anything exists: prune and the cap see it from here on,
+    # and a spawn killed part-way leaves a record saying so (see liveness).
+    registry.record(
+        repo.root,
+        {
+            "name": name,
+            "task": request.task,
+            "kind": kind.name,
+            "role": request.role,
+            "branch": branch,
+            "base": base_name,
+            "base_commit": base_commit,
+            "worktree": str(worktree),
+            "session_id": "",
+            "system_prompt": system_prompt,
+            "status": registry.STARTING,
+            "socket": server_socket(server),
+            "port": port,
+            **liveness.this_spawner(),
+        },
+    )
+    made.recorded = True
+    if made.worktree is not None:
+        _add_worktree(repo, made, base_commit)
+        copy_files(repo, worktree, cfg.copy_files)
+        copy_worktree_include(repo, worktree)
+    # The shared context folder, at the same path in every checkout.
+    context_mod.prepare(repo, cfg, made.worktree)
+    add_dirs = context_mod.extra_dirs(repo.root, cfg, made.worktree)
+    launch = start_command(kind, request.task, system_prompt, name, add_dirs, workdir=worktree)
+    if launch.session_id:
+        registry.update(repo.root, name, session_id=launch.session_id)
+    program = agent_program(launch, cfg, kind, name, port)
+    made.pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)
+    facts = {
+        "@agent_name": name,
+        "@agent_kind": kind.name,
+        "@agent_branch": branch,
+        "@agent_base": base_name,
+        "@agent_worktree": str(worktree),
+        "@agent_repo": str(repo.root),
+        "@agent_role": request.role,
+        "@agent_task": request.task,
+        "@agent_session_id": launch.session_id,
+        "@agent_state": "starting",
+        "@agent_state_since": str(int(time.time())),
+        "@agent_port": str(port or ""),
+        **request.extra_options,
+    }
+    panes.set_pane_options(server, made.pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
+    # issue 5: the pane log (@agents-log on).
+    panelog.start_if_enabled(server, made.pane_id, repo.root, name)
+    registry.update(repo.root, name, status=registry.ACTIVE)
+    # Claude may have started (SessionStart) before the pane had its options: keep its transcript too.
+    started = panes.run(server, "display-message", "-p", "-t", made.pane_id, "#{@agent_session_id}\t#{@agent_transcript}")
+    session_id, _, transcript = (started[0] if started else "").partition("\t")
+    if session_id and transcript:
+        registry.remember_session(repo.root, name, session_id, transcript)
+    return Spawned(name=name, pane_id=made.pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
+
+
+def _add_worktree(repo: gitops.Repo, made: _Made, base_commit: str) -> None:
+    """``git worktree add -b``; a failure leaves no branch behind and says what to fix."""
+    assert made.worktree is not None
+    parent = made.worktree.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AgentsError(
+            f"cannot create the worktree folder {made.worktree} ({exc.strerror or exc}): make {parent} writable "
+            "or point worktree_dir (@agents-worktree-dir) elsewhere; nothing was left behind"
+        ) from None
+    try:
+        gitops.add_worktree(repo, made.worktree, made.branch, base_commit)
+    except AgentsError as exc:
+        # git makes the branch before the folder: take it back if it is ours and still at its base.
+        tip = gitops.git(repo.root, "rev-parse", "--verify", "--quiet", f"refs/heads/{made.branch}", check=False).stdout.strip()
+        if tip == base_commit and not made.worktree.exists():
+            gitops.git(repo.root, "branch", "-D", made.branch, check=False)
+        raise AgentsError(f"{exc}; nothing was left behind (fix that and spawn again)") from None
+    made.branch_made = made.worktree_made = True

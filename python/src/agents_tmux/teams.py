@@ -367,7 +367,21 @@ def _session_exists(server: libtmux.Server, name: str) -> bool:
 
 
 def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
-    """Check everything, then open every pane of the layout; undo all on failure."""
+    """Check everything, then open every pane of the layout; undo all on failure.
+
+    All of it under the repository lock: the cap for the whole team, the
+    names and every member are one step (each member's spawn takes the
+    lock again, re-entrantly).
+    """
+    from agents_tmux import spawn as spawn_mod
+
+    probe = spawn_mod.SpawnRequest(task=request.task, origin_pane=request.origin_pane, directory=request.directory)
+    repo = gitops.find_repo(spawn_mod.origin_directory(server, probe)[0])
+    with spawn_mod.repo_lock(repo.root):
+        return _start_team(server, request)
+
+
+def _start_team(server: libtmux.Server, request: TeamRequest) -> Team:
     from agents_tmux import spawn as spawn_mod
 
     task = request.task.strip()
@@ -389,7 +403,7 @@ def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
             if not gitops.valid_branch_name(repo, branch):
                 raise AgentsError(f"{branch!r} is not a valid branch name: check branch_prefix in the config")
     if not request.force:
-        running = spawn_mod.running_agents(server)
+        running = spawn_mod.running_agents(server, repo.root)
         if running + len(layout.panes) > cfg.max_agents:
             raise TeamCapReached(running, len(layout.panes), cfg.max_agents)
         spawn_mod.check_budget(cfg)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents_tmux.cli import socket_of
 
@@ -55,7 +55,8 @@ def usage_cells(agent: Agent) -> tuple[str, str, str]:
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
 
-    agents = panes.list_agents(panes.connect(socket_of(args)))
+    server = panes.connect(socket_of(args))
+    agents = panes.list_agents(server)
     if args.all:
         from agents_tmux.parking import parked_agents
 
@@ -63,8 +64,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([json_facts(agent.as_dict()) for agent in agents], indent=2, ensure_ascii=False))
         return 0
+    unfinished = _unfinished_spawns(server, agents)
     if not agents:
         print("no agents (start one with prefix + A, or: agents spawn \"TASK\")")
+        for line in unfinished:
+            print(line)
         return 0
     # The pull request column only once some agent has one (agents pr).
     with_pr = any(agent.pr for agent in agents)
@@ -78,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(pad(cell, width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    for line in unfinished:
+        print(line)
     return 0
 
 
@@ -119,3 +125,28 @@ def display_width(text: str) -> int:
 def pad(text: str, width: int) -> str:
     """``text`` padded with spaces to ``width`` terminal columns."""
     return text + " " * max(0, width - display_width(text))
+
+
+def _unfinished_spawns(server: object, agents: list[Any]) -> list[str]:
+    """One line per agent of this folder's repository on record as ``starting`` with no pane here.
+
+    Such a record is a spawn at work, or one that was killed part-way; it is
+    never removed silently (``agents prune`` says what it would do).
+    """
+    from agents_tmux import lifecycle, liveness, registry
+    from agents_tmux.errors import AgentsError
+    from agents_tmux.restore import server_socket
+
+    try:
+        repo = lifecycle.repo_of(None)
+        entries = registry.load(repo) if repo is not None else {}
+    except AgentsError:
+        return []
+    here = {agent.name for agent in agents if agent.repo == str(repo)}
+    lines = []
+    for name, entry in sorted(entries.items()):
+        if isinstance(entry, dict) and entry.get("status") == registry.STARTING and name not in here and repo is not None:
+            verdict = liveness.check(entry, repo, (server_socket(server),))  # type: ignore[arg-type]
+            what = "still starting" if verdict.live else "not running"
+            lines.append(f"{name}: {what}: on record as starting, {verdict.why} (worktree {entry.get('worktree')}; see agents prune)")
+    return lines

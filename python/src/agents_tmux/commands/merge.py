@@ -38,10 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import gitops, lifecycle
+    from agents_tmux import lifecycle, repolock
 
     server = lifecycle.connect_if_running(socket_of(args))
     ref = lifecycle.resolve(server, args.name, args.repo)
+    # The checks and the merge are one step under the repository lock: no rm
+    # or prune deletes the branch, and no other merge moves the target, between them.
+    with repolock.repo_lock(ref.repo):
+        return _merge(args, server, lifecycle.resolve(server, args.name, args.repo or str(ref.repo)))
+
+
+def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef) -> int:
+    from agents_tmux import gitops, lifecycle
+
     if not ref.own_worktree:
         raise AgentsError(f"{ref.name} works in the main checkout: its changes are already there, there is no branch to merge")
     root = ref.repo

@@ -38,35 +38,44 @@ class Action:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import lifecycle
+    from agents_tmux import lifecycle, repolock
 
     server = lifecycle.connect_if_running(socket_of(args))
     repos = lifecycle.target_repos(args.all, args.repo, "prune every repository")
-    live = {(a.name, a.repo) for a in lifecycle.live_agents(server)}
-    live_worktrees = {a.worktree for a in lifecycle.live_agents(server)}
     from agents_tmux.restore import server_socket
 
     my_socket = server_socket(server) if server is not None else ""
-    actions: list[Action] = []
+    done: list[str] = []
+    kept: list[Action] = []
+    planned = 0
     for repo in repos:
-        actions += plan(repo, live, live_worktrees, my_socket)
-    todo = [a for a in actions if a.do is not None]
-    kept = [a for a in actions if a.do is None]
-    if not actions:
+        # Plan and cleanup are one step under the repository lock: an agent being
+        # spawned (on record as starting) or removed meanwhile is never acted on.
+        with repolock.repo_lock(repo):
+            agents = lifecycle.live_agents(server)
+            live = {(a.name, a.repo) for a in agents}
+            live_worktrees = {a.worktree for a in agents}
+            actions = plan(repo, live, live_worktrees, my_socket)
+            planned += len(actions)
+            for action in actions:
+                if action.do is None:
+                    kept.append(action)
+                elif args.yes:
+                    try:
+                        action.do()  # type: ignore[operator]
+                        done.append(f"done: {action.text}")
+                    except AgentsError as exc:
+                        done.append(f"failed: {action.text}: {exc}")
+                else:
+                    done.append(f"would {action.text}")
+    if not planned:
         print("nothing to prune")
         return 0
-    for action in todo:
-        if args.yes:
-            try:
-                action.do()  # type: ignore[operator]
-                print(f"done: {action.text}")
-            except AgentsError as exc:
-                print(f"failed: {action.text}: {exc}")
-        else:
-            print(f"would {action.text}")
+    for line in done:
+        print(line)
     for action in kept:
         print(f"kept: {action.text}")
-    if todo and not args.yes:
+    if done and not args.yes:
         print("(a dry run: run `agents prune --yes` to do it)")
     restorable = [a for a in kept if a.restorable]
     if restorable:
@@ -107,6 +116,9 @@ def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_so
         ref = lifecycle._from_entry(repo, entry)
         if ref.worktree is not None:
             recorded.add(ref.worktree)
+        if entry.get("status") == registry.STARTING:
+            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket)
+            continue
         if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
             continue
         if alive_elsewhere(entry, repo, my_socket):
@@ -125,6 +137,24 @@ def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_so
         ref = lifecycle.AgentRef(name=name, repo=repo, worktree=path, branch=branch)
         actions += _checked(_plan_orphan, ref)
     return actions
+
+
+def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str) -> list[Action]:
+    """A record still ``starting``: left alone while it may run, cleaned up like a gone agent once provably dead."""
+    from agents_tmux import lifecycle, liveness, registry
+
+    assert isinstance(ref, lifecycle.AgentRef)
+    if in_this_server:
+        # Its spawn died after the pane opened: the agent runs, so it is simply active.
+        return [Action(f"record {ref.name} as active (its spawn stopped before it could; its pane runs)",
+                       lambda: registry.update(ref.repo, ref.name, status=registry.ACTIVE))]
+    verdict = liveness.check(entry, ref.repo, (my_socket,) if my_socket else ())
+    if verdict.live:
+        return [Action(f"{ref.name} ({ref.worktree}): on record as starting, {verdict.why}; left alone")]
+    if not ref.own_worktree:
+        return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}",
+                       lambda: registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True))]
+    return [Action(f"{action.text} ({ref.name}: {verdict.why})", action.do) for action in _checked(_plan_gone_agent, ref)]
 
 
 def _checked(planner: object, ref: object) -> list[Action]:

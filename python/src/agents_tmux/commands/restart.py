@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import argparse
 
+from typing import TYPE_CHECKING
+
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
+
+if TYPE_CHECKING:
+    import libtmux
+
+    from agents_tmux.lifecycle import AgentRef
 
 HELP = "start an exited agent again in its pane, resuming its conversation"
 
@@ -22,12 +29,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux import panes
-    from agents_tmux import restore as restore_mod
+    from agents_tmux import panes, repolock
     from agents_tmux.lifecycle import resolve
 
     server = panes.connect(socket_of(args))
     ref = resolve(server, args.name)
+    with repolock.repo_lock(ref.repo):
+        return _restart(args, server, resolve(server, args.name, str(ref.repo)))
+
+
+def _restart(args: argparse.Namespace, server: libtmux.Server, ref: AgentRef) -> int:
+    from agents_tmux import restore as restore_mod
+
     if not ref.live:
         raise AgentsError(f"{ref.name} has no pane in this tmux server: bring it back with `agents restore {ref.name}`")
     if ref.state != "exited" and not args.force:

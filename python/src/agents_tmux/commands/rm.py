@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return _remove_merged(args, server)
     if len(args.names) == 1:
         # One agent: its refusal is the command's error, as from a key.
-        line, own_pane = remove(server, lifecycle.resolve(server, args.names[0], args.repo), args.force, args.keep_worktree)
+        line, own_pane = _remove_locked(server, args.names[0], args)
         print(line, flush=True)
         _close_own(server, own_pane)
         return 0
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     own_panes: list[AgentRef] = []
     for name in dict.fromkeys(args.names):
         try:
-            line, own_pane = remove(server, lifecycle.resolve(server, name, args.repo), args.force, args.keep_worktree)
+            line, own_pane = _remove_locked(server, name, args)
         except AgentsError as exc:
             refused += 1
             print(f"agents rm: {exc}", file=sys.stderr, flush=True)
@@ -81,6 +81,21 @@ def run(args: argparse.Namespace) -> int:
     for ref in own_panes:
         _close_own(server, ref)
     return 1 if refused else 0
+
+
+def _remove_locked(server: libtmux.Server | None, name: str, args: argparse.Namespace) -> tuple[str, AgentRef | None]:
+    """:func:`remove` the agent ``name`` under its repository's lock, looked up again once the lock is held.
+
+    What is there, what would be lost, which other branch holds the commits,
+    and the removal are one step: two removals (or a spawn, merge or prune)
+    never act on what the other has just changed.
+    """
+    from agents_tmux import lifecycle, repolock
+
+    ref = lifecycle.resolve(server, name, args.repo)
+    with repolock.repo_lock(ref.repo):
+        ref = lifecycle.resolve(server, name, args.repo or str(ref.repo))
+        return remove(server, ref, args.force, args.keep_worktree)
 
 
 def _close_own(server: libtmux.Server | None, ref: AgentRef | None) -> None:
@@ -98,6 +113,15 @@ def _remove_merged(args: argparse.Namespace, server: libtmux.Server | None) -> i
     repo = lifecycle.repo_of(args.repo)
     if repo is None:
         raise AgentsError("not inside a git repository: say which with --repo DIR")
+    from agents_tmux import repolock
+
+    # Which agents are merged and clean, and their removal: one step under the lock.
+    with repolock.repo_lock(repo):
+        return _remove_merged_of(server, repo)
+
+
+def _remove_merged_of(server: libtmux.Server | None, repo: Path) -> int:
+    from agents_tmux import lifecycle
     from agents_tmux.restore import server_socket
 
     my_socket = server_socket(server) if server is not None else ""
