@@ -277,3 +277,66 @@ def test_spawn_killed_after_its_pane_opened_is_never_pruned(tmux: Tmux, quiet: R
     tmux.run("set-option", "-g", "@agents-max", "1")
     capped = tmux.agents("spawn", "one more", "-d", check=False)
     assert capped.returncode == 1 and "1 agents are running" in capped.stderr, capped.stderr
+
+
+def _blobs_on_branches(repo: Repo) -> set[str]:
+    return {line.split()[0] for line in repo.git("rev-list", "--objects", "--branches").splitlines()}
+
+
+def _blob(repo: Repo, data: str) -> str:
+    return subprocess.run(["git", "hash-object", "--stdin"], input=data, cwd=repo.path, env=repo.env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.35, 0.6, 0.9])
+def test_rm_force_killed_part_way_loses_nothing_and_the_next_rm_finishes(tmux: Tmux, quiet: Repo, delay: float) -> None:
+    name = tmux.agents("spawn", "victim", "-d").stdout.strip()
+    worktree = worktree_of(tmux, name)
+    (worktree / "committed.txt").write_text("committed work\n")
+    quiet.git("add", "committed.txt", cwd=worktree)
+    quiet.git("commit", "-q", "-m", "committed", cwd=worktree)
+    work = {"untracked.txt": f"untracked {delay}\n", "README.md": f"changed {delay}\n"}
+    for rel, text in work.items():
+        (worktree / rel).write_text(text)
+    # Removing the worktree dawdles a little, so some kills land between the save and the removal.
+    hook(quiet, "reference-transaction", "sleep 0.2\n")
+    doomed = start(tmux, "rm", name, "--force")
+    time.sleep(delay)
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=10)
+    # Right after the kill every piece of work is in the worktree or on a branch.
+    blobs = _blobs_on_branches(quiet)
+    for rel, text in {**work, "committed.txt": "committed work\n"}.items():
+        on_disk = (worktree / rel).is_file() and (worktree / rel).read_text() == text
+        assert on_disk or _blob(quiet, text) in blobs, (rel, delay)
+    # The next command finishes the job (or says it was done), and everything is on the branch.
+    again = tmux.agents("rm", name, "--force", check=False)
+    assert again.returncode == 0 or "removed already" in again.stderr, again.stderr
+    assert not worktree.exists()
+    blobs = _blobs_on_branches(quiet)
+    assert all(_blob(quiet, text) in blobs for text in [*work.values(), "committed work\n"])
+    assert registry(tmux)[name]["status"] == "removed"
+
+
+@pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+def test_merge_killed_part_way_loses_nothing_and_the_next_command_says_where_things_are(tmux: Tmux, quiet: Repo, delay: float) -> None:
+    name = tmux.agents("spawn", "feature", "-d").stdout.strip()
+    worktree = worktree_of(tmux, name)
+    (worktree / "feature.txt").write_text("the feature\n")
+    quiet.git("add", "feature.txt", cwd=worktree)
+    quiet.git("commit", "-q", "-m", "feature", cwd=worktree)
+    commit = quiet.git("rev-parse", f"agent/{name}").strip()
+    hook(quiet, "reference-transaction", "sleep 0.3\n")
+    doomed = start(tmux, "merge", name)
+    time.sleep(delay)
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=10)
+    (quiet.path / ".git" / "hooks" / "reference-transaction").unlink()
+    assert quiet.git("rev-parse", f"agent/{name}").strip() == commit
+    again = tmux.agents("merge", name, check=False)
+    if again.returncode == 0:
+        assert quiet.git("merge-base", "--is-ancestor", commit, "main", check=False) == ""
+    else:
+        # A merge killed after it began leaves git's own merge state: said in one line, nothing else touched.
+        assert len(again.stderr.strip().splitlines()) == 1 and "middle of a merge" in again.stderr, again.stderr
+        assert quiet.git("rev-parse", f"agent/{name}").strip() == commit
