@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from agents_tmux.cli import socket_of
@@ -154,7 +154,7 @@ def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, 
     if not ref.own_worktree:
         return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}",
                        lambda: registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True))]
-    return [Action(f"{action.text} ({ref.name}: {verdict.why})", action.do) for action in _checked(_plan_gone_agent, ref)]
+    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(_plan_gone_agent, ref)]
 
 
 def _checked(planner: object, ref: object) -> list[Action]:
