@@ -163,10 +163,34 @@ def _last_line(proc: object) -> str:
     return text[-1].removeprefix("error: ").removeprefix("fatal: ") if text else "git merge failed"
 
 
+def _git_locks(root: Path) -> list[str]:
+    """git's own lock files in the main checkout's git folder (``.git/index.lock``, ``.git/HEAD.lock``, a ref's)."""
+    from agents_tmux import gitops
+
+    git_dir = Path(gitops.git(root, "rev-parse", "--path-format=absolute", "--git-dir").stdout.strip())
+    found = [path for path in git_dir.glob("*.lock")]
+    refs = git_dir / "refs" / "heads"
+    if refs.is_dir():
+        found += list(refs.rglob("*.lock"))
+    return sorted(str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in found)
+
+
 def _refuse_dirty(root: Path, branch: str) -> None:
     """Refuse when the main checkout has tracked changes, or untracked files the merge would write over."""
     from agents_tmux import gitops, lifecycle
 
+    stale = _git_locks(root)
+    if stale:
+        # A git command killed part-way (or one running now) leaves these; git refuses to go on while they exist.
+        raise AgentsError(
+            f"git's lock file {lifecycle.sample(stale)} is in {root}: another git command is running there, or one was "
+            "stopped part-way; if none is running, remove it and merge again. Nothing was changed"
+        )
+    if _merging(root) or gitops.git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False).returncode == 0:
+        raise AgentsError(
+            f"the main checkout {root} is in the middle of a merge or rebase (one stopped part-way?): "
+            "finish it (git merge --continue) or abort it (git merge --abort) first; nothing was changed"
+        )
     status = gitops.git(root, "status", "--porcelain=v1", "-z", "--untracked-files=no").stdout
     changed = [item[3:] for item in status.split("\0") if len(item) > 3]
     if changed:
@@ -174,8 +198,6 @@ def _refuse_dirty(root: Path, branch: str) -> None:
             f"the main checkout {root} has uncommitted changes ({lifecycle.sample(changed)}): "
             "commit or stash them first; nothing was changed"
         )
-    if _merging(root) or gitops.git(root, "rev-parse", "-q", "--verify", "REBASE_HEAD", check=False).returncode == 0:
-        raise AgentsError(f"the main checkout {root} is in the middle of a merge or rebase: finish it first")
     in_the_way = obstacles(root, branch)
     if in_the_way:
         shown = "; ".join(in_the_way[:3]) + (f"; and {len(in_the_way) - 3} more" if len(in_the_way) > 3 else "")
