@@ -72,3 +72,22 @@ def test_one_watcher_serves_every_agent_and_leaves_with_them(tmux: Tmux, repo: R
         if tmux.option(pane, "@agent_name"):
             tmux.run("kill-pane", "-t", pane)
     wait_for(lambda: not watchers().get(second), timeout=60, message="the watcher to leave with the last agent")
+
+
+def test_one_tmux_call_reads_every_due_screen(tmux: Tmux) -> None:
+    from agents_tmux import watch
+
+    panes = []
+    for i in range(6):
+        pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sh", "-c", f"echo screen-{i}; exec sleep 600").strip()
+        tmux.run("set-option", "-p", "-t", pane, "@agent_state", "working")
+        panes.append(pane)
+    wait_for(lambda: all(f"screen-{i}" in tmux.capture(p) for i, p in enumerate(panes)), message="the screens drawn")
+    server = watch.ServerPanes(tmux.display("#{socket_path}"), tmux.display("#{pid}"))
+    seen = server.screens(panes)
+    assert sorted(seen) == sorted(panes)
+    for i, pane in enumerate(panes):
+        assert seen[pane][0] == "working" and f"screen-{i}" in seen[pane][1]
+    # A pane that went is left out; the others before it are still read.
+    tmux.run("kill-pane", "-t", panes[3])
+    assert set(server.screens(panes)) >= set(panes[:3])

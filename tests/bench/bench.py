@@ -26,6 +26,9 @@ Sections (see issue 7):
 4. propagation: hook fired until the status line shows it, against a bare
    ``tmux set-option -p`` seen by the same poll loop;
 5. scale: 50 spawns one after another and 10 at once.
+6. usage: reading a transcript at the end of a turn.
+7. resident: memory and CPU of the screen watcher(s) at 10 and 50 idle and
+   working agents, one per server against one per agent.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ STANDIN = ROOT / "tests" / "standin" / "claude"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATES = ("starting", "working", "waiting", "idle", "exited")
-SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage")
+SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident")
 
 
 def note(text: str) -> None:
@@ -1080,6 +1083,128 @@ def bench_usage(sandbox: Sandbox, report: Report, quick: bool) -> None:
 
 
 # ---------------------------------------------------------------------------
+# 7. resident cost: the screen watcher(s) while agents run
+
+
+CLAUDE_SCREENS = {
+    "working": "✶ Flambéing… (3s · ↓ 22 tokens)\n" + "─" * 80 + "\n❯ \n" + "─" * 80 + "\n  esc to interrupt\n",
+    "idle": "● Done.\n" + "─" * 80 + "\n❯ \n" + "─" * 80 + "\n  ? for shortcuts\n",
+}
+
+
+def process_cost(pid: int) -> tuple[float, int, int]:
+    """(CPU seconds incl. reaped children, RSS bytes, PSS bytes) of one process; zeros once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+        rss = pss = 0
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+        return cpu, rss, pss
+    except (OSError, ValueError, IndexError):
+        return 0.0, 0, 0
+
+
+def resident_round(sandbox: Sandbox, count: int, state: str, hooks: str, shared: bool, seconds: float) -> dict[str, float]:
+    """``count`` agents showing ``state``, watched by one shared watcher or one watcher each; their cost over ``seconds``."""
+    sys.path.insert(0, str(ROOT / "python" / "src"))
+    from agents_tmux import config
+
+    patterns = json.dumps({k: list(v) for k, v in config.load(None, builtin_only=True).agents["claude"].screen.items()})
+    repo = sandbox.dir / "resident"
+    repo.mkdir(exist_ok=True)
+    server = sandbox.server(repo)
+    screen = sandbox.dir / f"screen-{state}.txt"
+    screen.write_text(CLAUDE_SCREENS[state])
+    tmux_env = f"{server.socket_path},{server.pid},0"
+    watch_py = ROOT / "python" / "src" / "agents_tmux" / "watch.py"
+    run_dir = Path(sandbox.env["XDG_RUNTIME_DIR"])
+    env = {**sandbox.env, "TMUX": tmux_env, "AGENTS_TMUX_SCREEN": patterns, "AGENTS_TMUX_HOOKS": hooks}
+    procs: list[subprocess.Popen[bytes]] = []
+    for i in range(count):
+        pane = server.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sh", "-c", f'cat "{screen}"; exec sleep 1000000').strip()
+        marks = ["set-option", "-p", "-t", pane, "@agent_name", f"agent{i}", ";",
+                 "set-option", "-p", "-t", pane, "@agent_state", state]
+        if shared:
+            marks += [";", "set-option", "-p", "-t", pane, "@agent_screen", patterns, ";", "set-option", "-p", "-t", pane, "@agent_watch", hooks]
+        server.run(*marks)
+        if not shared:
+            fifo = run_dir / f"bench-wake.{server.pid}.{i}"
+            os.mkfifo(fifo, 0o600)
+            procs.append(subprocess.Popen([str(VENV_PYTHON), "-I", "-S", str(watch_py), pane, str(fifo)], env=env,
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    if shared:
+        procs.append(subprocess.Popen([str(VENV_PYTHON), "-I", "-S", str(watch_py), "--server", str(run_dir)], env=env,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(6.0)  # start-up and the first reads are not resident cost (a loaded machine needs a while)
+    before = [process_cost(p.pid) for p in procs]
+    server_before = server.cpu()
+    time.sleep(seconds)
+    after = [process_cost(p.pid) for p in procs]
+    server_after = server.cpu()
+    alive = sum(1 for p in procs if p.poll() is None)
+    changed = sum(1 for pane in server.run("list-panes", "-a", "-F", "#{@agent_state}").split() if pane not in (state, ""))
+    server.kill()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return {
+        "processes": alive,
+        "cpu": sum(a[0] - b[0] for a, b in zip(after, before)) / seconds,
+        "rss": sum(a[1] for a in after),
+        "pss": sum(a[2] for a in after),
+        "server_cpu": (server_after - server_before) / seconds,
+        "changed": changed,
+    }
+
+
+def bench_resident(sandbox: Sandbox, report: Report, quick: bool) -> None:
+    """Memory and CPU of the plugin's own resident processes (the screen watchers) at 10 and 50 agents."""
+    seconds = 4.0 if quick else 10.0
+    note(f"resident cost: screen watchers at 10 and 50 agents, {seconds:.0f} s each")
+    rows = []
+    goal_met = True
+    cases = [(10, "idle", "claude"), (10, "working", "claude"), (50, "idle", "claude"), (50, "working", "claude"),
+             (50, "working", "none")]
+    for count, state, hooks in cases:
+        ours = resident_round(sandbox, count, state, hooks, True, seconds)
+        base = resident_round(sandbox, count, state, hooks, False, seconds)
+        kind = "Claude (hooks)" if hooks != "none" else "no hooks (screen only)"
+        rows.append([
+            f"{count} {state}, {kind}",
+            f"{ours['processes']:.0f} / {base['processes']:.0f}",
+            f"{ours['rss'] / 1e6:.1f} MB / {base['rss'] / 1e6:.1f} MB",
+            f"{ours['pss'] / 1e6:.1f} MB / {base['pss'] / 1e6:.1f} MB",
+            f"{ours['cpu'] * 100:.2f} % / {base['cpu'] * 100:.2f} %",
+            f"{ours['server_cpu'] * 100:.2f} % / {base['server_cpu'] * 100:.2f} %",
+        ])
+        if ours["changed"] or base["changed"]:
+            report.findings.append(f"resident: a watcher changed a steady agent's state ({count} {state} {hooks})")
+        if count == 50 and (ours["rss"] >= 20e6 or ours["cpu"] >= 0.01):
+            goal_met = False
+    report.table(
+        "7. Resident cost: the screen watcher(s), one per tmux server (ours) / one per agent (before)",
+        ["Agents", "Processes", "RSS total", "PSS total", "CPU (share of one core, incl. its tmux calls)", "tmux server CPU"],
+        rows,
+        f"Each agent is a window whose screen stays a Claude Code {'/'.join(CLAUDE_SCREENS)} screen, in that state, with "
+        "the built-in Claude patterns; the watchers are started as run-agent starts them, measured over "
+        f"{seconds:.0f} s after 6 s of start-up (CPU: /proc/<pid>/stat user+system, with the tmux clients they "
+        "ran; memory: /proc/<pid>/smaps_rollup). Goal at 50 agents: under 20 MB and under 1 % of a core in total: "
+        + ("met." if goal_met else "NOT met."),
+    )
+    if not goal_met:
+        report.findings.append("resident: the goal (under 20 MB, under 1 % of a core at 50 agents) is not met")
+
+
+# ---------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1119,6 +1244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_scale(sandbox, report, args.quick)
         if "usage" in wanted:
             bench_usage(sandbox, report, args.quick)
+        if "resident" in wanted:
+            bench_resident(sandbox, report, args.quick)
     finally:
         sandbox.close()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

@@ -318,6 +318,8 @@ class ServerPanes:
     def __init__(self, socket: str, server_pid: str) -> None:
         self.argv = [shutil.which("tmux") or "tmux", "-u", "-S", socket]
         self.server_pid = server_pid
+        #: Compiled patterns by their JSON text.
+        self.compiled: dict[str, dict[str, list[re.Pattern[str]]]] = {}
 
     def _call(self, args: list[str]) -> tuple[int, bytes]:
         try:
@@ -341,14 +343,31 @@ class ServerPanes:
             return None
         return [(pane, pane_pid, state, hooks) for _, pane, pane_pid, state, hooks in records if hooks]
 
-    def patterns(self, pane: str) -> dict[str, list[re.Pattern[str]]]:
-        """The screen patterns ``run-agent`` put on ``pane``."""
-        _, out = self._call(["show-options", "-pqv", "-t", pane, SCREEN_OPTION])
+    def patterns(self, panes: list[str]) -> dict[str, dict[str, list[re.Pattern[str]]]]:
+        """The screen patterns ``run-agent`` put on each of ``panes``, read in one tmux call.
+
+        Agents of one kind share one compiled set.
+        """
+        from agents_tmux.tmuxtext import counted_format, parse_counted
+
+        args: list[str] = []
+        for pane in panes:
+            args += ["display-message", "-p", "-t", pane, counted_format(["pane_id", SCREEN_OPTION]), ";"]
+        _, out = self._call(args[:-1])
         try:
-            raw = json.loads(out.decode("utf-8", "replace") or "{}")
+            records = parse_counted(out, 2)
         except ValueError:
-            raw = {}
-        return compile_patterns(raw if isinstance(raw, dict) else {})
+            records = []
+        found = {}
+        for pane, text in records:
+            if text not in self.compiled:
+                try:
+                    raw = json.loads(text or "{}")
+                except ValueError:
+                    raw = {}
+                self.compiled[text] = compile_patterns(raw if isinstance(raw, dict) else {})
+            found[pane] = self.compiled[text]
+        return found
 
     def screens(self, panes: list[str]) -> dict[str, tuple[str, str]]:
         """``(state, screen)`` of each of ``panes`` in one tmux call; a pane that went is left out.
@@ -362,12 +381,13 @@ class ServerPanes:
             args += ["display-message", "-p", "-t", pane, f"{marker} {pane} #{{@agent_state}}", ";", "capture-pane", "-p", "-t", pane, ";"]
         _, out = self._call(args[:-1])
         found: dict[str, tuple[str, str]] = {}
-        sections = out.decode("utf-8", "replace").split(marker + " ")
-        for section in sections[1:]:
+        # Split on words, not single spaces: after a capture-pane in the same
+        # call, tmux 3.3 pads the next display-message's output with spaces.
+        for section in out.decode("utf-8", "replace").split(marker)[1:]:
             head, _, screen = section.partition("\n")
-            pane, _, state = head.partition(" ")
-            if pane in panes:
-                found[pane] = (state, screen)
+            words = head.split()
+            if words and words[0] in panes:
+                found[words[0]] = (words[1] if len(words) > 1 else "", screen)
         return found
 
     def set_state(self, pane: str, previous: str, state: str) -> None:
@@ -387,10 +407,12 @@ def serve(server: ServerPanes, wake: int) -> None:
             return
         now = time.monotonic()
         current: dict[str, Watched] = {}
+        new = [pane for pane, pane_pid, _, _ in listing if pane not in watched or watched[pane].pane_pid != pane_pid]
+        patterns = server.patterns(new) if new else {}
         for pane, pane_pid, state, hooks in listing:
             entry = watched.get(pane)
             if entry is None or entry.pane_pid != pane_pid:
-                entry = Watched(pane, pane_pid, Tracker(server.patterns(pane), hooks != "none"))
+                entry = Watched(pane, pane_pid, Tracker(patterns.get(pane, {}), hooks != "none"))
             if state != entry.listed_state:
                 entry.listed_state = state
                 entry.due = now  # a hook moved it: look at once, and restart its clock
