@@ -11,19 +11,32 @@ fake API answered.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Repo, Tmux, first_pane, pane_of
 
-from tests.support.claude_rig import ClaudeRig, needs_claude, prepare_rig, trusted_folders
+from agents_tmux.config import DEFAULTS_FILE
+from agents_tmux.usage import context_window
+
+from tests.support.claude_rig import (  # noqa: F401 (claude_build: a fixture)
+    ClaudeBuild,
+    ClaudeRig,
+    claude_build,
+    needs_claude,
+    prepare_rig,
+    trusted_folders,
+)
 from tests.support.fake_api import FakeAnthropic, Reply, ToolUse
 
 pytestmark = needs_claude
 
 SLOW = 40.0
-#: Opus prices of the default [prices] table (claude-opus-4*), USD per million tokens.
+#: The built-in [prices] table (a user's own config does not reach the test).
+DEFAULT_PRICES = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))["prices"]
+#: Opus prices of the default [prices] table (claude-opus-4*, and claude-opus* for newer ones), USD per million tokens.
 OPUS = (5.0, 25.0, 6.25, 0.5)
 
 
@@ -35,9 +48,10 @@ def known_usage(n: int, body: dict[str, Any]) -> dict[str, int]:
 
 
 @pytest.fixture
-def rig(tmux: Tmux, repo: Repo) -> Any:
+def rig(tmux: Tmux, repo: Repo, claude_build: ClaudeBuild) -> Any:
+    """Each installed Claude Code in turn (the pinned one and the newest)."""
     with FakeAnthropic(default="OK.", usage=known_usage) as api:
-        yield prepare_rig(tmux, api, trusted_folders(repo))
+        yield prepare_rig(tmux, api, trusted_folders(repo), claude_build)
 
 
 def transcript_sums(path: Path) -> tuple[list[int], str, int]:
@@ -85,12 +99,13 @@ def check_figures(rig: ClaudeRig, pane: str, name: str, transcript: Path, replie
     assert tmux.option(pane, "@agent_cost") == f"{cost:.4f}"
     assert tmux.option(pane, "@agent_model") == model
     assert int(tmux.option(pane, "@agent_context_tokens")) == context
-    assert tmux.option(pane, "@agent_context_pct") == str(round(context * 100 / 1_000_000))
+    window = context_window(model, DEFAULT_PRICES)  # the default [prices] row's context_window
+    assert tmux.option(pane, "@agent_context_pct") == str(round(context * 100 / window))
 
     listed = json.loads(tmux.agents("list", "--json").stdout)
     mine = next(a for a in listed if a["name"] == name)
     assert (mine["tokens_in"], mine["tokens_out"], mine["tokens_cache_write"], mine["tokens_cache_read"]) == tuple(sums)
-    assert mine["cost"] == pytest.approx(cost, abs=1e-4) and mine["context_pct"] == round(context * 100 / 1_000_000)
+    assert mine["cost"] == pytest.approx(cost, abs=1e-4) and mine["context_pct"] == round(context * 100 / window)
     table = tmux.agents("list").stdout
     assert "TOKENS" in table and f"${cost:.2f}" in table
 
