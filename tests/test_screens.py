@@ -14,7 +14,7 @@ from agents_tmux import config, watch
 from tests.support.screens import recorded
 
 #: The state each recorded screen shows, where its name is not that state.
-EXPECTED = {"denied": "idle", "interrupted": "idle", "answered": "idle"}
+EXPECTED = {"denied": "idle", "interrupted": "idle", "answered": "idle", "running": "working"}
 
 KINDS = config.load(None, builtin_only=True).agents
 SCREENS = recorded()
@@ -30,5 +30,5 @@ def test_every_program_was_recorded_in_each_state() -> None:
     seen: dict[str, set[str]] = {}
     for program, name, _ in SCREENS:
         seen.setdefault(program, set()).add(EXPECTED.get(name, name))
-    for program in ("codex", "gemini"):
+    for program in ("codex", "gemini", "aider"):
         assert {"working", "waiting", "idle"} <= seen.get(program, set()), program

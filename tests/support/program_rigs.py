@@ -311,4 +311,5 @@ def prepare_aider(tmux: Any, api: Any, repo: Any, binary: str | None = None) -> 
         "OPENAI_API_KEY": "sk-fake-agents-tmux",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     })
-    return ProgramRig(tmux=tmux, api=api, kind="aider", binary=binary, home=home, repo=repo)
+    return ProgramRig(tmux=tmux, api=api, kind="aider", binary=binary, home=home, repo=repo,
+                      ready="diff>", busy="Waiting for")
