@@ -29,6 +29,8 @@ Sections (see issue 7):
 6. usage: reading a transcript at the end of a turn.
 7. resident: memory and CPU of the screen watcher(s) at 10 and 50 idle and
    working agents, one per server against one per agent.
+8. claude: the real Claude Code (pinned and newest), event on screen until the
+   status line shows its state, against a 1 s polling detector (claude_latency.py).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ STANDIN = ROOT / "tests" / "standin" / "claude"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATES = ("starting", "working", "waiting", "idle", "exited")
-SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident")
+SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident", "claude")
 
 
 def note(text: str) -> None:
@@ -1246,6 +1248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_usage(sandbox, report, args.quick)
         if "resident" in wanted:
             bench_resident(sandbox, report, args.quick)
+        if "claude" in wanted:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from claude_latency import bench_claude  # the real Claude Code (tests/bench/claude_latency.py)
+
+            bench_claude(sandbox, report, args.quick)
     finally:
         sandbox.close()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
