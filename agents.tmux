@@ -46,14 +46,13 @@ bind_plugin_key() {
 }
 
 bind_keys() {
-	local cli prompt
+	local cli
 	cli="$(tmux_shell_word "$AGENTS_CLI")"
-	prompt="$(get_tmux_option "$prompt_option" "$prompt_default")"
 	# The typed task goes into a tmux buffer (%%% escapes it for the double
 	# quotes) and the CLI reads it from there: it never reaches a shell.
+	# scripts/ask-task checks the pane's folder is a repository before it asks.
 	bind_plugin_key "$spawn_key_option" "$spawn_key_default" \
-		command-prompt -p "$prompt" \
-		"set-buffer -b agents-task -- \"%%%\" ; run-shell -b \"$cli spawn --from-key --pane '#{pane_id}' --client '#{client_name}'\""
+		run-shell -b "$(tmux_shell_word "$CURRENT_DIR/scripts/ask-task") '#{pane_id}' '#{client_name}'"
 	bind_plugin_key "$jump_key_option" "$jump_key_default" \
 		run-shell -b "$cli jump --from-key --client '#{client_name}'"
 	bind_plugin_key "$menu_key_option" "$menu_key_default" \

@@ -7,10 +7,16 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import PREFIX, Repo, Tmux, agent_panes, agent_start, wait_for
+from conftest import PREFIX, Repo, Tmux, agent_panes, agent_start, expect_text, wait_for
 
 
 def press_spawn_key(child: pexpect.spawn, task: str) -> None:
+    # What an earlier prompt drew must not pass for this one (it opens after a repository check).
+    try:
+        while child.read_nonblocking(65536, timeout=0.3):
+            pass
+    except pexpect.TIMEOUT:
+        pass
     child.send(PREFIX)
     child.send("A")
     child.expect("task:")
@@ -77,3 +83,26 @@ def test_cap_asks_before_spawning_one_more(tmux: Tmux, repo: Repo, client: pexpe
     client.send("y")
     wait_for(lambda: len(agent_panes(tmux)) == 2, message="the second agent after confirming")
     assert "second" in agent_panes(tmux)
+
+
+def test_prefix_A_outside_a_repository_says_so_before_asking(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    tmux.run("new-window", "-c", str(elsewhere))
+    wait_for(lambda: tmux.display("#{pane_current_path}") == str(elsewhere), message="the new window to be current")
+    client.send(PREFIX)
+    client.send("A")
+    expect_text(client, "is not in a git repository")
+    # Said before any prompt opened (before, the prompt came first and the typed task was lost).
+    assert agent_panes(tmux) == {}
+    assert tmux.run("show-buffer", "-b", "agents-task", check=False) == ""
+
+
+def test_prefix_A_keeps_a_trailing_semicolon(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # From pane %1: the prompt's template must not read the pane id as its first answer.
+    origin = tmux.run("split-window", "-P", "-F", "#{pane_id}", "-c", str(repo.path)).strip()
+    assert origin == "%1"
+    press_spawn_key(client, "Fix it;")
+    panes = wait_for(lambda: agent_panes(tmux), message="the agent pane")
+    assert tmux.option(panes["fix-it"], "@agent_task") == "Fix it;"
+    assert tmux.display("#{window_id}", panes["fix-it"]) == tmux.display("#{window_id}", origin)

@@ -141,4 +141,4 @@ def test_restore_with_no_server_starts_one_as_up_does(terminal: Terminal, repo: 
     assert "restored survive-a-reboot" in out.stdout
     assert _agent_rows(terminal, "-L", "agents") == ["project survive-a-reboot"]
     # Started as `up -d` starts it: conf and plugin loaded.
-    assert "spawn --from-key" in terminal.tmux("-L", "agents", "list-keys", "-T", "prefix")
+    assert "scripts/ask-task" in terminal.tmux("-L", "agents", "list-keys", "-T", "prefix")

@@ -69,7 +69,7 @@ def snapshot(tmux: Tmux) -> dict[str, str]:
 
 
 def count_plugin_pieces(tmux: Tmux) -> dict[str, int]:
-    spawn = "spawn --from-key"
+    spawn = "scripts/ask-task"
     return {
         "spawn bindings": tmux.run("list-keys").count(spawn),
         "pane-died hooks": tmux.run("show-hooks", "-gw").count("pane-died[4210]"),
@@ -175,7 +175,7 @@ def test_running_the_plugin_five_times_leaves_one_of_each(tmux: Tmux) -> None:
 
 
 def spawn_keys(tmux: Tmux) -> list[str]:
-    return [line.split()[3] for line in tmux.run("list-keys", "-T", "prefix").splitlines() if "spawn --from-key" in line]
+    return [line.split()[3] for line in tmux.run("list-keys", "-T", "prefix").splitlines() if "scripts/ask-task" in line]
 
 
 def test_changing_the_key_and_reloading_moves_the_binding(conf_tmux: Tmux, tmp_path: Path) -> None:

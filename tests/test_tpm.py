@@ -100,7 +100,7 @@ def tpm_server(test_env: dict[str, str], repo: Repo, plugin_source: Path) -> Ite
 def assert_plugin_loaded(server: TpmServer, installed: Path) -> None:
     cli = str(installed / "scripts" / "agents")
     spawn_key = server.run("list-keys", "-T", "prefix", "A")
-    assert f"{cli} spawn --from-key" in spawn_key, spawn_key
+    assert f"{installed / 'scripts' / 'ask-task'}" in spawn_key, spawn_key
     assert server.run("show-options", "-gv", "@agents-cli").strip() == cli
     right = server.run("show-options", "-gv", "status-right")
     assert right.count(WAITING_ENTRY) == 1, right

@@ -65,7 +65,7 @@ def test_up_detached_starts_one_session_with_conf_and_plugin(up_server: UpServer
     # The conf's options, and the plugin: its key, its status segment (the placeholder replaced).
     assert up_server.run("show-options", "-gv", "history-limit").strip() == "50000"
     assert up_server.run("show-options", "-sv", "escape-time").strip() == "10"
-    assert "spawn --from-key" in up_server.run("list-keys", "-T", "prefix", "A")
+    assert "scripts/ask-task" in up_server.run("list-keys", "-T", "prefix", "A")
     right = up_server.run("show-options", "-gv", "status-right")
     assert right.count(WAITING_ENTRY) == 1 and "#{agents_status}" not in right, right
     # No config error was shown in the first pane.

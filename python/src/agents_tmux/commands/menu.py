@@ -40,8 +40,8 @@ AGENT_KEYS = "1234567890"
 NAME_WIDTH = 24
 BRANCH_WIDTH = 32
 #: Rows a menu needs besides the agents: its border (2), a separator and the
-#: bottom entries (at most 6 here), plus the status line.
-FIXED_ROWS = 10
+#: bottom entries (at most 7 here), plus the status line.
+FIXED_ROWS = 11
 MAX_AGENT_ROWS = 30
 
 
@@ -54,7 +54,8 @@ class Item:
     command: str = ""
 
     def args(self) -> list[str]:
-        return [self.label, self.key, self.command]
+        """The item's arguments to display-menu: a separator is one empty argument, not three."""
+        return [self.label, self.key, self.command] if self.label else [""]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,12 +92,31 @@ def menu_text(text: str) -> str:
     return no_formats(text)
 
 
+def fit_name(name: str, role: str, width: int) -> str:
+    """``name`` in ``width`` columns, a team member's role kept whole at its end.
+
+    Team members are named ``<task>-<role>``: cutting the end would make the
+    planner, coder and reviewer of one task look alike, so the task is cut.
+
+    >>> fit_name("fix-the-login-redirect-planner", "planner", 20) + "|"
+    'fix-the-log…-planner|'
+    >>> fit_name("fix-the-login-redirect", "", 12) + "|", fit_name("short-coder", "coder", 20) + "|"
+    ('fix-the-log…|', 'short-coder         |')
+    """
+    suffix = f"-{role}" if role and name.endswith(f"-{role}") and name != f"-{role}" else ""
+    if display_width(name) <= width or not suffix or display_width(suffix) + 2 > width:
+        return fit(name, width)
+    stem = fit(name[: -len(suffix)], width - display_width(suffix)).rstrip()
+    return fit(stem + suffix, width)
+
+
 def agent_label(agent: Agent, icons: dict[str, str], name_width: int, branch_width: int) -> str:
     """``⏳ fix-login  agent/fix-login  3m  32.5k $0.42``, columns aligned (usage once a turn ended)."""
     from agents_tmux.commands.list import format_duration, usage_cells
 
     icon = icons.get(agent.state, "?")
-    label = f"{fit(icon, 2)} {fit(agent.name, name_width)}  {fit(agent.branch or '-', branch_width)}  {fit(format_duration(agent.seconds_in_state), 4)}"
+    name = fit_name(agent.name, agent.role, name_width)
+    label = f"{fit(icon, 2)} {name}  {fit(agent.branch or '-', branch_width)}  {fit(format_duration(agent.seconds_in_state), 4)}"
     tokens, cost, _ = usage_cells(agent)
     if tokens != "-":
         label += f"  {tokens} {cost if cost != '-' else ''}".rstrip()
@@ -145,18 +165,23 @@ def focus_command(pane: str) -> str:
     return " ".join(focus_commands(pane, None))
 
 
-def spawn_command(cli: list[str], prompt: str) -> str:
-    """The spawn key's own command: a task prompt whose answer goes to ``agents spawn``.
+#: What the picker shows per line: an agent's name, state, role and branch (sessions and windows by name).
+_PICK_AGENT = "#{@agent_name}  #{@agent_state}#{?#{@agent_role},  role #{@agent_role},}  #{@agent_branch}"
+#: A window of one pane is shown as the window (its active pane's options are the agent's).
+PICK_FORMAT = f"#{{?pane_format,{_PICK_AGENT},#{{?window_format,#{{?#{{@agent_name}},{_PICK_AGENT},#{{window_name}}}},#{{session_name}}}}}}"
+#: tmux's own tree chooser, showing only the panes that carry an agent, with the chosen one's live screen below.
+PICK_COMMAND = "choose-tree -Z -f " + dq("#{@agent_name}") + " -F " + dq(PICK_FORMAT)
 
-    Exactly what ``agents.tmux`` binds to ``prefix + A``: the typed task goes
-    into a tmux buffer (``%%%`` escapes it) and never reaches a shell.
-    ``#{pane_id}`` and ``#{client_name}`` are expanded by run-shell, after the
-    prompt, so a pane id such as ``%1`` is never read as the prompt's ``%1``.
-    """
-    # run-shell expands formats: the command line's own '#' doubled.
-    run = no_formats(shell_line([*cli, "spawn", "--from-key"])) + " --pane '#{pane_id}' --client '#{client_name}'"
-    template = 'set-buffer -b agents-task -- "%%%" ; run-shell -b ' + dq(run)
-    return "command-prompt -p " + dq(prompt) + " " + dq(template)
+
+def ask_task_command(pane: str | None, client: str | None) -> str:
+    """The spawn key's own command (scripts/ask-task): check the pane's folder is a repository, then ask for the task."""
+    words = [str(paths.script("ask-task")), pane or "#{pane_id}", client or "#{client_name}"]
+    line = shell_line(words)
+    if pane is None or client is None:
+        # The formats stand for the menu's pane and client, expanded by run-shell.
+        line = no_formats(shell_line(words[:1])) + f" {shlex.quote(words[1])} {shlex.quote(words[2])}"
+        return "run-shell -b " + dq(line)
+    return run_shell_command(line)
 
 
 def run_shell_command(line: str) -> str:
@@ -214,6 +239,7 @@ def installed(command: str) -> bool:
 # the menus
 
 def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, str], prompt: str, client: str | None, pane: str | None, rows: int) -> list[Item]:
+    del prompt  # scripts/ask-task reads @agents-prompt itself
     cli = cli_words(args)
     items: list[Item] = []
     ordered = menu_order(agents)
@@ -229,15 +255,20 @@ def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, s
     if not ordered:
         items.append(Item("-no agents yet"))
     items.append(Item(""))
-    items.append(Item("Spawn agent…", "s", for_menu(spawn_command(cli, prompt))))
+    items.append(Item("Spawn agent…", "s", for_menu(ask_task_command(pane, client))))
     items.append(Item("List agents", "l", for_menu(popup_command(cli, ["list"], "agents list", page=False))))
     if installed("usage"):
         items.append(Item("Usage and cost", "u", for_menu(popup_command(cli, ["usage"], "agents usage", page=False))))
+    if ordered:
+        items.append(Item("Pick with live preview", "p", for_menu(PICK_COMMAND)))
     here = next((a for a in agents if a.pane_id == pane), None)
     if here is not None and action_items(here, args, client):
         submenu = shell_line([*cli, "menu", "--from-key", "--agent", here.name]
                              + (["--client", client] if client else []) + (["--pane", here.pane_id]))
-        items.append(Item(menu_text(f"Actions on {fit(here.name, NAME_WIDTH).rstrip()}…"), "x", for_menu(run_shell_command(submenu))))
+        # One ellipsis: the one a cut name already ends with stands for both.
+        shown_name = fit_name(here.name, here.role, NAME_WIDTH).rstrip()
+        items.append(Item(menu_text(f"Actions on {shown_name}" + ("" if shown_name.endswith("…") else "…")), "x",
+                          for_menu(run_shell_command(submenu))))
     if installed("restore"):
         items.append(Item("Restore agents", "R", for_menu(background_command(cli, ["restore"], "agents restore", client, pane))))
     if installed("team"):
