@@ -43,6 +43,8 @@ USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "c
 PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
 #: Width of a time bucket, in seconds: the resolution of ``--since`` and of the budgets.
 BUCKET = 300
+#: Seconds the transcript is watched after a turn's reading, for a reply written late.
+LATE_WRITES = 3.0
 #: Age after which five-minute buckets are merged into hourly ones (seconds).
 OLD_BUCKETS = 2 * 86400
 #: Context window of Claude models, and of the long-context variants (used when a reply's context exceeds the first).
@@ -922,11 +924,20 @@ def settle(path: str, quiet: float = 0.3, longest: float = 5.0) -> None:
         time.sleep(0.05)
 
 
+def _size(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return -1
+
+
 def main(argv: list[str] | None = None) -> None:
     """``<python> -c ... PROGRAM TMUX PANE TRANSCRIPT``: :func:`after_turn`, started detached by the hook.
 
     One reading at a time per transcript (a lock beside its tally), so a late
-    one never puts older figures over newer ones.
+    one never puts older figures over newer ones. A program may write the
+    turn's last reply a moment after its hook fired: the transcript is watched
+    for :data:`LATE_WRITES` seconds more and read again if it grew.
     """
     import fcntl
     import sys
@@ -938,13 +949,24 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from agents_tmux.hook import _run, _spawn_detached
 
-        settle(transcript)
         environ = dict(os.environ)
         lock_path = tally_file(transcript, usage_dir(environ)) + ".lock"
         os.makedirs(os.path.dirname(lock_path), exist_ok=True)
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            after_turn(program, _run, _spawn_detached, tmux, pane, transcript, environ)
+
+        def read() -> int:
+            settle(transcript)
+            with open(lock_path, "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                size = _size(transcript)
+                after_turn(program, _run, _spawn_detached, tmux, pane, transcript, environ)
+                return size
+
+        size = read()
+        deadline = time.monotonic() + LATE_WRITES
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            if _size(transcript) != size:
+                size = read()
     except Exception:  # noqa: BLE001, S110 - detached, with nobody to tell: figures are a convenience
         pass
 
