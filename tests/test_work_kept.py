@@ -31,8 +31,8 @@ def quiet(tmux: Tmux, repo: Repo) -> Repo:
     return repo
 
 
-def spawn(tmux: Tmux, task: str) -> tuple[str, Path]:
-    name = tmux.agents("spawn", task, "-d").stdout.strip()
+def spawn(tmux: Tmux, task: str, kind: str = "quiet") -> tuple[str, Path]:
+    name = tmux.agents("spawn", task, "-d", "--agent", kind).stdout.strip()
     return name, tmux.cwd.parent / "project.agents" / name  # type: ignore[union-attr]
 
 
@@ -253,24 +253,26 @@ def test_rm_takes_several_names_each_refused_or_removed_on_its_own(tmux: Tmux, q
 
 
 def test_rm_merged_removes_every_clean_agent_whose_branch_is_merged(tmux: Tmux, quiet: Repo) -> None:
-    merged, merged_wt = spawn(tmux, "merged one")
+    # Two kinds whose state is certain: one that finished (exited: its shell
+    # is left) and one that prints all the time (working).
+    with (quiet.path / ".agents.toml").open("a") as config:
+        config.write('[agents.finished]\ncommand = ["true"]\nprompt = "none"\n'
+                     '[agents.chatty]\ncommand = ["sh", "-c", "while :; do date +%N; sleep 0.3; done"]\nprompt = "none"\n')
+    chatty, chatty_wt = spawn(tmux, "still busy", "chatty")
+    commit_in(quiet, chatty_wt, "chatty.txt", "in main\n")
+    merged, merged_wt = spawn(tmux, "merged one", "finished")
     commit_in(quiet, merged_wt, "merged.txt", "in main\n")
-    holding, holding_wt = spawn(tmux, "merged with notes")
+    holding, holding_wt = spawn(tmux, "merged with notes", "finished")
     commit_in(quiet, holding_wt, "holding.txt", "in main\n")
     (holding_wt / "notes.log").write_text("mine\n")
-    unmerged, unmerged_wt = spawn(tmux, "not merged")
+    unmerged, unmerged_wt = spawn(tmux, "not merged", "finished")
     commit_in(quiet, unmerged_wt, "later.txt", "not yet\n")
-    fresh, fresh_wt = spawn(tmux, "nothing yet")  # no commit: equal to main, but nothing was merged
-    with (quiet.path / ".agents.toml").open("a") as config:
-        config.write('[agents.chatty]\ncommand = ["sh", "-c", "while :; do date +%N; sleep 0.3; done"]\nprompt = "none"\n')
-    chatty = tmux.agents("spawn", "still busy", "-d", "--agent", "chatty").stdout.strip()
-    commit_in(quiet, quiet.path.parent / "project.agents" / chatty, "chatty.txt", "in main\n")
+    fresh, fresh_wt = spawn(tmux, "nothing yet", "finished")  # no commit: equal to main, but nothing was merged
     for name in (merged, holding, chatty):
         quiet.git("merge", "-q", "--no-ff", "-m", f"merge {name}", f"agent/{name}")
-    # An agent in the middle of a turn is kept: these are done (their screens are still).
     panes = agent_panes(tmux)
-    for name in (merged, holding):
-        wait_for(lambda: tmux.option(panes[name], "@agent_state") == "idle", timeout=30, message=f"{name} to be idle")
+    for name, state in ((merged, "exited"), (holding, "exited"), (chatty, "working")):
+        wait_for(lambda: tmux.option(panes[name], "@agent_state") == state, timeout=30, message=f"{name} to be {state}")
 
     out = tmux.agents("rm", "--merged").stdout
     assert f"removed {merged}: " in out

@@ -156,7 +156,7 @@ def _busy(ref: AgentRef, my_socket: str) -> str:
     """Why --merged leaves an agent alone ("" when it may go): it is in the middle of something, or runs elsewhere."""
     from agents_tmux.restore import alive_elsewhere
 
-    if ref.live and ref.state in ("working", "waiting"):
+    if ref.live and ref.state in ("starting", "working", "waiting"):
         return f"it is {ref.state} (`agents rm {ref.name}` removes it anyway)"
     if not ref.live and alive_elsewhere(ref.entry, ref.repo, my_socket):
         return f"it runs in another tmux server ({ref.entry.get('socket')})"
