@@ -125,6 +125,14 @@ def test_subagents_models_buckets_and_damaged_lines(tmp_path: Path) -> None:
     assert tally.since(base) == {MODEL: [10, 1, 0, 0], "claude-haiku-4-5": [20, 2, 0, 0]}
 
 
+def test_what_is_not_a_regular_file_is_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path, tmp_path / "missing.jsonl", Path("/dev/zero")):
+        tally = Tally(str(path))
+        assert tally.update() is False and tally.models == {}
+
+
 def test_old_buckets_become_hourly(tmp_path: Path) -> None:
     transcript, state = tmp_path / "s.jsonl", tmp_path / "state"
     transcript.write_text(reply("msg_1", (1, 0, 0, 0), at="2026-11-01T04:01:00Z") + reply("msg_2", (2, 0, 0, 0), at="2026-11-01T04:17:00Z")

@@ -365,11 +365,14 @@ class Tally:
 
     def _update_file(self, path: str) -> bool:
         try:
-            fd = os.open(path, os.O_RDONLY)
+            # Non-blocking: a FIFO named as a transcript must not hang the reading.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             return False
         try:
             info = os.fstat(fd)
+            if info.st_mode & 0o170000 != 0o100000:
+                return False  # only regular files are transcripts (not a device, FIFO or folder)
             state = self.files.get(path)
             if state is not None and not self._same_file(fd, info, state):
                 # Truncated, rotated or replaced: everything read from it is void.
