@@ -62,6 +62,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+#: PATH as the user's shell gave it, before ``main`` put the plugin's ``.bin`` first.
+USER_PATH = os.environ.get("PATH", "")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="agents",
@@ -111,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # agent and every shell this command starts can run `agents`.
         from agents_tmux.paths import path_with_bin
 
-        os.environ["PATH"] = path_with_bin(os.environ.get("PATH", os.defpath))
+        global USER_PATH
+        USER_PATH = os.environ.get("PATH", os.defpath)
+        os.environ["PATH"] = path_with_bin(USER_PATH)
         _apply_chdir(args)
         _choose_server(args)
         from agents_tmux import repolock

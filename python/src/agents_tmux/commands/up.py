@@ -11,6 +11,7 @@ import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -78,6 +79,20 @@ def start_server_for(socket: Socket, repo: Path) -> tuple[Socket, str]:
     return socket, attach_hint(socket, name)
 
 
+def path_tip() -> str:
+    """A line saying how to put ``agents`` on the user's PATH, when it is not there ('' when it is).
+
+    The commands' own hints say ``agents ...``: with this line in the shell's
+    startup file they work when pasted outside tmux too.
+    """
+    from agents_tmux.cli import USER_PATH
+
+    found = shutil.which("agents", path=USER_PATH)
+    if found and Path(found).resolve() == paths.script("agents").resolve():
+        return ""
+    return f'tip: put `agents` on your PATH (in ~/.bashrc or ~/.profile): export PATH="{paths.bin_dir()}:$PATH"'
+
+
 def attach_hint(socket: Socket, session: str) -> str:
     """The command that attaches to ``session``, quoted to paste into a shell."""
     return " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), *literal_args(["attach", "-t", session])])
@@ -119,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     if args.detach or not os.isatty(0) or not os.isatty(1):
         state = "is running" if exists else "started"
         print(f"session {name} {state} in {folder}; attach with: {where}")
+        tip = path_tip()
+        if tip:
+            print(tip)
         return 0
     if os.environ.get("TMUX"):
         print(f"agents up: you are inside tmux already; attaching to {name} on its own server (detach with prefix + d)")
