@@ -94,3 +94,13 @@ def test_panes_of_the_up_server_have_agents_on_path(up_socket: str, repo: Repo, 
     # Set up as a login shell: the user's ~/.profile ran.
     _type_in(server, first, f'echo "profile:$FROM_PROFILE" >> {tmp_path}/seen')
     wait_for(lambda: "profile:yes" in _seen(tmp_path), message="the user's ~/.profile to have run")
+
+
+def test_team_members_have_agents_on_path(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    # The team prompts ask members to run `agents note`: each member finds it.
+    tmux.run("set-option", "-g", "@agents-command", str(_agent_program(tmp_path)))
+    tmux.agents("team", "--task", "Share notes")
+    members = len([line for line in tmux.run("list-panes", "-a", "-F", "#{@agent_role}").splitlines() if line])
+    assert members >= 2
+    wait_for(lambda: len(_seen(tmp_path)) == members, message="every member to note its PATH")
+    assert set(_seen(tmp_path)) == {f"agent:{BIN_AGENTS}"}
