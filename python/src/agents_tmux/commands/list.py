@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
         agents += parked_agents()
     if args.json:
-        print(json.dumps([json_facts(agent.as_dict()) for agent in agents], indent=2, ensure_ascii=False))
+        print(json.dumps([json_facts(agent.as_dict()) for agent in agents], indent=2))
         return 0
     unfinished = _unfinished_spawns(server, agents)
     if not agents:
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 #: Facts that are numbers (tmux hands every value over as text).
-NUMERIC_FACTS = ("state_since", "window_index", "pane_pid", "exit_status")
+NUMERIC_FACTS = ("state_since", "window_index", "pane_pid", "exit_status", "port")
 
 
 def json_facts(facts: dict[str, object]) -> dict[str, object]:
