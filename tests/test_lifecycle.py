@@ -387,7 +387,8 @@ def test_conflicting_merge_is_aborted_and_repository_unchanged(tmux: Tmux, quiet
     before = snapshot(quiet, quiet.path)
     proc = tmux.agents("merge", name, check=False)
     assert proc.returncode == 1
-    assert "conflicts in app.py" in proc.stderr and "aborted" in proc.stderr
+    assert "would conflict in app.py" in proc.stderr and "nothing was changed" in proc.stderr
+    assert "agents sync conflict" in proc.stderr
     assert snapshot(quiet, quiet.path) == before
     assert not (quiet.path / ".git" / "MERGE_HEAD").exists()
 

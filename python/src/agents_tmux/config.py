@@ -94,6 +94,8 @@ class Config:
     sync: str
     #: Seconds a command waits for another one working on the same repository (see ``repolock``).
     lock_timeout: int
+    #: How ``agents merge`` brings an agent's branch in: "merge", "squash", "rebase" or "ff-only".
+    merge: str
     agents: dict[str, AgentKind]
     #: The merged tables as read, for modules with their own sections (roles, layouts).
     raw: dict[str, Any]
@@ -343,6 +345,7 @@ _DEFAULTS_KEYS = {
     "ports": "str",
     "sync": "str",
     "lock_timeout": "int",
+    "merge": "str",
 }
 _AGENT_KEYS = {
     "command": "command",
@@ -384,6 +387,8 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
         parse_range(values["ports"])
     except ValueError as exc:
         raise check.fail("defaults.ports", str(exc)) from None
+    if values["merge"] not in ("merge", "squash", "rebase", "ff-only"):
+        raise check.fail("defaults.merge", f"expected merge, squash, rebase or ff-only, got {values['merge']!r}")
     if values["sync"] not in ("merge", "rebase"):
         raise check.fail("defaults.sync", f"expected merge or rebase, got {values['sync']!r}")
     if "{slug}" not in values["worktree_dir"]:

@@ -4,10 +4,14 @@ The main checkout must be on the target branch and clean: it is never
 switched or stashed behind your back, and a refusal says what to do. The
 agent's own uncommitted work is not merged silently either: commit it, or
 save it with `agents rm NAME --force`. The merge is a merge commit
-(--no-ff) naming the agent; on a conflict it is aborted and the repository
-is left exactly as it was. With --rm the agent is then removed as
-`agents rm NAME` would (refusing to lose anything; ignored files that are
-not disposable are checked before the merge, so it does not stop half way).
+(--no-ff) naming the agent, or --squash (one commit), --rebase (the agent's
+commits replayed onto the target in its worktree, then a fast-forward) or
+--ff-only; the default is defaults.merge in the config. A merge that would
+conflict changes nothing and offers `agents sync NAME` instead, which hands
+the conflict to the agent in its own worktree. With --rm the agent is
+then removed as `agents rm NAME` would (refusing to lose anything; ignored
+files that are not disposable are checked before the merge, so it does
+not stop half way).
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ HELP = "merge an agent's branch into its base (or --into BRANCH) in the main che
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
     parser.add_argument("--into", metavar="BRANCH", help="merge into BRANCH instead of the agent's base")
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--merge-commit", dest="how", action="store_const", const="merge", help="a merge commit (--no-ff)")
+    how.add_argument("--squash", dest="how", action="store_const", const="squash", help="the agent's changes as one new commit")
+    how.add_argument("--rebase", dest="how", action="store_const", const="rebase",
+                     help="rebase the agent's branch onto the target (in its worktree), then fast-forward")
+    how.add_argument("--ff-only", dest="how", action="store_const", const="ff-only", help="only a fast-forward")
     parser.add_argument("--rm", action="store_true",
                         help="then remove the agent (pane, worktree, merged branch), refusing as `agents rm` does")
     parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
@@ -44,8 +54,20 @@ def run(args: argparse.Namespace) -> int:
     ref = lifecycle.resolve(server, args.name, args.repo)
     # The checks and the merge are one step under the repository lock: no rm
     # or prune deletes the branch, and no other merge moves the target, between them.
-    with repolock.repo_lock(ref.repo):
-        return _merge(args, server, lifecycle.resolve(server, args.name, args.repo or str(ref.repo)))
+    try:
+        with repolock.repo_lock(ref.repo):
+            return _merge(args, server, lifecycle.resolve(server, args.name, args.repo or str(ref.repo)))
+    except _SyncInstead as offer:
+        # Outside the lock: the question may stay up a while, and the sync it runs takes the lock itself.
+        return _offer_sync(args, offer.ref, offer.how, offer.conflict)
+
+
+class _SyncInstead(Exception):
+    """The merge would conflict and changed nothing: offer ``agents sync`` once the lock is released."""
+
+    def __init__(self, ref: AgentRef, how: str, conflict: AgentsError) -> None:
+        super().__init__(str(conflict))
+        self.ref, self.how, self.conflict = ref, how, conflict
 
 
 def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef) -> int:
@@ -93,30 +115,18 @@ def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRe
         _say(args, f"nothing to merge: {ref.branch} is already in {target}")
         return _then_remove(args, server, ref)
 
-    count = gitops.git(root, "rev-list", "--count", f"HEAD..{branch_ref}").stdout.strip()
-    subject = f"Merge agent {ref.name} ({ref.branch}) into {target}"
-    body = f"Task: {ref.task}" if ref.task else ""
-    message_args = ["-m", subject] + (["-m", body] if body else [])
-    orig_head = gitops.git(root, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False).stdout.strip()
-    proc = gitops.git(
-        root, *lifecycle.identity_args(root), "merge", "--no-ff", "--no-edit", *message_args, branch_ref, check=False
-    )
-    if proc.returncode != 0:
-        conflicts = gitops.git(root, "diff", "--name-only", "--diff-filter=U").stdout.split()
-        if _merging(root):
-            gitops.git(root, "merge", "--abort", check=False)
-        # merge wrote ORIG_HEAD: put back what was there, so nothing at all changed.
-        if orig_head:
-            gitops.git(root, "update-ref", "--no-deref", "ORIG_HEAD", orig_head, check=False)
-        else:
-            gitops.git(root, "update-ref", "--no-deref", "-d", "ORIG_HEAD", check=False)
-        detail = f"conflicts in {lifecycle.sample(conflicts)}" if conflicts else _last_line(proc)
-        raise AgentsError(
-            f"merging {ref.branch} into {target} failed ({detail}); the merge was aborted and {root} is as it was. "
-            f"Resolve it in the agent's worktree (e.g. ask {ref.name} to merge {target} into its branch), then merge again"
-        )
-    commit = gitops.git(root, "rev-parse", "HEAD").stdout.strip()
-    _say(args, f"merged {ref.branch} ({count} commit{'s' if count != '1' else ''}) into {target} in {root}: commit {commit[:12]}")
+    from agents_tmux import config as config_mod
+    from agents_tmux import mergeways
+
+    how = args.how or config_mod.load(root).merge
+    try:
+        merged = mergeways.merge_into(ref, root, target, how)
+    except mergeways.WouldConflict as exc:
+        raise _SyncInstead(ref, how, exc) from None
+    plural = "s" if merged.count != 1 else ""
+    notes = "".join(f"; {note}" for note in merged.notes)
+    _say(args, f"merged {ref.branch} ({merged.count} commit{plural}) into {target} in {root} by {merged.how}: "
+               f"commit {merged.commit[:12]}{notes}")
     return _then_remove(args, server, ref)
 
 
@@ -135,6 +145,23 @@ def _then_remove(args: argparse.Namespace, server: libtmux.Server | None, ref: A
     if own_pane is not None:
         lifecycle.close_pane(server, own_pane)
     return 0
+
+
+def _offer_sync(args: argparse.Namespace, ref: AgentRef, how: str, exc: AgentsError) -> int:
+    """A merge that would conflict: nothing changed; offer ``agents sync`` (from a key: ask, and run it on "y")."""
+    sync = ["sync", ref.name, *(["--rebase"] if how == "rebase" else [])]
+    if args.from_key:
+        from agents_tmux import panes
+        from agents_tmux.keyflow import confirm_then_rerun
+
+        server = panes.connect(socket_of(args))
+        prompt = f"{exc}; nothing was changed. Sync {ref.name} so it resolves them in its worktree? (y/n)"
+        confirm_then_rerun(server, args, ["sync", "--from-key", *sync[1:]], prompt)
+        return 0
+    raise AgentsError(
+        f"{exc}; nothing was changed. Let {ref.name} settle it in its own worktree: `agents {' '.join(sync)}` "
+        "(the conflict goes to the agent), then merge again"
+    )
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
@@ -156,11 +183,6 @@ def _merging(root: Path) -> bool:
     from agents_tmux import gitops
 
     return gitops.git(root, "rev-parse", "-q", "--verify", "MERGE_HEAD", check=False).returncode == 0
-
-
-def _last_line(proc: object) -> str:
-    text = (getattr(proc, "stderr", "") or getattr(proc, "stdout", "") or "").strip().splitlines()
-    return text[-1].removeprefix("error: ").removeprefix("fatal: ") if text else "git merge failed"
 
 
 def _git_locks(root: Path) -> list[str]:
