@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux import config as config_mod
     from agents_tmux import context, lifecycle, panes, registry
     from agents_tmux import pullrequest as pr
-    from agents_tmux.spawn import repo_lock
+    from agents_tmux.repolock import repo_lock
 
     server = lifecycle.connect_if_running(socket_of(args))
     ref = lifecycle.resolve(server, args.name, args.repo)

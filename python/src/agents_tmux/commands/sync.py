@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import config as config_mod
     from agents_tmux import lifecycle
-    from agents_tmux.spawn import repo_lock
+    from agents_tmux.repolock import repo_lock
 
     server = lifecycle.connect_if_running(socket_of(args))
     ref = lifecycle.resolve(server, args.name, args.repo)

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import lifecycle, panes, registry
     from agents_tmux.parking import unpark
-    from agents_tmux.spawn import repo_lock
+    from agents_tmux.repolock import repo_lock
 
     if args.session is not None and not args.session.strip():
         raise AgentsError("--session is empty: name the tmux session to open the agent in")
