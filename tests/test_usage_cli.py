@@ -144,7 +144,7 @@ def test_spawn_key_asks_near_a_budget(tmux: Tmux, repo: Repo, client: pexpect.sp
     assert list(agent_panes(tmux)) == ["spend-more"]
 
 
-def test_crossing_a_budget_notifies_once(tmux: Tmux, repo: Repo, standin_agent: Path, tmp_path: Path) -> None:
+def test_crossing_a_budget_notifies_once(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
     budget_config(tmux.env, "[budget]\ntokens_5h = 1000\n")
     tmux.run("set-option", "-g", "status-right", "#{agents_usage}")
     tmux.load_plugin()
@@ -153,6 +153,7 @@ def test_crossing_a_budget_notifies_once(tmux: Tmux, repo: Repo, standin_agent: 
     name, pane, transcript = spawn_standin(tmux, "Spend it all")
     end_turn(tmux, pane, transcript, reply("msg_1", (920, 0, 0, 0), at=NOW))
     wait_for(lambda: tmux.display("#{@agents_budget_level}") == "near", timeout=20, message="the near level")
+    client.expect("agents: 92% of the 5-hour token budget \\(920 of 1.0k tokens\\)")  # on the attached client
     assert tmux.status_right().strip() == "✓ 1 920 ~$0.00 92% budget"
     # Near: said on the status line, no notification (the notify command only heard "done").
     assert "budget" not in wait_for(lambda: marker.exists() and marker.read_text(), timeout=20, message="done")
@@ -162,6 +163,7 @@ def test_crossing_a_budget_notifies_once(tmux: Tmux, repo: Repo, standin_agent: 
     wait_for(lambda: tmux.option(pane, "@agent_state") == "working", timeout=20, message="the second turn")
     end_turn(tmux, pane, transcript, reply("msg_2", (100, 0, 0, 0), at=NOW))
     wait_for(lambda: tmux.display("#{@agents_budget_level}") == "over", timeout=20, message="the over level")
+    client.expect("is spent")
     assert tmux.status_right().strip() == "✓ 1 1.0k ~$0.01 102% budget"
     spent = "agents: 102% of the 5-hour token budget (1.0k of 1.0k tokens) is spent"
     wait_for(lambda: spent in marker.read_text(), timeout=20, message="the user's notify command")
