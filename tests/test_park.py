@@ -70,3 +70,12 @@ def test_unpark_refuses_when_something_took_the_worktree_path(tmux: Tmux, quiet:
     assert (worktree / "mine.txt").read_text() == "someone else's\n"
     assert registry_entry(tmux, name)["status"] == "parked"
     assert name not in agent_panes(tmux)
+
+
+def test_unpark_refuses_when_the_branch_is_gone(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "Branch gone")
+    tmux.agents("park", name)
+    quiet.git("branch", "-D", f"agent/{name}")
+    proc = tmux.agents("unpark", name, check=False)
+    assert proc.returncode == 1 and "no longer exists" in proc.stderr
+    assert not worktree.exists() and registry_entry(tmux, name)["status"] == "parked"

@@ -62,3 +62,11 @@ def test_sync_refuses_with_uncommitted_work_and_leaves_a_conflict_in_the_worktre
     # Until it is finished, another sync is refused.
     again = tmux.agents("sync", name, check=False)
     assert again.returncode == 1 and "middle of a merge or rebase" in again.stderr
+
+
+def test_sync_refuses_an_agent_whose_base_is_no_branch(tmux: Tmux, quiet: Repo) -> None:
+    commit = quiet.git("rev-parse", "HEAD").strip()
+    name = tmux.agents("spawn", "From a commit", "-d", "--base", commit).stdout.strip()
+    proc = tmux.agents("sync", name, check=False)
+    assert proc.returncode == 1 and "no base branch on record" in proc.stderr and "--base BRANCH" in proc.stderr
+    assert "nothing to sync" in tmux.agents("sync", name, "--base", "main").stdout
