@@ -213,7 +213,8 @@ def _read_json(path: str) -> object:
 # Reading one transcript
 
 
-def _add(table: dict[str, Counts], model: str, counts: Counts, sign: int = 1) -> None:
+def add_counts(table: dict[str, Counts], model: str, counts: Counts, sign: int = 1) -> None:
+    """Add ``counts`` (times ``sign``) to ``table[model]``, creating the row when missing."""
     row = table.get(model)
     if row is None:
         row = table[model] = [0, 0, 0, 0]
@@ -325,7 +326,7 @@ class Tally:
         for key in [k for k in self.buckets if int(k) < cutoff and int(k) % 3600 and k not in pinned]:
             hour = self.buckets.setdefault(str(int(key) - int(key) % 3600), {})
             for model, counts in self.buckets.pop(key).items():
-                _add(hour, model, counts)
+                add_counts(hour, model, counts)
 
     def save(self, folder: str | None = None) -> str:
         self.compact(time.time())
@@ -559,15 +560,15 @@ class Tally:
                 if seen[0] == reply_id and seen[1] == path:
                     # The same reply, written again for its next content block: replace its counts.
                     _, _, old_model, old_bucket, old_counts = seen
-                    _add(self.models, str(old_model), old_counts, -1)  # type: ignore[arg-type]
-                    _add(self.buckets.setdefault(str(old_bucket), {}), str(old_model), old_counts, -1)  # type: ignore[arg-type]
+                    add_counts(self.models, str(old_model), old_counts, -1)  # type: ignore[arg-type]
+                    add_counts(self.buckets.setdefault(str(old_bucket), {}), str(old_model), old_counts, -1)  # type: ignore[arg-type]
                     del self.recent[i]
                     self.replies -= 1
                     break
             self.recent.append([reply_id, path, model, bucket, counts])
             del self.recent[:-RECENT_IDS]
-        _add(self.models, model, counts)
-        _add(self.buckets.setdefault(bucket, {}), model, counts)
+        add_counts(self.models, model, counts)
+        add_counts(self.buckets.setdefault(bucket, {}), model, counts)
         self.replies += 1
         self.last_at = max(self.last_at, at)
         if main:
@@ -604,7 +605,7 @@ class Tally:
         for bucket, row in self.buckets.items():
             if int(bucket) >= first:
                 for model, counts in row.items():
-                    _add(table, model, counts)
+                    add_counts(table, model, counts)
         return table
 
 
@@ -742,7 +743,7 @@ def budget_use(settings: dict[str, object], tallies: list[Tally], now: float) ->
         table: dict[str, Counts] = {}
         for tally in tallies:
             for model, counts in tally.since(start).items():
-                _add(table, model, counts)
+                add_counts(table, model, counts)
         tokens = sum(sum(c) for c in table.values())
         spent[label] = (tokens, cost_of(table, prices)[0])
     use = []

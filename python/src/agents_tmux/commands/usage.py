@@ -107,7 +107,7 @@ def summarise(tallies: list[Any], by: str, since: int | None, prices: dict[str, 
                 if not any(counts):
                     continue
                 table = tables.setdefault(group_key(by, tally, bucket, model), {})
-                usage._add(table, model, counts)
+                usage.add_counts(table, model, counts)
 
     def figures(table: dict[str, list[int]]) -> dict[str, Any]:
         total = [sum(c[i] for c in table.values()) for i in range(4)]
@@ -121,7 +121,7 @@ def summarise(tallies: list[Any], by: str, since: int | None, prices: dict[str, 
     everything: dict[str, list[int]] = {}
     for table in tables.values():
         for model, counts in table.items():
-            usage._add(everything, model, counts)
+            usage.add_counts(everything, model, counts)
     return rows, figures(everything)
 
 
