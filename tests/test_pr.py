@@ -96,6 +96,14 @@ def test_pr_pushes_the_branch_opens_it_with_gh_and_records_the_url(tmux: Tmux, q
     assert URL in out and not Path(gh["GH_ARGV"]).exists()
     assert f"{newer} commit\trefs/heads/agent/{name}" in remote_refs(remote, quiet.env)
 
+    # An agent started from a commit has no base branch: gh picks the remote's default branch.
+    sha = quiet.git("rev-parse", "main").strip()
+    from_commit = tmux.agents("spawn", "From a commit", "-d", "--base", sha).stdout.strip()
+    commit_in(quiet, quiet.path.parent / "project.agents" / from_commit, "c.txt", "c\n", "C")
+    tmux.agents("pr", from_commit, env=gh)
+    argv = recorded_argv(gh)
+    assert "--base" not in argv and argv[argv.index("--head") + 1] == f"agent/{from_commit}"
+
 
 def test_pr_without_gh_pushes_to_the_base_upstream_and_prints_a_runnable_gh_line(
     tmux: Tmux, quiet: Repo, gh: dict[str, str], tmp_path: Path

@@ -12,6 +12,7 @@ branch has no commits its base lacks, or when there is no remote. Without
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
@@ -43,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.base is not None and (not args.base.strip() or args.base.startswith("-")):
         raise AgentsError("--base is empty or starts with '-': name the branch the pull request is for")
     base = args.base or ref.base
-    if base and not _is_branch_name(ref.repo, base):
-        base = ""  # a base recorded as a commit: gh then picks the remote's default branch
+    if not args.base and base and not _local_branch(ref.repo, base):
+        base = ""  # a base recorded as a commit (spawn --base SHA): gh then picks the remote's default branch
 
     # Decide and push under the repository lock: rm or merge cannot change the branch in between.
     with repo_lock(ref.repo):
@@ -94,14 +95,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _is_branch_name(repo: object, name: str) -> bool:
+def _local_branch(repo: Path, name: str) -> bool:
     from agents_tmux import gitops
 
-    return gitops.git(repo, "check-ref-format", "--branch", name, check=False).returncode == 0 and not _is_commit_id(name)  # type: ignore[arg-type]
-
-
-def _is_commit_id(name: str) -> bool:
-    return len(name) >= 7 and all(ch in "0123456789abcdef" for ch in name)
+    return gitops.git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode == 0
 
 
 def _say(args: argparse.Namespace, message: str) -> None:
