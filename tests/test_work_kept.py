@@ -293,6 +293,15 @@ def test_merge_rm_merges_then_removes_and_refuses_before_merging_what_rm_would_r
     assert (quiet.path / "done.txt").read_text() == "done\n"
     assert not done_wt.exists() and f"agent/{done}" not in quiet.branches()
 
+    # A squash keeps the branch (its commits are not in main): --rm removes the agent and keeps it.
+    squashed, squashed_wt = spawn(tmux, "squashed work")
+    commit_in(quiet, squashed_wt, "squashed.txt", "squashed\n")
+    tip = quiet.git("rev-parse", "HEAD", cwd=squashed_wt).strip()
+    out = tmux.agents("merge", squashed, "--squash", "--rm").stdout.splitlines()
+    assert out[1].startswith(f"removed {squashed}: ") and f"branch agent/{squashed}, commit {tip[:12]}" in out[1], out
+    assert not squashed_wt.exists() and quiet.git("rev-parse", f"agent/{squashed}").strip() == tip
+    assert (quiet.path / "squashed.txt").read_text() == "squashed\n"
+
     kept, kept_wt = spawn(tmux, "with notes")
     commit_in(quiet, kept_wt, "kept.txt", "kept\n")
     (kept_wt / "notes.log").write_text("mine\n")

@@ -127,18 +127,25 @@ def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRe
     notes = "".join(f"; {note}" for note in merged.notes)
     _say(args, f"merged {ref.branch} ({merged.count} commit{plural}) into {target} in {root} by {merged.how}: "
                f"commit {merged.commit[:12]}{notes}")
-    return _then_remove(args, server, ref)
+    return _then_remove(args, server, ref, squashed=how == "squash")
 
 
-def _then_remove(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef) -> int:
-    """With --rm, remove the agent now that its branch is merged; a refusal says the merge itself is done."""
+def _then_remove(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef, squashed: bool = False) -> int:
+    """With --rm, remove the agent now that its branch is merged; a refusal says the merge itself is done.
+
+    A squash leaves the branch's own commits out of the target by design, so
+    plain rm would refuse them as unmerged: after a squash the removal saves
+    as ``rm --force`` does, which keeps that branch (never deleted while it
+    holds commits no other branch has) and commits anything written since the
+    checks above found the worktree clean.
+    """
     if not args.rm:
         return 0
     from agents_tmux import lifecycle
     from agents_tmux.commands.rm import remove
 
     try:
-        line, own_pane = remove(server, ref, force=False, keep_worktree=False)
+        line, own_pane = remove(server, ref, force=squashed, keep_worktree=False)
     except AgentsError as exc:
         raise AgentsError(f"the merge is done, but {ref.name} was not removed: {exc}") from None
     _say(args, line)
