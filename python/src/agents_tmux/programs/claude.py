@@ -56,7 +56,8 @@ EVENT_STATES = {
 }
 #: Notification types that mean "a person must answer before Claude goes on".
 WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
-#: SessionEnd reasons after which the same Claude goes on with a new session.
+#: SessionEnd reasons after which the same Claude goes on with a new session
+#: (2.1.332 knows clear, resume, logout, prompt_input_exit and other).
 CONTINUING_REASONS = ("clear", "resume")
 
 #: What the screen shows in each state (the watcher's fallback; CLAUDE-NOTES.md).
