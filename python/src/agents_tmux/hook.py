@@ -101,8 +101,16 @@ def notify(tmux: str, pane: str, name: str, state: str, clients: list[str], comm
         _spawn_detached(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])
 
 
-def wake_watcher() -> None:
-    """Poke the pane's screen watcher, if one listens, so it re-reads the state."""
+#: States in which an agent with hooks still needs its screen read (see watch.POLL).
+SCREEN_STATES = ("starting", "working", "waiting")
+
+
+def wake_watcher(state: str | None = None) -> None:
+    """Poke the server's screen watcher so it re-reads the states; start it if none runs and ``state`` needs it.
+
+    The watcher leaves while every agent is idle (hooks tell everything
+    then); the event that makes an agent need its screen again brings it back.
+    """
     path = os.environ.get("AGENTS_TMUX_WAKE")
     if not path:
         return
@@ -110,8 +118,13 @@ def wake_watcher() -> None:
         # O_NOFOLLOW and the check below: a symlink or a regular file put in the
         # FIFO's place is never written through.
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return  # no watcher is reading: nothing to wake
+    except OSError as exc:
+        # ENOENT / ENXIO: no watcher is reading.
+        if state in SCREEN_STATES and exc.errno in (2, 6):
+            folder = os.path.dirname(path)
+            watcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watch.py")
+            _spawn_detached([sys.executable, "-I", "-S", watcher, "--server", folder])
+        return
     try:
         info = os.fstat(fd)
         if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.getuid():
@@ -305,7 +318,7 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
         return
     if program.starts_session(payload):
         remember_session(tmux, pane, session)
-    wake_watcher()
+    wake_watcher(state)
     if event in ("Stop", "StopFailure", "AfterAgent"):
         record_usage(program.name, tmux, pane, payload, environ)
     lines = out.splitlines()

@@ -3,8 +3,10 @@
 One watcher serves a whole tmux server (``watch.py --server FOLDER``): each
 agent's ``run-agent`` wrapper marks its pane (``@agent_watch``,
 ``@agent_screen``) and starts the watcher, which exits at once when the
-server already has one, and exits by itself once no pane is marked (or the
-server is gone). It is the only state source for agents without hooks
+server already has one, and exits by itself once no marked pane needs its
+screen read (or the server is gone): while every agent with hooks is idle no
+watcher runs at all, and the hook event that makes one need its screen again
+(a new prompt) starts it. It is the only state source for agents without hooks
 (Aider, custom commands...), polling their screens once a second. For
 programs whose hooks are exact (Claude Code) it only fills the gaps hooks
 leave, and sleeps otherwise:
@@ -183,6 +185,15 @@ class Tracker:
         return POLL.get((self.has_hooks, current or "starting"))
 
 
+def needs_screen(hooks: str, state: str) -> bool:
+    """True when an agent (hook kind ``hooks``) in ``state`` needs its screen read.
+
+    Agents without hooks always do; with hooks, only while the hooks could
+    miss something (not idle, error or exited).
+    """
+    return POLL.get((hooks != "none", state or "starting")) is not None
+
+
 class Pane:
     """The watched pane, read and written with one tmux call each."""
 
@@ -288,8 +299,11 @@ def drain(wake: int) -> None:
 #: the kind's hook kind (``none`` without hooks) and its screen patterns (JSON).
 WATCH_OPTION = "@agent_watch"
 SCREEN_OPTION = "@agent_screen"
-#: Keep serving this long after the last watched pane went (an agent being restarted).
+#: Keep serving this long after the last pane that needs its screen read went
+#: or went idle (an agent being restarted, a hook about to fire).
 LINGER_SECONDS = 5.0
+#: How long a newly started watcher tries for the lock (one may be on its way out).
+LOCK_WAIT_SECONDS = 1.0
 #: Shortest sleep between rounds: a burst of hook pokes costs one round.
 MIN_SLEEP = 0.05
 #: Panes due within this many seconds are read in the same round (one tmux call for all).
@@ -327,6 +341,10 @@ class ServerPanes:
         except (OSError, subprocess.SubprocessError):
             return -1, b""
         return proc.returncode, proc.stdout
+
+    def needed(self) -> bool:
+        """True when some marked pane needs its screen read now."""
+        return any(needs_screen(hooks, state) for _, _, state, hooks in self.listing() or [])
 
     def listing(self) -> list[tuple[str, str, str, str]] | None:
         """(pane, pane pid, state, hook kind) of every watched pane; None when the server is gone or replaced."""
@@ -398,7 +416,11 @@ class ServerPanes:
 
 
 def serve(server: ServerPanes, wake: int) -> None:
-    """Follow every watched pane of ``server`` until none is left (for a while) or the server goes."""
+    """Follow every watched pane of ``server`` until none needs its screen (for a while) or the server goes.
+
+    While every agent is idle with hooks, no watcher is needed: the hook
+    handler starts one again when an agent needs its screen read.
+    """
     watched: dict[str, Watched] = {}
     alone_since: float | None = None
     while True:
@@ -418,7 +440,8 @@ def serve(server: ServerPanes, wake: int) -> None:
                 entry.due = now  # a hook moved it: look at once, and restart its clock
             current[pane] = entry
         watched = current
-        if not watched:
+        if not any(needs_screen("claude" if entry.tracker.has_hooks else "none", entry.listed_state or "")
+                   for entry in watched.values()):
             alone_since = alone_since if alone_since is not None else now
             if now - alone_since >= LINGER_SECONDS:
                 return
@@ -439,7 +462,10 @@ def serve(server: ServerPanes, wake: int) -> None:
                     state = entry.listed_state = new
                 poll = entry.tracker.poll(state)
                 entry.due = now + (poll if poll is not None else IDLE_CHECK_SECONDS)
-        timeout = min((entry.due for entry in watched.values()), default=now + LINGER_SECONDS) - time.monotonic()
+        wake_at = min((entry.due for entry in watched.values()), default=now + LINGER_SECONDS)
+        if alone_since is not None:
+            wake_at = min(wake_at, alone_since + LINGER_SECONDS)
+        timeout = wake_at - time.monotonic()
         if wait_for_wake(wake, min(max(timeout, MIN_SLEEP), IDLE_CHECK_SECONDS)):
             drain(wake)
 
@@ -486,12 +512,20 @@ def server_main(folder: str, tmux_env: str) -> int:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     base = os.path.join(folder, f"watch.{server_pid}")
     server = ServerPanes(socket, server_pid)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        return 1  # only a private folder of ours (run-agent checked it; so does this)
     lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return 0  # another watcher serves this server
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return 0  # another watcher serves this server
+                time.sleep(0.05)
         wake = open_fifo(base + ".fifo")
         if wake is None:
             return 1
@@ -504,10 +538,11 @@ def server_main(folder: str, tmux_env: str) -> int:
             except OSError:
                 pass
             fcntl.flock(lock, fcntl.LOCK_UN)
-        # An agent may have registered just as we decided to leave, and its
-        # own start of a watcher found the lock still held: look once more.
+        # An agent may have needed its screen just as we decided to leave (its
+        # hook found the FIFO still there, or its watcher the lock still held):
+        # look once more. After this look, a hook finds no FIFO and starts one.
         # (The lock file stays: removing it could let two watchers lock two files.)
-        if not server.listing():
+        if not server.needed():
             return 0
 
 
