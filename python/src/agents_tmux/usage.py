@@ -35,6 +35,8 @@ from __future__ import annotations
 import os
 import time
 
+from agents_tmux.tmuxtext import no_formats
+
 #: The four token counts kept everywhere, in this order.
 KINDS = ("input", "output", "cache_write", "cache_read")
 #: The transcript's usage keys for :data:`KINDS`, in the same order.
@@ -900,7 +902,7 @@ def after_turn(
     text = f"agents: {describe_budget(use[0])}" + (" is spent" if level == "over" else "") if tell else ""
     if tell:
         for client in clients:
-            follow += [";", "display-message", "-c", client, "-d", "4000", "--", text.replace("#", "##")]
+            follow += [";", "display-message", "-c", client, "-d", "4000", "--", no_formats(text)]
     run(follow)  # type: ignore[operator]
     if tell and level == "over" and enabled not in ("off", "0", "no", "false"):
         ring_bell(environ.get("AGENTS_TMUX_TTY", ""))
