@@ -116,7 +116,7 @@ def unpark(server: libtmux.Server, ref: AgentRef, session: str | None, force: bo
     cfg = config_mod.load(ref.repo, panes.plugin_options(server))
     kind = cfg.agent_kind(ref.kind or None)
     if not force:
-        running = spawn.running_agents(server)
+        running = spawn.running_agents(server, ref.repo)
         if running >= cfg.max_agents:
             raise spawn.CapReached(running, cfg.max_agents)
     target = session or _current_session(server) or restore._session_for(server, ref.repo, None)
