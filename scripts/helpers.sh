@@ -62,6 +62,11 @@ start_watcher() {
 	tmux set-option -pq -t "$pane" @agent_screen "$AGENTS_TMUX_SCREEN" \; \
 		set-option -pq -t "$pane" @agent_watch "${AGENTS_TMUX_HOOKS:-none}" >/dev/null 2>&1 || return 1
 	"$python" -I -S "$PACKAGE_DIR/watch.py" --server "$dir" </dev/null >/dev/null 2>&1 &
+	# A watcher already serving may be asleep (every agent idle) for up to 30 s:
+	# poke it so it reads the new pane now, as a hook would. Opened read-write,
+	# the FIFO never blocks, even with no watcher reading it.
+	[ -p "$AGENTS_TMUX_WAKE" ] && { printf '!' 1<>"$AGENTS_TMUX_WAKE"; } 2>/dev/null
+	return 0
 }
 
 # stop_watching PANE: the agent ended; the server's watcher lets the pane go.

@@ -4,10 +4,9 @@
 into .cache/agent-clis) in an agent pane on its own worktree, with agents.tmux's hooks in
 the worktree's own `.gemini/settings.json` (git never sees it; the user's
 ~/.gemini/settings.json is not touched). Its model is tests/support/fake_gemini.py.
-One program start serves the whole state matrix: start with a task -> working -> done ->
-idle; a command needing approval -> waiting; approved -> working -> idle; denied -> idle;
-a failed turn -> error; Esc during a turn -> idle; exit -> exited; then `agents restart`
-resumes the same session by id.
+One program start serves the whole state matrix (tests/support/state_matrix.py): start
+with a task, a prompt, approval needed, approved, denied, a failed turn, Esc, exit, and
+`agents restart` resuming the same session by id.
 """
 
 from __future__ import annotations
@@ -16,16 +15,18 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from agents_tmux import config, programs
 from conftest import Repo, Tmux
 
 from tests.support.fake_gemini import FakeGemini
 from tests.support.fake_llm import Failure, Rule, Shell, Text
-from tests.support.program_rigs import ProgramRig, needs, prepare_gemini
+from tests.support.program_rigs import VERSIONS, needs, prepare_gemini
 from tests.support.screens import record
+from tests.support.state_matrix import Matrix
 
-pytestmark = needs("gemini")
 
 
 @pytest.fixture
@@ -34,107 +35,137 @@ def api() -> Iterator[FakeGemini]:
         yield server
 
 
+@needs("gemini")
 def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
     """Every state a Gemini agent goes through, as the status line shows it, from one start."""
     rig = prepare_gemini(tmux, api, repo)
     user_settings = (rig.home / ".gemini" / "settings.json").read_text()
-    timings: dict[str, float] = {}
     first_turn = threading.Event()
     approved_turn = threading.Event()
     esc_turn = threading.Event()
     api.add(
         Rule.when("Write the notes", Text("Notes written."), gate=first_turn),
+        # Long enough for a screen read to see it working (Aider has no hooks).
+        Rule.when("Say hello", Text("Hello."), delay=2.5),
+        Rule.when("Go on", Text("Going on."), delay=2.5),
         Rule.when("Make the file", Shell("touch made-by-gemini.txt")),
         Rule.after_tool(Text("The file is made."), gate=approved_turn, times=1),
         Rule.when("Remove the repo", Shell("rm -rf /tmp/never-run-by-gemini")),
         Rule.when("Break now", Failure(400, "the fake API refuses this turn")),
         Rule.when("Think long", Text("never shown"), gate=esc_turn),
     )
-
-    started = time.monotonic()
     name, pane = rig.spawn("Write the notes")
     worktree = repo.path.parent / "project.agents" / name
     # The hooks are in the worktree's own settings, which git does not see.
     hooks = json.loads((worktree / ".gemini" / "settings.json").read_text())["hooks"]
     assert "run_hook.py gemini" in hooks["AfterAgent"][0]["hooks"][0]["command"]
+    assert repo.git("status", "--porcelain", "--ignored=no", cwd=worktree) == ""
+    matrix = Matrix(rig, pane, VERSIONS["gemini"])
+    try:
+        def first_task() -> None:
+            rig.wait_state(pane, "working")
+            record("gemini", "working", rig.screen(pane))
+            first_turn.set()
+
+        # SessionStart (idle) at start-up, then BeforeAgent for the task.
+        matrix.scenario("start, first task", first_task, ["starting", "idle", "working", "idle"], from_start=True)
+        session_id = rig.tmux.option(pane, "@agent_session_id")
+        assert session_id and session_id in rig.tmux.display("#{pane_start_command}", pane)
+        record("gemini", "idle", rig.quiet_screen(pane))
+        matrix.scenario("prompt", lambda: rig.type(pane, "Say hello"), ["working", "idle"])
+
+        def ask() -> None:
+            rig.type(pane, "Make the file")
+            rig.wait_screen(pane, "Allow execution")
+
+        matrix.scenario("approval needed", ask, ["working", "waiting"])
+        record("gemini", "waiting", rig.screen(pane))
+
+        def approve() -> None:
+            rig.keys(pane, "Enter")
+            rig.wait(lambda: (worktree / "made-by-gemini.txt").exists(), pane, "the approved command to run")
+            rig.wait_state(pane, "working")
+            approved_turn.set()
+
+        matrix.scenario("approved", approve, ["working", "idle"])
+
+        def deny() -> None:
+            rig.type(pane, "Remove the repo")
+            rig.wait_state(pane, "waiting")
+            rig.keys(pane, "Escape")
+
+        # Denying fires no hook at all: the screen ("Request cancelled.") says idle.
+        matrix.scenario("denied", deny, ["working", "waiting", "idle"])
+        record("gemini", "denied", rig.quiet_screen(pane))
+        matrix.scenario("failed turn (HTTP 400)", lambda: rig.type(pane, "Break now"), ["working", "error"])
+        record("gemini", "error", rig.quiet_screen(pane))
+
+        def interrupt() -> None:
+            rig.type(pane, "Think long")
+            rig.wait_state(pane, "working")
+            rig.keys(pane, "Escape")
+
+        matrix.scenario("interrupt (Esc)", interrupt, ["working", "idle"])
+        record("gemini", "interrupted", rig.quiet_screen(pane))
+        esc_turn.set()
+
+        def exit_twice() -> None:
+            rig.keys(pane, "C-c")
+            time.sleep(0.3)
+            rig.keys(pane, "C-c")
+
+        matrix.scenario("exit (Ctrl+C twice)", exit_twice, ["exited"])
+
+        def restart() -> None:
+            rig.tmux.agents("restart", name)
+            rig.wait(lambda: f"--resume {session_id}" in rig.tmux.display("#{pane_start_command}", pane), pane,
+                     "the restart")
+
+        matrix.scenario("restart (--resume <id>)", restart, ["starting", "idle"])
+        matrix.scenario("prompt after resume", lambda: rig.type(pane, "Go on"), ["working", "idle"])
+        body = api.wait_user("Go on").body
+        assert "Make the file" in json.dumps(body.get("contents")), "the resumed conversation carries the earlier turns"
+        # The user's own Gemini settings were never touched.
+        assert (rig.home / ".gemini" / "settings.json").read_text() == user_settings
+    finally:
+        matrix.close()
+
+
+# -- where the hooks go, without running Gemini -------------------------------
+
+
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rules: dict[str, str] | None) -> Path:
+    home = tmp_path / "gemini-home"
+    (home / ".gemini").mkdir(parents=True, exist_ok=True)
+    if rules is not None:
+        (home / ".gemini" / "trustedFolders.json").write_text(json.dumps(rules))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("GEMINI_CLI_HOME", raising=False)
+    monkeypatch.delenv("GEMINI_CLI_TRUSTED_FOLDERS_PATH", raising=False)
+    return home
+
+
+def test_hooks_go_into_a_gemini_folder_of_ours_only_where_the_repository_is_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Repo
+) -> None:
+    kind = config.load(None, builtin_only=True).agents["gemini"]
+    worktree = tmp_path / "wt"
+    repo.git("worktree", "add", "-q", "-b", "agent/x", str(worktree))
+    program = programs.get("gemini")
+
+    # Not trusted by the user: nothing written, the screen alone tells the state.
+    _home(tmp_path, monkeypatch, {str(tmp_path / "elsewhere"): "TRUST_FOLDER"})
+    assert program.prepare(kind, worktree) is None
+    assert not (worktree / ".gemini").exists()
+
+    # The main checkout trusted (TRUST_PARENT of a file in it counts too): hooks and trust.
+    _home(tmp_path, monkeypatch, {str(repo.path / "README.md"): "TRUST_PARENT"})
+    assert program.prepare(kind, worktree) == {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+    settings = json.loads((worktree / ".gemini" / "settings.json").read_text())
+    assert "run_hook.py gemini" in settings["hooks"]["BeforeAgent"][0]["hooks"][0]["command"]
     assert repo.git("status", "--porcelain", cwd=worktree) == ""
-    # start with a task -> working (the model holds the answer back)
-    rig.wait_state(pane, "working")
-    timings["start->working"] = time.monotonic() - started
-    record("gemini", "working", rig.screen(pane))
-    rig.steady(pane, "working", 2.0)
-    session_id = rig.tmux.option(pane, "@agent_session_id")
-    assert session_id and session_id in rig.tmux.display("#{pane_start_command}", pane)
-    # done -> idle
-    mark = time.monotonic()
-    first_turn.set()
-    rig.wait_state(pane, "idle")
-    timings["done->idle"] = time.monotonic() - mark
-    rig.wait_screen(pane, "Notes written.")
-    record("gemini", "idle", rig.quiet_screen(pane))
-    rig.steady(pane, "idle", 2.0)
+    assert program.prepare(kind, worktree) is not None  # again (a restart): still ours
 
-    # prompt -> approval needed -> waiting
-    rig.type(pane, "Make the file")
-    rig.wait_screen(pane, "Allow execution")
-    mark = time.monotonic()
-    rig.wait_state(pane, "waiting")
-    timings["approval->waiting"] = time.monotonic() - mark
-    record("gemini", "waiting", rig.screen(pane))
-    rig.steady(pane, "waiting", 2.0)
-    # approved -> working (the follow-up answer is held) -> idle
-    rig.keys(pane, "Enter")
-    rig.wait(lambda: (worktree / "made-by-gemini.txt").exists(), pane, "the approved command to run")
-    rig.wait_state(pane, "working")
-    approved_turn.set()
-    rig.wait_state(pane, "idle")
-    rig.wait_screen(pane, "The file is made.")
-
-    # approval denied -> idle (Gemini fires no hook: the screen says so)
-    rig.type(pane, "Remove the repo")
-    rig.wait_state(pane, "waiting")
-    rig.keys(pane, "Escape")
-    mark = time.monotonic()
-    rig.wait_state(pane, "idle")
-    timings["deny->idle"] = time.monotonic() - mark
-    record("gemini", "denied", rig.quiet_screen(pane))
-
-    # a failed turn -> error
-    rig.type(pane, "Break now")
-    rig.wait_screen(pane, "API Error")
-    mark = time.monotonic()
-    rig.wait_state(pane, "error")
-    timings["failure->error"] = time.monotonic() - mark
-    record("gemini", "error", rig.quiet_screen(pane))
-    rig.steady(pane, "error", 2.0)
-
-    # interrupt (Esc) during a turn -> idle
-    rig.type(pane, "Think long")
-    rig.wait_state(pane, "working")
-    rig.steady(pane, "working", 1.0)
-    rig.keys(pane, "Escape")
-    mark = time.monotonic()
-    rig.wait_state(pane, "idle")
-    timings["interrupt->idle"] = time.monotonic() - mark
-    record("gemini", "interrupted", rig.quiet_screen(pane))
-    esc_turn.set()
-
-    # exit (Ctrl+C twice) -> exited
-    rig.keys(pane, "C-c")
-    time.sleep(0.3)
-    rig.keys(pane, "C-c")
-    rig.wait_state(pane, "exited")
-
-    # restart -> the same conversation, resumed by id
-    rig.tmux.agents("restart", name)
-    rig.wait(lambda: "--resume" in rig.tmux.display("#{pane_start_command}", pane) and rig.state(pane) != "exited",
-             pane, "the agent to be restarted")
-    assert session_id in rig.tmux.display("#{pane_start_command}", pane)
-    rig.wait_state(pane, "idle")
-    rig.type(pane, "Go on")
-    body = api.wait_user("Go on", timeout=rig.slow).body
-    assert "Make the file" in json.dumps(body.get("contents")), "the resumed conversation carries the earlier turns"
-    rig.wait_state(pane, "idle")
-    # The user's own Gemini settings were never touched.
-    assert (rig.home / ".gemini" / "settings.json").read_text() == user_settings
-    print("gemini timings:", {k: round(v, 2) for k, v in timings.items()})
+    # A .gemini folder of the repository's own is never written into.
+    (worktree / ".gemini" / ".gitignore").write_text("mine\n")
+    assert program.prepare(kind, worktree) is None

@@ -28,7 +28,7 @@ import pytest
 
 from tests.support.fake_llm import FakeLLM
 
-__all__ = ["AIDER", "CODEX", "GEMINI", "ProgramRig", "find_program", "needs", "prepare_aider", "prepare_codex",
+__all__ = ["AIDER", "CODEX", "GEMINI", "VERSIONS", "ProgramRig", "find_program", "needs", "prepare_aider", "prepare_codex",
            "prepare_gemini"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +40,8 @@ BUNDLED = {
     "gemini": CACHE / "gemini" / "node_modules" / ".bin" / "gemini",
     "aider": CACHE / "aider" / "bin" / "aider",
 }
+#: The versions scripts/test installs (and the tests were recorded with).
+VERSIONS = {"codex": "0.171.0", "gemini": "0.61.0", "aider": "0.86.2"}
 #: The model name the fake APIs answer as.
 MODEL = "fake-model"
 
@@ -137,7 +139,17 @@ class ProgramRig:
             if text in self.screen(pane):
                 break
         self.wait(lambda: text in self.screen(pane), pane, f"{text!r} typed")
-        self.tmux.run("send-keys", "-t", pane, "Enter")
+        asked = len([e for e in self.api.main_requests if e.turn and text in e.turn.user_text])
+        for _ in range(3):
+            # An Enter hard on the heels of the text can be taken as part of a
+            # paste (Gemini): press it again until the model is asked.
+            time.sleep(0.3)
+            self.tmux.run("send-keys", "-t", pane, "Enter")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                if len([e for e in self.api.main_requests if e.turn and text in e.turn.user_text]) > asked:
+                    return
+                time.sleep(0.1)
 
     def keys(self, pane: str, *keys: str) -> None:
         self.tmux.run("send-keys", "-t", pane, *keys)

@@ -25,6 +25,9 @@ class Launch:
     hooks: bool = True
     #: Environment the program needs for its hooks (set on the pane with ``-e``).
     env: dict[str, str] = field(default_factory=dict)
+    #: Hooks will say nothing until the first prompt (none was given): the screen
+    #: says when the program is up and idle (see ``Program.reports_start``).
+    screen_start: bool = False
 
 
 def _prepare(program: programs.Program, kind: AgentKind, workdir: Path | None) -> tuple[bool, dict[str, str]]:
@@ -74,7 +77,9 @@ def start_command(
         argv += [kind.system_prompt_flag, system_prompt]
     prompt_args, typed = program.prompt_args(kind, prompt)
     argv += prompt_args
-    return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id, hooks=hooks, env=env)
+    screen_start = hooks and not program.reports_start and not (prompt_args or typed)
+    return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id, hooks=hooks, env=env,
+                  screen_start=screen_start)
 
 
 def resume_command(
@@ -100,4 +105,5 @@ def resume_command(
         argv += program.continue_args(kind)
     if system_prompt and kind.system_prompt_flag:
         argv += [kind.system_prompt_flag, system_prompt]
-    return Launch(argv=tuple(argv), session_id=session_id, hooks=hooks, env=env)
+    return Launch(argv=tuple(argv), session_id=session_id, hooks=hooks, env=env,
+                  screen_start=hooks and not program.reports_start)

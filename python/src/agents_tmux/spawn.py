@@ -276,7 +276,8 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, po
         "PATH": paths.path_with_bin(os.environ.get("PATH", os.defpath)),
         "AGENTS_TMUX_NAME": name,
         "AGENTS_TMUX_KIND": kind.name,
-        "AGENTS_TMUX_HOOKS": kind.hooks if launch.hooks else "none",
+        # "<program>+screen-start": hooks, but the screen says when it is first idle.
+        "AGENTS_TMUX_HOOKS": (kind.hooks + ("+screen-start" if launch.screen_start else "")) if launch.hooks else "none",
         **launch.env,
         **kind.env,
     }

@@ -108,7 +108,7 @@ def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | N
     return None
 
 
-def decide(has_hooks: bool, current: str, seen: str | None, steady: float) -> str | None:
+def decide(has_hooks: bool, current: str, seen: str | None, steady: float, screen_start: bool = False) -> str | None:
     """The state to set given the pane's ``current`` state and what the screen shows.
 
     ``steady`` is how many seconds the screen has shown ``seen`` while the
@@ -130,8 +130,12 @@ def decide(has_hooks: bool, current: str, seen: str | None, steady: float) -> st
     if steady < CONFIRM_SECONDS:
         return None
     if current == "starting":
-        # Only a question can hold Claude before its SessionStart hook.
-        return "waiting" if seen == "waiting" else None
+        # Only a question can hold Claude before its SessionStart hook. A
+        # program whose hooks stay silent until the first prompt (Codex
+        # started without one, ``screen_start``) is idle once its screen says so.
+        if seen == "waiting" or (screen_start and seen == "idle"):
+            return seen
+        return None
     if current in ("working", "waiting"):
         return seen
     # idle: the next prompt fires UserPromptSubmit; the screen has nothing to add.
@@ -150,9 +154,10 @@ def activity_state(quiet_for: float) -> str:
 class Tracker:
     """What the watcher remembers of one pane between reads, and the state change it leads to."""
 
-    def __init__(self, patterns: dict[str, list[re.Pattern[str]]], has_hooks: bool) -> None:
+    def __init__(self, patterns: dict[str, list[re.Pattern[str]]], has_hooks: bool, screen_start: bool = False) -> None:
         self.patterns = patterns
         self.has_hooks = has_hooks
+        self.screen_start = screen_start
         #: A kind with neither hooks nor patterns is read from its screen's activity.
         self.by_activity = not has_hooks and not any(patterns.values())
         self.since = time.monotonic()
@@ -174,7 +179,7 @@ class Tracker:
         if (seen, current) != (self.last_seen, self.last_state):
             self.since = now
         self.last_seen, self.last_state = seen, current
-        new = decide(self.has_hooks, current or "starting", seen, now - self.since)
+        new = decide(self.has_hooks, current or "starting", seen, now - self.since, self.screen_start)
         if new is not None:
             self.last_state = new
             self.since = now
@@ -298,6 +303,8 @@ def drain(wake: int) -> None:
 #: Pane options ``run-agent`` sets while its agent runs and wants watching:
 #: the kind's hook kind (``none`` without hooks) and its screen patterns (JSON).
 WATCH_OPTION = "@agent_watch"
+#: The suffix of a hook kind whose hooks are silent until the first prompt (see ``decide``).
+SCREEN_START = "+screen-start"
 SCREEN_OPTION = "@agent_screen"
 #: Keep serving this long after the last pane that needs its screen read went
 #: or went idle (an agent being restarted, a hook about to fire).
@@ -434,7 +441,7 @@ def serve(server: ServerPanes, wake: int) -> None:
         for pane, pane_pid, state, hooks in listing:
             entry = watched.get(pane)
             if entry is None or entry.pane_pid != pane_pid:
-                entry = Watched(pane, pane_pid, Tracker(patterns.get(pane, {}), hooks != "none"))
+                entry = Watched(pane, pane_pid, Tracker(patterns.get(pane, {}), hooks != "none", hooks.endswith(SCREEN_START)))
             if state != entry.listed_state:
                 entry.listed_state = state
                 entry.due = now  # a hook moved it: look at once, and restart its clock

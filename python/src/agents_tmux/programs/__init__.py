@@ -66,6 +66,10 @@ class Program:
     hook_events: tuple[str, ...] = ()
     #: Default screen patterns per state (Python regular expressions).
     screen: dict[str, tuple[str, ...]] = {}
+    #: False when no hook reports that the program is up and ready before its
+    #: first prompt (Codex fires SessionStart only then): started without a
+    #: task, its screen says when it is idle.
+    reports_start = True
 
     # ---------------------------------------------------------------- hooks
 

@@ -25,8 +25,9 @@ HISTORY = ".aider.chat.history.md"
 
 #: What the screen shows (recorded from Aider 0.86 in tests/screens/aider).
 SCREEN = {
-    # "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]:", "Add file to the chat?..."
-    "waiting": ("\\(Y\\)es/\\(N\\)o", "\\[Yes\\]: ?$"),
+    # "Run shell command? (Y)es/(N)o/(D)on't ask again [Yes]:", "Add file to the chat?...",
+    # until a prompt is typed below it (the answered question stays in view).
+    "waiting": ("\\(Y\\)es/\\(N\\)o(?![\\s\\S]*^(\\w+ )?\\w*> )", "\\[Yes\\]: ?$"),
     # A failed request ("litellm.BadRequestError: ..."), until a later prompt is typed.
     "error": ("^litellm\\.[\\w.]*(Error|Exception)\\b(?![\\s\\S]*\\n(\\w+ )?\\w*> \\S)",),
     # The "Waiting for <model>" spinner, and a shell command it was allowed to

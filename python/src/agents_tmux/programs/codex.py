@@ -126,6 +126,7 @@ class Codex(Program):
     name = "codex"
     hook_events = EVENTS
     screen = SCREEN
+    reports_start = False
 
     def state_for(self, payload: dict[str, object]) -> str | None:
         event = payload.get("hook_event_name")
