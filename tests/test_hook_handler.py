@@ -60,6 +60,7 @@ PAYLOADS = {
     "StopFailure": payload("StopFailure", error="unknown", last_assistant_message="API Error: 400 Simulated failure"),
     "PreCompact": payload("PreCompact", trigger="manual", custom_instructions=None),
     "PostCompact": payload("PostCompact", trigger="manual", compact_summary="Summary."),
+    # Not recorded (an MCP server that asks the user is needed): only the event's name is read.
     "Elicitation": payload("Elicitation", mcp_server_name="files", message="Which folder?"),
     "ElicitationResult": payload("ElicitationResult", mcp_server_name="files", action="accept"),
 }
