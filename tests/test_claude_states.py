@@ -3,7 +3,7 @@
 One Claude per version is spawned through the plugin and driven through every
 scenario a user meets (tests/support/fake_api.py plays the model): a prompt, a
 permission prompt approved and denied, a failed turn (HTTP 400), an Esc, a
-question, a plan to approve, a subagent, /compact, /clear and /exit. Each
+question, an MCP elicitation, a plan to approve, a subagent, /compact, /clear and /exit. Each
 scenario asserts the state the status bar ends on, and that it got there
 without flapping: a background thread records every change of the pane's
 ``@agent_state`` (what the status bar draws), and the changes seen during the
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from tests.support.fake_api import (
     ApiError,
     FakeAnthropic,
     Reply,
+    ToolUse,
     ask_user,
     bash,
     exit_plan_mode,
@@ -147,6 +149,19 @@ class Session:
         return changes
 
 
+def add_asker(home: Path, log: Path) -> None:
+    """Give Claude the MCP server of tests/support/fake_mcp.py (user scope), its tool allowed without asking."""
+    config_path = home / ".claude.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    server = Path(__file__).parent / "support" / "fake_mcp.py"
+    config["mcpServers"] = {"asker": {"type": "stdio", "command": sys.executable, "args": [str(server), str(log)]}}
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    settings_path = home / ".claude" / "settings.json"
+    settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    settings.setdefault("permissions", {})["allow"] = ["mcp__asker__pick_colour"]
+    settings_path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
+
+
 @pytest.fixture(
     scope="module",
     params=[pytest.param(b, id=b.label, marks=pytest.mark.skipif(b.binary is None, reason=b.missing)) for b in BUILDS],
@@ -159,6 +174,7 @@ def session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     repo = init_repo(tmp / "project", env, {"README.md": "# project\n"})
     with FakeAnthropic(default="OK.") as api, private_server(env, repo) as tmux:
         rig = prepare_rig(tmux, api, trusted_folders(repo), build)
+        add_asker(rig.home, tmp / "mcp.log")
         name = tmux.agents("spawn", "Say hello", "--pane", first_pane(tmux)).stdout.strip()
         pane = pane_of(tmux, name)
         recorder = StateRecorder(tmux, pane).start()
@@ -252,6 +268,28 @@ def test_question_waits_for_the_answer(session: Session) -> None:
     session.rig.wait_screen(session.pane, "Which colour?")
     session.scenario("answered -> working -> done idle", lambda: session.keys("Enter"), ["working", "idle"], quiet=1.0)
     session.rig.wait_screen(session.pane, "Red it is.")
+
+
+def test_mcp_elicitation_waits_for_the_answer(session: Session) -> None:
+    session.rig.api.add(
+        Reply.when("Pick a colour", ToolUse("mcp__asker__pick_colour", {}), times=1),
+        Reply.after_tool("You picked it.", contains="The user chose", delay=1.0, times=1),
+    )
+    # The MCP server asks the user (elicitation/create): Claude's Elicitation hook.
+    session.scenario("question (MCP elicitation) -> waiting", lambda: session.type("Pick a colour"), ["working", "waiting"])
+    session.rig.wait_screen(session.pane, "Which colour do you pick?")
+
+    def answer() -> None:
+        session.tmux.run("send-keys", "-t", session.pane, "-l", "Red")
+        session.rig.wait_screen(session.pane, "Colour: Red")
+        time.sleep(0.5)  # the form takes keys once it has drawn what was typed
+        session.keys("Enter")  # to the Accept button
+        session.rig.wait_screen(session.pane, "❯ Accept")
+        time.sleep(0.5)
+        session.keys("Enter")
+
+    session.scenario("answered -> working -> done idle", answer, ["working", "idle"], quiet=1.0)
+    session.rig.wait_screen(session.pane, "You picked it.")
 
 
 def test_plan_approval_waits(session: Session) -> None:

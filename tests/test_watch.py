@@ -192,6 +192,16 @@ Which colour?
   4. Chat about this
 Enter to select · ↑/↓ to navigate · Esc to cancel
 """,
+    "elicitation": f"""
+❯ Pick a colour
+  Calling asker · 2s…
+{RULE}
+  MCP server “asker” requests your input
+  Which colour do you pick?
+  ❯ * Colour: Type something…
+    Accept    Decline
+  Esc to cancel · ↑/↓ to navigate · Backspace to unset
+""",
     "plan approval": f"""
 ❯ plan it
 {RULE}
@@ -224,7 +234,7 @@ def test_claude_screens(name: str, expected: str) -> None:
     ("name", "expected"),
     [("auto idle", "idle"), ("auto working", "working"), ("auto interrupted", "idle"), ("manual idle with subagents", "idle"),
      ("waiting for a background subagent", "working"),
-     ("question", "waiting"), ("plan approval", "waiting"), ("trust", "waiting")],
+     ("question", "waiting"), ("elicitation", "waiting"), ("plan approval", "waiting"), ("trust", "waiting")],
 )
 def test_newest_claude_screens(name: str, expected: str) -> None:
     assert watch.classify(screen(CLAUDE_NEW[name]), patterns("claude")) == expected

@@ -63,10 +63,11 @@ CONTINUING_REASONS = ("clear", "resume")
 #: What the screen shows in each state (the watcher's fallback; CLAUDE-NOTES.md).
 SCREEN = {
     # A permission prompt, the folder-trust screen (2.1.332: "❯ No, exit" comes
-    # first), a question (AskUserQuestion's footer), a plan to approve.
+    # first), a question (AskUserQuestion's footer), a plan to approve, an MCP
+    # server's question (elicitation).
     "waiting": (
         "Do you want to proceed\\?", "Quick safety check", "Do you trust the files", "Yes, I trust this folder",
-        "Enter to select · ↑/↓ to navigate", "Exit plan mode\\?",
+        "Enter to select · ↑/↓ to navigate", "Exit plan mode\\?", "MCP server .* requests your input",
     ),
     # Working: the footer while a turn runs; from 2.1.332 also a turn that
     # stopped to wait for a background subagent, which Claude resumes by itself
