@@ -213,6 +213,18 @@ def test_state_folder_not_writable_refuses_before_making_anything(tmux: Tmux, qu
     assert list(registry(tmux)) == [first]
 
 
+def test_a_state_folder_that_cannot_be_made_is_one_line_before_anything(tmux: Tmux, quiet: Repo) -> None:
+    repos = Path(tmux.env["XDG_STATE_HOME"]) / "agents-tmux" / "repos"
+    repos.mkdir(parents=True)
+    with unwritable(repos):
+        result = tmux.agents("spawn", "first", "-d", check=False)
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "cannot write the state folder" in result.stderr and "nothing was changed" in result.stderr, result.stderr
+    assert quiet.branches() == ["main"] and not agent_panes(tmux)
+    assert not (tmux.cwd.parent / "project.agents").exists()  # type: ignore[union-attr]
+
+
 def test_worktree_parent_not_writable_leaves_no_branch(tmux: Tmux, quiet: Repo) -> None:
     parent = tmux.cwd.parent / "project.agents"  # type: ignore[union-attr]
     parent.mkdir()
