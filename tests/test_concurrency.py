@@ -357,3 +357,22 @@ def test_merge_killed_part_way_loses_nothing_and_the_next_command_says_where_thi
         assert "nothing was changed" in again.stderr.lower()
         assert quiet.git("status", "--porcelain", "--untracked-files=all") == before
     assert quiet.git("rev-parse", f"agent/{name}").strip() == commit
+
+
+def test_spawn_killed_after_its_pane_was_tagged_is_listed_and_prune_records_it_active(tmux: Tmux, quiet: Repo) -> None:
+    # With the pane log on, spawn's last tmux call before it marks the agent active is pipe-pane: hold it there.
+    tmux.run("set-option", "-g", "@agents-log", "on")
+    tmux.run("set-hook", "-g", "after-pipe-pane", "run-shell 'sleep 60'")
+    doomed = start(tmux, "spawn", "almost there", "-d")
+    wait_for(lambda: "almost-there" in agent_panes(tmux), timeout=30, message="the tagged pane")
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait(timeout=10)
+    tmux.run("set-hook", "-gu", "after-pipe-pane")
+    assert registry(tmux)["almost-there"]["status"] == "starting"
+    assert "almost-there" in tmux.agents("list").stdout
+    out = tmux.agents("prune", "--yes").stdout
+    assert "done: record almost-there as active" in out, out
+    assert registry(tmux)["almost-there"]["status"] == "active"
+    assert worktree_of(tmux, "almost-there").is_dir() and "agent/almost-there" in quiet.branches()
+    # From here it is an ordinary agent: rm removes it.
+    assert tmux.agents("rm", "almost-there").returncode == 0
