@@ -3,7 +3,8 @@
 The server is started like `agents up` starts it: conf/tmux.conf, then a second
 file that sets the agent command and runs agents.tmux. Two stand-in agents run
 (one waiting for permission, one idle); after ten reloads every key binding,
-hook, status format and agent is exactly as before.
+hook, status format, agent and usage summary (runtime state the hook keeps) is
+exactly as before.
 """
 
 from __future__ import annotations
@@ -82,6 +83,15 @@ def count_plugin_pieces(tmux: Tmux) -> dict[str, int]:
 ONE_OF_EACH = {"spawn bindings": 1, "pane-died hooks": 1, "segments": 1, "window icons": 2}
 
 
+#: Global options the hook's usage reading sets after each turn (agents' runtime
+#: state, which the plugin never sets at load), with values a real turn leaves.
+USAGE_OPTIONS = {"@agents_usage": "12.0k ~$0.75", "@agents_budget_level": "near", "@agents_budget": "85% budget"}
+
+
+def global_option_names(tmux: Tmux) -> set[str]:
+    return {line.split(" ", 1)[0] for line in tmux.run("show-options", "-g").splitlines()}
+
+
 def state(tmux: Tmux, pane: str) -> str:
     return tmux.option(pane, "@agent_state")
 
@@ -115,6 +125,13 @@ def test_ten_reloads_keep_bindings_hooks_status_and_agents(conf_tmux: Tmux, repo
     tmux.run("send-keys", "-t", idle, "Enter")
     wait_for(lambda: state(tmux, waiting) == "waiting", timeout=30, message="the first agent waiting")
     wait_for(lambda: state(tmux, idle) == "idle", timeout=30, message="the second agent idle")
+    # Runtime state, not config: the finished turn starts the usage reading in
+    # the background, which sets the global usage options a moment later. Wait
+    # for it to land, then give them values a real turn would leave, so a load
+    # that reset or cleared them shows in the comparison below.
+    wait_for(lambda: set(USAGE_OPTIONS) <= global_option_names(tmux), timeout=30, message="the turn's usage reading")
+    for name, value in USAGE_OPTIONS.items():
+        tmux.run("set-option", "-g", name, value)
     assert count_plugin_pieces(tmux) == ONE_OF_EACH
     before = snapshot(tmux)
     assert "waiting" in before["panes"] and "idle" in before["panes"]
