@@ -193,14 +193,16 @@ def _merging(root: Path) -> bool:
 
 
 def _git_locks(root: Path) -> list[str]:
-    """git's own lock files in the main checkout's git folder (``.git/index.lock``, ``.git/HEAD.lock``, a ref's)."""
+    """git's own lock files that would stop a merge in the main checkout (``.git/index.lock``, ``.git/HEAD.lock``,
+    the checked-out branch's), not those of other worktrees' commits running now.
+    """
     from agents_tmux import gitops
 
     git_dir = Path(gitops.git(root, "rev-parse", "--path-format=absolute", "--git-dir").stdout.strip())
-    found = [path for path in git_dir.glob("*.lock")]
-    refs = git_dir / "refs" / "heads"
-    if refs.is_dir():
-        found += list(refs.rglob("*.lock"))
+    found = list(git_dir.glob("*.lock"))
+    head = gitops.git(root, "symbolic-ref", "--quiet", "HEAD", check=False).stdout.strip()
+    if head.startswith("refs/heads/") and (git_dir / f"{head}.lock").exists():
+        found.append(git_dir / f"{head}.lock")
     return sorted(str(path.relative_to(root)) if path.is_relative_to(root) else str(path) for path in found)
 
 
