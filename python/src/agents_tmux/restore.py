@@ -173,7 +173,8 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
         entries, bad = registry.load_each(repo)
         for name, problem in sorted(bad.items()):
             if not names or name in names:
-                outcomes.append(Outcome(name, repo, False, f"its registry entry is out of shape ({problem}): fix or remove it"))
+                outcomes.append(Outcome(name, repo, False, f"its entry in the agent registry {registry.registry_path(repo)} "
+                                                           f"is out of shape ({problem}): fix or remove it"))
         live = {(a.name, Path(a.repo)) for a in panes.list_agents(server)}
         my_socket = server_socket(server)
         pending = [
@@ -198,10 +199,11 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
             except AgentsError as exc:
                 outcomes.append(Outcome(ref.name, repo, False, str(exc)))
                 continue
+            # A missing --session is the command's error, not one agent's.
+            target_session = target_session or _session_for(server, repo, session)
             try:
-                target_session = target_session or _session_for(server, repo, session)
                 pane_id, how = open_agent_window(server, cfg, kind, ref, target_session)
-            except AgentsError as exc:
+            except AgentsError as exc:  # this agent's (a bad session id...): reported, the others go on
                 outcomes.append(Outcome(ref.name, repo, False, str(exc)))
                 continue
             outcomes.append(Outcome(ref.name, repo, True, f"{how} in {ref.worktree} (pane {pane_id})"))
