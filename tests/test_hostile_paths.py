@@ -85,13 +85,23 @@ def spawn(tmux: Tmux, task: str, *extra: str) -> tuple[str, str]:
 
 
 def run_as_key(tmux: Tmux, child: pexpect.spawn, command: str, tmp_path: Path) -> None:
-    """Run a tmux command line as a key binding does (with the client that pressed it)."""
+    """Run a tmux command line as a key binding does (with the client that pressed it).
+
+    The key's next command marks it done: tmux runs it only once the command
+    let the key go (a popup closed, a prompt answered), see :func:`key_done`.
+    """
     conf = tmp_path / "cmd.conf"
-    conf.write_text(command + "\n")
+    conf.write_text(command + "\nset-option -g @test-key-done 1\n")
+    tmux.run("set-option", "-gu", "@test-key-done")
     tmux.run("bind-key", "-T", "prefix", "F12", "source-file", str(conf))
     tmux.run("bind-key", "-T", "prefix", "z", "source-file", str(conf))
     child.send(PREFIX)
     child.send("z")
+
+
+def key_done(tmux: Tmux) -> bool:
+    """True once the command of the last :func:`run_as_key` let the key go: until then keys go to its popup."""
+    return tmux.run("show-options", "-gqv", "@test-key-done").strip() == "1"
 
 
 def agents_in_background(tmux: Tmux, *args: str) -> subprocess.Popen[str]:
@@ -206,7 +216,9 @@ def test_menu_actions_run_in_a_hostile_folder(tmux: Tmux, repo: Repo, client: pe
     # diff: a popup in the worktree, paged.
     run_as_key(tmux, client, actions["d"][1], tmp_path)
     expect_text(client, "work.txt")
+    assert not key_done(tmux)  # the popup holds the keys until it closes
     client.send("q")
+    wait_for(lambda: key_done(tmux), timeout=20, message="the diff popup to close")
     # merge: asks first, then merges in the hostile main checkout.
     run_as_key(tmux, client, actions["m"][1], tmp_path)
     expect_text(client, f"Merge {name} into its base?")
