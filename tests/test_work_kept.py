@@ -253,13 +253,18 @@ def test_rm_takes_several_names_each_refused_or_removed_on_its_own(tmux: Tmux, q
 
 
 def test_rm_merged_removes_every_clean_agent_whose_branch_is_merged(tmux: Tmux, quiet: Repo) -> None:
-    # Two kinds whose state is certain: one that finished (exited: its shell
-    # is left) and one that prints all the time (working).
+    # Kinds whose state is certain: one that finished (exited: its shell is
+    # left), one that prints all the time (working), one whose screen shows
+    # an error (the watcher reads it from the screen, as it does for Aider).
     with (quiet.path / ".agents.toml").open("a") as config:
         config.write('[agents.finished]\ncommand = ["true"]\nprompt = "none"\n'
-                     '[agents.chatty]\ncommand = ["sh", "-c", "while :; do date +%N; sleep 0.3; done"]\nprompt = "none"\n')
+                     '[agents.chatty]\ncommand = ["sh", "-c", "while :; do date +%N; sleep 0.3; done"]\nprompt = "none"\n'
+                     '[agents.broken]\ncommand = ["sh", "-c", "echo FATAL: the model is gone; sleep 600"]\nprompt = "none"\n'
+                     '[agents.broken.screen]\nerror = ["^FATAL: "]\n')
     chatty, chatty_wt = spawn(tmux, "still busy", "chatty")
     commit_in(quiet, chatty_wt, "chatty.txt", "in main\n")
+    broken, broken_wt = spawn(tmux, "stopped on an error", "broken")
+    commit_in(quiet, broken_wt, "broken.txt", "in main\n")
     merged, merged_wt = spawn(tmux, "merged one", "finished")
     commit_in(quiet, merged_wt, "merged.txt", "in main\n")
     holding, holding_wt = spawn(tmux, "merged with notes", "finished")
@@ -268,19 +273,20 @@ def test_rm_merged_removes_every_clean_agent_whose_branch_is_merged(tmux: Tmux, 
     unmerged, unmerged_wt = spawn(tmux, "not merged", "finished")
     commit_in(quiet, unmerged_wt, "later.txt", "not yet\n")
     fresh, fresh_wt = spawn(tmux, "nothing yet", "finished")  # no commit: equal to main, but nothing was merged
-    for name in (merged, holding, chatty):
+    for name in (merged, holding, chatty, broken):
         quiet.git("merge", "-q", "--no-ff", "-m", f"merge {name}", f"agent/{name}")
     panes = agent_panes(tmux)
-    for name, state in ((merged, "exited"), (holding, "exited"), (chatty, "working")):
+    for name, state in ((merged, "exited"), (holding, "exited"), (chatty, "working"), (broken, "error")):
         wait_for(lambda: tmux.option(panes[name], "@agent_state") == state, timeout=30, message=f"{name} to be {state}")
 
     out = tmux.agents("rm", "--merged").stdout
     assert f"removed {merged}: " in out
     assert f"kept {holding}: agent/{holding} is merged into main, but it holds 1 ignored file" in out
     assert f"kept {chatty}: agent/{chatty} is merged into main, but it is working" in out
-    assert len(out.splitlines()) == 3, out
+    assert f"kept {broken}: agent/{broken} is merged into main, but it stopped on an error" in out
+    assert len(out.splitlines()) == 4, out
     assert not merged_wt.exists()
-    assert holding_wt.is_dir() and unmerged_wt.is_dir() and fresh_wt.is_dir()
+    assert holding_wt.is_dir() and broken_wt.is_dir() and unmerged_wt.is_dir() and fresh_wt.is_dir()
     assert f"agent/{unmerged}" in quiet.branches() and f"agent/{fresh}" in quiet.branches()
 
 

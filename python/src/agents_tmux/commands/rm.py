@@ -156,8 +156,10 @@ def _busy(ref: AgentRef, my_socket: str) -> str:
     """Why --merged leaves an agent alone ("" when it may go): it is in the middle of something, or runs elsewhere."""
     from agents_tmux.restore import alive_elsewhere
 
-    if ref.live and ref.state in ("starting", "working", "waiting"):
-        return f"it is {ref.state} (`agents rm {ref.name}` removes it anyway)"
+    # An agent stopped on an error waits for the user as much as one asking for permission.
+    if ref.live and ref.state in ("starting", "working", "waiting", "error"):
+        doing = "stopped on an error" if ref.state == "error" else f"is {ref.state}"
+        return f"it {doing} (`agents rm {ref.name}` removes it anyway)"
     if not ref.live and alive_elsewhere(ref.entry, ref.repo, my_socket):
         return f"it runs in another tmux server ({ref.entry.get('socket')})"
     return ""
