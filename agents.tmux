@@ -46,22 +46,22 @@ bind_plugin_key() {
 }
 
 bind_keys() {
-	local cli
+	local cli ask
 	cli="$(tmux_shell_word "$AGENTS_CLI")"
+	ask="$(tmux_shell_word "$CURRENT_DIR/scripts/ask-task")"
 	# The typed task goes into a tmux buffer (%%% escapes it for the double
 	# quotes) and the CLI reads it from there: it never reaches a shell.
 	# scripts/ask-task checks the pane's folder is a repository before it asks.
 	bind_plugin_key "$spawn_key_option" "$spawn_key_default" \
-		run-shell -b "$(tmux_shell_word "$CURRENT_DIR/scripts/ask-task") '#{pane_id}' '#{client_name}'"
+		run-shell -b "$ask '#{pane_id}' '#{client_name}'"
 	bind_plugin_key "$jump_key_option" "$jump_key_default" \
 		run-shell -b "$cli jump --from-key --client '#{client_name}'"
 	bind_plugin_key "$menu_key_option" "$menu_key_default" \
 		run-shell -b "$cli menu --from-key --client '#{client_name}' --pane '#{pane_id}'"
-	# The team key asks for the task the same way (its own buffer), then
+	# The team key checks and asks the same way (its own buffer), then
 	# starts the default layout (`agents team`, [layouts.team]).
 	bind_plugin_key "$team_key_option" "$team_key_default" \
-		command-prompt -p "team task:" \
-		"set-buffer -b agents-team-task -- \"%%%\" ; run-shell -b \"$cli team --from-key --client '#{client_name}' --pane '#{pane_id}'\""
+		run-shell -b "$ask '#{pane_id}' '#{client_name}' team"
 }
 
 set_hooks() {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import AGENTS as AGENTS_CLI
-from conftest import PLAIN_AGENT, Repo, Tmux, first_pane, read_standin_log, wait_for
+from conftest import ANSI, PLAIN_AGENT, Repo, Tmux, first_pane, read_standin_log, wait_for
 
 TASK = "Fix the login"
 SLUG = "fix-the-login"
@@ -286,6 +286,29 @@ def test_team_key_prompts_for_the_task(tmux: Tmux, repo: Repo, client: pexpect.s
     assert tmux.option(tmux.display("#{pane_id}"), "@agent_task") == 'Fix "it"; $(touch pwned) #{pane_id}'
     assert not (repo.path / "pwned").exists()
     assert "agents-team-task" not in tmux.run("list-buffers", "-F", "#{buffer_name}")
+
+
+def test_team_key_outside_a_repository_says_so_before_asking(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    tmux.run("new-window", "-c", str(elsewhere))
+    wait_for(lambda: tmux.display("#{pane_current_path}") == str(elsewhere), message="the new window to be current")
+    client.send("\x02")
+    client.send("T")
+    seen = ""
+
+    def answered() -> str:
+        nonlocal seen
+        try:
+            seen += client.read_nonblocking(65536, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        drawn = ANSI.sub("", seen)
+        return next((text for text in ("team task:", "is not in a git repository") if text in drawn), "")
+
+    # Said before any prompt opens: a task typed into the prompt would be lost.
+    assert wait_for(answered, timeout=15, message="the key's answer") == "is not in a git repository"
+    assert agent_panes(tmux) == []
 
 
 def test_team_key_over_the_cap_asks_once(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:

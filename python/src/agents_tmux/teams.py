@@ -353,7 +353,10 @@ class TeamCapReached(AgentsError):
 
 
 def session_name(text: str) -> str:
-    """A tmux session name: letters, digits, ``_`` and dashes (see ``up.session_name``).
+    """A tmux session name from a task: letters, digits, ``_`` and dashes.
+
+    :func:`agents_tmux.sessions.session_name` makes one from a folder name
+    (with ``_``); this one joins words with dashes, as branch names do.
 
     >>> session_name("my.repo-fix: login"), session_name("we'ird $(x) #{y}")
     ('my-repo-fix-login', 'we-ird-x-y')
