@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import PREFIX, Repo, Tmux, attach_client, client_name, expect_text, first_pane, read_standin_log, wait_for
+from conftest import PREFIX, Repo, Tmux, agent_panes, attach_client, client_name, expect_text, first_pane, read_standin_log, wait_for
 from test_state import send, spawn, wait_state
 
 
@@ -177,3 +177,16 @@ def test_a_failed_agent_needs_you_like_a_waiting_one(tmux: Tmux) -> None:
     tmux.run("set-option", "-g", "status-right", "#{agents_status}")
     tmux.load_plugin()
     assert " ".join(tmux.status_right().split()) == "⏳ 1 ⚠ 1 ✓ 1"
+
+
+def test_menu_team_entry_asks_for_the_task(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # With no agent yet: the menu's first entry is the greyed "-no agents yet", never read as a flag.
+    press(client, "a")
+    expect_text(client, "no agents yet")
+    expect_text(client, "Start a team")
+    client.send("t")
+    expect_text(client, "team task:")
+    client.send("menu team")
+    client.send("\r")
+    wait_for(lambda: len(agent_panes(tmux)) == 3, timeout=30, message="the team's three panes")
+    assert {"agent/menu-team-planner", "agent/menu-team-coder"} <= set(repo.branches())

@@ -173,13 +173,13 @@ PICK_FORMAT = f"#{{?pane_format,{_PICK_AGENT},#{{?window_format,#{{?#{{@agent_na
 PICK_COMMAND = "choose-tree -Z -f " + dq("#{@agent_name}") + " -F " + dq(PICK_FORMAT)
 
 
-def ask_task_command(pane: str | None, client: str | None) -> str:
-    """The spawn key's own command (scripts/ask-task): check the pane's folder is a repository, then ask for the task."""
-    words = [str(paths.script("ask-task")), pane or "#{pane_id}", client or "#{client_name}"]
+def ask_task_command(pane: str | None, client: str | None, command: str = "spawn") -> str:
+    """The spawn (or team) key's own command (scripts/ask-task): check the pane's folder is a repository, then ask for the task."""
+    words = [str(paths.script("ask-task")), pane or "#{pane_id}", client or "#{client_name}", command]
     line = shell_line(words)
     if pane is None or client is None:
         # The formats stand for the menu's pane and client, expanded by run-shell.
-        line = no_formats(shell_line(words[:1])) + f" {shlex.quote(words[1])} {shlex.quote(words[2])}"
+        line = no_formats(shell_line(words[:1])) + f" {shlex.quote(words[1])} {shlex.quote(words[2])} {command}"
         return "run-shell -b " + dq(line)
     return run_shell_command(line)
 
@@ -272,7 +272,8 @@ def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, s
     if installed("restore"):
         items.append(Item("Restore agents", "R", for_menu(background_command(cli, ["restore"], "agents restore", client, pane))))
     if installed("team"):
-        items.append(Item("Start a team", "t", for_menu(background_command(cli, ["team"], "agents team", client, pane))))
+        # As the team key does: check the folder, then ask for the task.
+        items.append(Item("Start a team…", "t", for_menu(ask_task_command(pane, client, "team"))))
     return items
 
 
@@ -368,6 +369,8 @@ def show(socket_flags: list[str], client: str, pane: str | None, title: str, ite
     argv = [tmux_binary(), *socket_flags, "display-menu", "-c", client, "-T", title, "-x", "C", "-y", "C"]
     if pane:
         argv += ["-t", pane]
+    # A greyed-out first entry ("-no agents yet") would otherwise be read as flags.
+    argv.append("--")
     for item in items:
         argv += item.args()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
