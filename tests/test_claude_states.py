@@ -22,7 +22,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from tests.support.fake_api import (
     last_user_text,
     subagent,
 )
+from tests.support.state_matrix import StateRecorder, follows
 
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
@@ -50,51 +50,6 @@ SLOW = 40.0
 #: the screen showed the same thing for 1.5 s, polled every 1-2 s: a wrong
 #: override would show within this spell.
 QUIET = 3.0
-
-
-class StateRecorder:
-    """Polls the pane's ``@agent_state`` every 50 ms in a thread; keeps every change with its time."""
-
-    def __init__(self, tmux: Tmux, pane: str) -> None:
-        self.tmux, self.pane = tmux, pane
-        self.changes: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="state-recorder", daemon=True)
-
-    def start(self) -> StateRecorder:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        last = None
-        while not self._stop.is_set():
-            state = self.tmux.run("display-message", "-p", "-t", self.pane, "#{@agent_state}", check=False).strip()
-            if state and state != last:
-                self.changes.append((time.monotonic(), state))
-                last = state
-            self._stop.wait(0.05)
-
-    def mark(self) -> int:
-        return len(self.changes)
-
-    def since(self, mark: int) -> list[tuple[float, str]]:
-        return list(self.changes[mark:])
-
-
-def follows(path: list[str], expected: list[str]) -> bool:
-    """True when ``path`` is ``expected`` with perhaps some states missed (never added or repeated).
-
-    >>> follows(["working", "idle"], ["working", "waiting", "working", "idle"])
-    True
-    >>> follows(["working", "idle", "working", "idle"], ["working", "idle"])
-    False
-    """
-    rest = iter(expected)
-    return all(any(state == wanted for wanted in rest) for state in path)
 
 
 @dataclass

@@ -31,6 +31,7 @@ Sections (see issue 7):
    working agents, one per server against one per agent.
 8. claude: the real Claude Code (pinned and newest), event on screen until the
    status line shows its state, against a 1 s polling detector (claude_latency.py).
+9. programs: the same for the real Codex, Gemini CLI and Aider (program_latency.py).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ STANDIN = ROOT / "tests" / "standin" / "claude"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATES = ("starting", "working", "waiting", "idle", "exited")
-SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident", "claude")
+SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident", "claude", "programs")
 
 
 def note(text: str) -> None:
@@ -1253,6 +1254,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from claude_latency import bench_claude  # the real Claude Code (tests/bench/claude_latency.py)
 
             bench_claude(sandbox, report, args.quick)
+        if "programs" in wanted:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from program_latency import bench_programs  # the real Codex, Gemini CLI, Aider (tests/bench/program_latency.py)
+
+            bench_programs(sandbox, report, args.quick)
     finally:
         sandbox.close()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())

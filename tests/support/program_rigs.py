@@ -125,8 +125,10 @@ class ProgramRig:
         """Type ``text`` and press Enter, as a person would: once the program takes input,
         and Enter only once the text shows (keys sent while it redraws can be lost)."""
         def takes_input() -> bool:
-            tail = "\n".join(self.screen(pane).rstrip().splitlines()[-12:])
-            return (not self.ready or self.ready in tail) and (not self.busy or self.busy not in tail)
+            screen = self.screen(pane)
+            tail = "\n".join(screen.rstrip().splitlines()[-12:])
+            # Busy as the watcher reads it (a stale spinner frame above the prompt is not busy).
+            return (not self.ready or self.ready in tail) and self.reads_as(screen) != "working"
 
         self.wait(takes_input, pane, f"{self.kind} to take input")
         for _ in range(3):
@@ -161,6 +163,13 @@ class ProgramRig:
 
     def screen(self, pane: str) -> str:
         return self.tmux.run("capture-pane", "-p", "-t", pane, check=False)
+
+    def reads_as(self, screen: str) -> str | None:
+        """The state the built-in screen patterns of this kind read on ``screen``."""
+        from agents_tmux import config, watch
+
+        kind = config.load(None, builtin_only=True).agents[self.kind]
+        return watch.classify(screen, watch.compile_patterns({s: list(p) for s, p in kind.screen.items()}))
 
     def quiet_screen(self, pane: str) -> str:
         """The screen once the program is not busy (a hook or a spinner may still run a moment)."""

@@ -44,6 +44,14 @@ class StateRecorder:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def mark(self) -> int:
+        """A position in the changes, for :meth:`since`."""
+        return len(self.changes)
+
+    def since(self, mark: int) -> list[tuple[float, str]]:
+        """The changes recorded after ``mark``."""
+        return list(self.changes[mark:])
+
     def _run(self) -> None:
         last = None
         while not self._stop.is_set():
