@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Repo, Tmux, agent_panes, wait_for
+from conftest import Repo, Tmux, agent_panes, stop_server, wait_for
 from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
 
 
@@ -79,3 +79,18 @@ def test_unpark_refuses_when_the_branch_is_gone(tmux: Tmux, quiet: Repo) -> None
     proc = tmux.agents("unpark", name, check=False)
     assert proc.returncode == 1 and "no longer exists" in proc.stderr
     assert not worktree.exists() and registry_entry(tmux, name)["status"] == "parked"
+
+
+def test_list_all_shows_the_parked_agents_with_no_tmux_server(tmux: Tmux, quiet: Repo) -> None:
+    name, _ = spawn(tmux, "Parked while tmux is down")
+    tmux.agents("park", name)
+    spawn(tmux, "Running")  # live: it went with the server, and is not made up from its record
+    stop_server(tmux.socket, tmux.env)
+    table = tmux.agents("list", "--all", check=False)
+    assert table.returncode == 0, table.stderr
+    assert [line.split()[:2] for line in table.stdout.splitlines()[1:]] == [[name, "parked"]], table.stdout
+    listed = json.loads(tmux.agents("list", "--all", "--json").stdout)
+    assert [(a["name"], a["state"], a["pane_id"]) for a in listed] == [(name, "parked", "")]
+    # Without --all the live agents are asked for: no server is one line and exit status 1.
+    plain = tmux.agents("list", check=False)
+    assert plain.returncode == 1 and plain.stderr.count("\n") == 1 and "no tmux server" in plain.stderr

@@ -1,7 +1,8 @@
 """List every agent in this tmux server: name, state, branch, pane, tokens, estimated cost, context use.
 
 With --json, one JSON array of objects (every pane fact, for scripts).
-With --all, parked agents (`agents park`) too: they have no pane.
+With --all, parked agents (`agents park`) too: they have no pane, and are
+listed from the registry even when no tmux server runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from agents_tmux.cli import socket_of
 
 if TYPE_CHECKING:
+    import libtmux
+
     from agents_tmux.panes import Agent
 
 HELP = "list the agents of this tmux server"
@@ -54,9 +57,17 @@ def usage_cells(agent: Agent) -> tuple[str, str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import panes
+    from agents_tmux.errors import AgentsError
 
-    server = panes.connect(socket_of(args))
-    agents = panes.list_agents(server)
+    server: libtmux.Server | None
+    try:
+        server = panes.connect(socket_of(args))
+    except AgentsError:
+        if not args.all:
+            raise
+        # The parked agents live in the registry: they are listed with no tmux server at all.
+        server = None
+    agents = panes.list_agents(server) if server is not None else []
     if args.all:
         from agents_tmux.parking import parked_agents
 
@@ -127,11 +138,12 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def _unfinished_spawns(server: object, agents: list[Any]) -> list[str]:
+def _unfinished_spawns(server: libtmux.Server | None, agents: list[Any]) -> list[str]:
     """One line per agent of this folder's repository on record as ``starting`` with no pane here.
 
     Such a record is a spawn at work, or one that was killed part-way; it is
-    never removed silently (``agents prune`` says what it would do).
+    never removed silently (``agents prune`` says what it would do). With no
+    server (``list --all`` with no tmux running) only the record's own server is looked in.
     """
     from agents_tmux import lifecycle, liveness, registry
     from agents_tmux.errors import AgentsError
@@ -146,7 +158,7 @@ def _unfinished_spawns(server: object, agents: list[Any]) -> list[str]:
     lines = []
     for name, entry in sorted(entries.items()):
         if isinstance(entry, dict) and entry.get("status") == registry.STARTING and name not in here and repo is not None:
-            verdict = liveness.check(entry, repo, (server_socket(server),))  # type: ignore[arg-type]
+            verdict = liveness.check(entry, repo, (server_socket(server),) if server is not None else ())
             what = "still starting" if verdict.live else "not running"
             lines.append(f"{name}: {what}: on record as starting, {verdict.why} (worktree {entry.get('worktree')}; see agents prune)")
     return lines
