@@ -76,3 +76,12 @@ def test_every_config_key_is_documented() -> None:
 def test_tpm_line_is_marked_as_a_placeholder() -> None:
     line = next(line for line in README.splitlines() if line.startswith("set -g @plugin "))
     assert "placeholder" in line.lower()
+
+
+def test_every_link_within_the_readme_has_its_heading() -> None:
+    def anchor(heading: str) -> str:  # GitHub's: lower case, punctuation dropped, spaces to dashes
+        return re.sub(r"[^\w\- ]", "", heading.lower().strip()).replace(" ", "-")
+
+    headings = {anchor(heading) for heading in re.findall(r"^#+ (.+)$", README, re.M)}
+    broken = [link for link in re.findall(r"\]\(#([^)]+)\)", README) if link not in headings]
+    assert not broken, f"links to headings README.md does not have: {broken}"
