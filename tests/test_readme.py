@@ -10,7 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
-from agents_tmux import cli, config
+from agents_tmux import cli, config, teams
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -68,7 +68,8 @@ def test_every_subcommand_and_flag_is_documented() -> None:
 
 
 def test_every_config_key_is_documented() -> None:
-    keys = [*config._DEFAULTS_KEYS, *config._AGENT_KEYS, *config._PRICE_KEYS, *config._BUDGET_KEYS, "context_window"]
+    keys = [*config._TOP_KEYS, *config._DEFAULTS_KEYS, *config._AGENT_KEYS, *config._PRICE_KEYS, *config._BUDGET_KEYS,
+            "context_window", *teams._ROLE_KEYS, *teams._LAYOUT_KEYS, *teams._PANE_KEYS]
     missing = [key for key in keys if not re.search(rf"\b{re.escape(key)}\b", README)]
     assert not missing, f"config keys README.md does not name: {missing}"
 
