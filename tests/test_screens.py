@@ -14,7 +14,7 @@ from agents_tmux import config, watch
 from tests.support.screens import recorded
 
 #: The state each recorded screen shows, where its name is not that state.
-EXPECTED = {"denied": "idle", "interrupted": "idle", "answered": "idle", "running": "working"}
+EXPECTED = {"denied": "idle", "interrupted": "idle", "answered": "idle", "running": "working", "trust": "waiting"}
 
 KINDS = config.load(None, builtin_only=True).agents
 SCREENS = recorded()

@@ -52,11 +52,12 @@ SESSION_FLAGS_SOURCE = "/<session-flags>/config.toml"
 #: What the screen shows (recorded from Codex 0.171 in tests/screens/codex).
 SCREEN = {
     # Approvals ("Would you like to run the following command?", "...make the following
-    # edits?"), their footer, and the folder-trust question.
+    # edits?"), their footer, the folder-trust question ("Trust this folder?") and
+    # the review of hooks it does not trust yet.
     "waiting": (
         "Would you like to (run|make|grant|apply)",
         "Press enter to confirm or esc to cancel",
-        "Do you trust the contents of this directory",
+        "Trust this folder\\?",
         "Hooks need review",
     ),
     # "■ <message>" after a failed request ("■ Conversation interrupted" is an

@@ -50,7 +50,7 @@ GITIGNORE = "# Written by agents.tmux for this agent's worktree; ignored by git.
 
 #: What the screen shows (recorded from Gemini CLI 0.61 in tests/screens/gemini).
 SCREEN = {
-    "waiting": ("Allow execution", "Waiting for user confirmation", "Apply this change\\?", "Do you trust this folder"),
+    "waiting": ("Allow execution", "Waiting for user confirmation", "Apply this change\\?", "Do you trust the files in this folder"),
     # The error of the last turn: no prompt of a later turn (" > ...", not the
     # input box's " >   Type your message") follows it.
     "error": ("^✕ \\[API Error(?![\\s\\S]*^ > (?! *Type your message))",),
