@@ -231,7 +231,7 @@ def agents_folder(repo: Any) -> Path:
 def prepare_codex(tmux: Any, api: Any, repo: Any, binary: str | None = None) -> ProgramRig:
     """Codex with its own ``CODEX_HOME`` (in the test HOME) speaking to ``api`` (a FakeResponses).
 
-    The provider, model, trust of the repository and its agents' folder, and the quiet
+    The provider, model, trust of the repository (not of its agents' worktrees), and the quiet
     start-up switches live in that ``config.toml``; ``-a on-request`` comes from the kind
     (so approvals appear when the model asks to escalate).
     """
@@ -239,7 +239,8 @@ def prepare_codex(tmux: Any, api: Any, repo: Any, binary: str | None = None) -> 
     assert binary is not None
     home = Path(tmux.env["HOME"])
     codex_home = home / ".codex"
-    trusted = [Path(repo.path), agents_folder(repo)]
+    # Only the repository, as a user trusts it: Codex trusts its worktrees with it.
+    trusted = [Path(repo.path)]
     projects = "".join(f"[projects.{_toml_string(str(p))}]\ntrust_level = \"trusted\"\n" for p in trusted)
     _write(codex_home / "config.toml", "\n".join([
         'model_provider = "fake"',
