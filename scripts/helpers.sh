@@ -2,7 +2,13 @@
 
 _helpers_dir="${BASH_SOURCE[0]%/*}"
 [ "$_helpers_dir" = "${BASH_SOURCE[0]}" ] && _helpers_dir=.
-PLUGIN_DIR="$(cd "$_helpers_dir/.." && pwd)"
+case "$_helpers_dir" in
+/*/scripts) PLUGIN_DIR="${_helpers_dir%/scripts}" ;;  # what cd && pwd gives, without a subshell (each key press)
+*) PLUGIN_DIR="$(cd "$_helpers_dir/.." && pwd)" ;;
+esac
+case "$PLUGIN_DIR" in
+*/.|*/./*|*/..|*/../*|*//*) PLUGIN_DIR="$(cd "$PLUGIN_DIR" && pwd)" ;;
+esac
 PACKAGE_DIR="$PLUGIN_DIR/python/src/agents_tmux"
 
 # get_tmux_option NAME DEFAULT: the global option's value, or DEFAULT when unset or empty.

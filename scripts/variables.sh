@@ -13,6 +13,7 @@ team_key_default=""
 
 # Spawning (these override the TOML config; see README).
 spawn_target_option="@agents-spawn-target"      # split-h | split-v | window
+# @agents-min-pane (40x8) and @agents-layout (tiled): no spawn makes a smaller pane (read by the CLI).
 prompt_option="@agents-prompt"                  # the prompt text of the spawn key
 prompt_default="task:"
 

@@ -160,3 +160,21 @@ def test_claude_transcript_location(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert claude.transcript(worktree, "abc") == folder / "abc.jsonl"
     assert claude.has_conversations(worktree) is True
     assert programs.get("generic").has_conversations(worktree) is None
+
+
+def test_every_shipped_screen_pattern_compiles(user_config) -> None:  # type: ignore[no-untyped-def]
+    """Loading the config compiles only a user's patterns (each spawn loads it): the shipped ones are checked here."""
+    import re
+
+    cfg = user_config("")
+    shipped = [p for kind in cfg.agents.values() for patterns in kind.screen.values() for p in patterns]
+    assert shipped
+    for pattern in shipped:
+        re.compile(pattern, re.MULTILINE)
+
+
+def test_a_bad_pattern_of_a_user_is_still_a_located_error(user_config) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(config.ConfigError, match=r"agents\.claude\.screen\.idle: invalid regular expression"):
+        user_config('[agents.claude]\ncommand = "claude"\n[agents.claude.screen]\nidle = ["(unclosed"]\n')
+    with pytest.raises(config.ConfigError, match=r"agents\.tool\.screen\.idle: invalid regular expression"):
+        user_config('[agents.tool]\ncommand = "tool"\n[agents.tool.screen]\nidle = ["[x"]\n')

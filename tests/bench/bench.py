@@ -1,6 +1,6 @@
 """Benchmarks of agents.tmux, each measured against its baseline in the same run.
 
-Run through ``scripts/bench [--quick] [--only status,hook,spawn,propagation,scale]``;
+Run through ``scripts/bench [--quick] [--only status,hook,spawn,key,propagation,scale]``;
 it prints Markdown tables (medians and ratios) plus the machine's CPU count and
 the tmux, git and Python versions. Not part of the test suite: importing this
 module does nothing; ``main()`` does the work.
@@ -23,6 +23,8 @@ Sections (see issue 7):
    start-up and a bare ``tmux set-option -p``;
 3. spawn: ``agents spawn`` until the agent runs in its worktree, against the
    same work done by hand, on a small repository and on one with 10,000 files;
+   key: the spawn key (prefix + A, a task, Enter) through an attached client
+   until the pane exists and the agent runs, against the same floor;
 4. propagation: hook fired until the status line shows it, against a bare
    ``tmux set-option -p`` seen by the same poll loop;
 5. scale: 50 spawns one after another and 10 at once.
@@ -66,7 +68,7 @@ STANDIN = ROOT / "tests" / "standin" / "claude"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STATES = ("starting", "working", "waiting", "idle", "exited")
-SECTIONS = ("status", "hook", "spawn", "propagation", "scale", "usage", "resident", "claude", "programs")
+SECTIONS = ("status", "hook", "spawn", "key", "propagation", "scale", "usage", "resident", "claude", "programs")
 
 
 def note(text: str) -> None:
@@ -281,6 +283,9 @@ class Client:
             stdin=slave, stdout=slave, stderr=slave, env=server.env, start_new_session=True,
         )
         os.close(slave)
+        #: The newest output the client drew (its tail only), to see a prompt appear.
+        self.output = b""
+        self.output_lock = threading.Lock()
         self.thread = threading.Thread(target=self._drain, daemon=True)
         self.thread.start()
         self.name = wait_for(
@@ -291,10 +296,24 @@ class Client:
     def _drain(self) -> None:
         while True:
             try:
-                if not os.read(self.master, 65536):
-                    return
+                data = os.read(self.master, 65536)
             except OSError:
                 return
+            if not data:
+                return
+            with self.output_lock:
+                self.output = (self.output + data)[-65536:]
+
+    def forget_output(self) -> None:
+        with self.output_lock:
+            self.output = b""
+
+    def has_drawn(self, text: str) -> bool:
+        with self.output_lock:
+            return text.encode() in self.output
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -799,6 +818,79 @@ def bench_spawn(sandbox: Sandbox, report: Report, quick: bool, strace: bool) -> 
     breakdown_server.kill()
 
 
+def key_spawn(server: Server, client: Client, task: str, repo: Path) -> tuple[float, float, Path, str]:
+    """prefix + A, the task, Enter, as a user types them: (seconds from Enter to the pane, to the agent running, worktree, pane)."""
+    before = set(server.run("list-panes", "-t", "main", "-F", "#{pane_id}").split())
+    client.forget_output()
+    client.type(b"\x02A")
+    wait_for(lambda: client.has_drawn("task:"), 30, "the spawn key's prompt")
+    client.type(task.encode())
+    wait_for(lambda: client.has_drawn(task[-6:]), 30, "the typed task on the prompt")
+    t0 = time.time()
+    client.type(b"\r")
+    new = wait_for(lambda: set(server.run("list-panes", "-t", "main", "-F", "#{pane_id}").split()) - before, 60, "the agent's pane",
+                   interval=0.002)
+    to_pane = time.time() - t0
+    worktree = repo.parent / f"{repo.name}.agents" / task.lower().replace(" ", "-")
+    record = StartWatcher(server).wait(worktree)
+    return to_pane, record["time"] - t0, worktree, next(iter(new))
+
+
+def floor_to_pane(server: Server, sandbox: Sandbox, task: str, repo: Path, branch: str) -> tuple[float, float, Path, str]:
+    """:func:`spawn_floor`, also timing the pane: (seconds to the pane, to the agent running, worktree, pane)."""
+    worktree = repo.parent / f"{repo.name}.agents" / branch.replace("/", "-")
+    argv = [*shlex.split(standin_command()), "--settings", str(settings_file(sandbox)), "--session-id", str(uuid.uuid4()), task]
+    t0 = time.time()
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--quiet", "-b", branch, str(worktree), "HEAD"],
+                   env=server.env, check=True, capture_output=True)
+    pane = server.run("split-window", "-h", "-d", "-t", server.origin, "-c", str(worktree), "-P", "-F", "#{pane_id}", "--", *argv).strip()
+    to_pane = time.time() - t0
+    record = StartWatcher(server).wait(worktree)
+    return to_pane, record["time"] - t0, worktree, pane
+
+
+def bench_key_spawn(sandbox: Sandbox, report: Report, quick: bool) -> None:
+    """The spawn key on a small repository, through an attached client, against the floor in the same run."""
+    note("spawn latency: the key path (prefix + A, task, Enter)")
+    repo = sandbox.repo("spawn-key", 0)
+    server = sandbox.server(repo)
+    server.load_plugin(**{"@agents-command": standin_command(), "@agents-max": "1000", "@agents-spawn-target": "split-h",
+                          "@agents-focus": "off"})
+    client = server.attach()
+    runs, warmups = (3, 1) if quick else (9, 1)
+    ours_pane, ours_agent, floor_pane, floor_agent = [], [], [], []
+    try:
+        for i in range(runs + warmups):
+            to_pane, to_agent, worktree, pane = key_spawn(server, client, f"bench key {i}", repo)
+            if i >= warmups:
+                ours_pane.append(to_pane)
+                ours_agent.append(to_agent)
+            clean_spawn(server, sandbox, repo, worktree, pane, f"agent/{worktree.name}")
+            branch = f"floor/key-{i}"
+            to_pane, to_agent, worktree, pane = floor_to_pane(server, sandbox, f"bench key {i}", repo, branch)
+            if i >= warmups:
+                floor_pane.append(to_pane)
+                floor_agent.append(to_agent)
+            clean_spawn(server, sandbox, repo, worktree, pane, branch)
+    finally:
+        server.kill()
+    rows = [
+        ["Enter → the agent's pane exists", ms(median(ours_pane)), ms(median(floor_pane)), ratio(median(ours_pane), median(floor_pane)),
+         ms(median(ours_pane) - median(floor_pane)), "≤ 150 ms"],
+        ["Enter → the agent runs in it", ms(median(ours_agent)), ms(median(floor_agent)), ratio(median(ours_agent), median(floor_agent)),
+         ms(median(ours_agent) - median(floor_agent)), ""],
+    ]
+    report.table(
+        "3c. The spawn key: Enter at the prompt → pane (small repository)",
+        ["Step", "`prefix + A`", "by hand (floor)", "Ratio", "Difference", "Goal"],
+        rows,
+        f"Medians of {runs} runs after {warmups} warm-up, ours and by hand interleaved. A client attached in a 200x50 "
+        "pseudo-terminal presses prefix + A, types the task once the prompt is drawn, and the clock starts at Enter; the pane "
+        "is seen by polling `list-panes` every 2 ms, the agent by its start record. By hand: `git worktree add -b` + "
+        "`tmux split-window -c <worktree>` + the same agent argv, timed to split-window's return and to the start record.",
+    )
+
+
 def spawn_breakdown(sandbox: Sandbox, report: Report, server: Server, quick: bool, strace: bool) -> None:
     """Where a spawn's time goes: the pieces of the CLI's path, timed alone, and the processes it starts."""
     note("spawn latency: where the time goes")
@@ -1241,6 +1333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_hook(sandbox, report, args.quick)
         if "spawn" in wanted:
             bench_spawn(sandbox, report, args.quick, strace)
+        if "key" in wanted:
+            bench_key_spawn(sandbox, report, args.quick)
         if "propagation" in wanted:
             bench_propagation(sandbox, report, args.quick)
         if "scale" in wanted:

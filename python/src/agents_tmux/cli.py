@@ -66,7 +66,8 @@ class _Parser(argparse.ArgumentParser):
 USER_PATH = os.environ.get("PATH", "")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or of ``only`` that one (a key press imports no other command's module)."""
     parser = _Parser(
         prog="agents",
         description="Run several AI coding agents side by side in tmux, each on its own git worktree.",
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module in COMMANDS:
-        if not _available(module):
+        if (only is not None and name != only) or not _available(module):
             continue
         mod = importlib.import_module(f"agents_tmux.commands.{module}")
         command_parser = sub.add_parser(name, help=mod.HELP, description=mod.__doc__.strip().splitlines()[0] if mod.__doc__ else None)
@@ -86,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         _add_global_options(command_parser, argparse.SUPPRESS, with_chdir=own_dir is None)
         command_parser.set_defaults(run=mod.run, dir_dest=own_dir.dest if own_dir is not None else None)
     return parser
+
+
+def _subcommand(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (after any -L/-S/-C and their values), or None.
+
+    >>> _subcommand(["-L", "agents", "spawn", "fix it"]), _subcommand(["-Lx", "list"]), _subcommand(["--help"])
+    ('spawn', 'list', None)
+    """
+    words = iter(argv)
+    for word in words:
+        if word in ("-L", "-S", "-C"):
+            next(words, None)
+        elif word.startswith("-"):
+            continue
+        else:
+            return word if word in dict(COMMANDS) else None
+    return None
 
 
 def _add_global_options(parser: argparse.ArgumentParser, default: object, with_chdir: bool = True) -> None:
@@ -103,7 +121,7 @@ def socket_of(args: argparse.Namespace) -> Socket:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_subcommand(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

@@ -25,6 +25,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 #: The built-in defaults, shipped beside this module.
 DEFAULTS_FILE = Path(__file__).with_name("default-config.toml")
 SPAWN_TARGETS = ("split-h", "split-v", "window")
+#: How a window is laid out again when a split would make a pane too small ("none": never; a new window then).
+LAYOUTS = ("tiled", "main-vertical", "main-horizontal", "even-horizontal", "even-vertical", "none")
 PROMPT_MODES = ("arg", "keys", "none")
 SCREEN_STATES = ("waiting", "error", "working", "idle")
 
@@ -37,6 +39,8 @@ TMUX_OVERRIDES = {
     "@agents-worktree-dir": "worktree_dir",
     "@agents-focus": "focus",
     "@agents-lock-timeout": "lock_timeout",
+    "@agents-layout": "layout",
+    "@agents-min-pane": "min_pane",
 }
 
 
@@ -94,6 +98,10 @@ class Config:
     sync: str
     #: Seconds a command waits for another one working on the same repository (see ``repolock``).
     lock_timeout: int
+    #: The layout a window gets when splitting its pane would make one too small (:data:`LAYOUTS`).
+    layout: str
+    #: The smallest pane a spawn makes, "WIDTHxHEIGHT" in cells (see :attr:`min_pane_size`).
+    min_pane: str
     #: How ``agents merge`` brings an agent's branch in: "merge", "squash", "rebase" or "ff-only".
     merge: str
     agents: dict[str, AgentKind]
@@ -107,6 +115,12 @@ class Config:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)
     #: [budget]: the limits set (tokens_5h, cost_5h, tokens_day, cost_day) and warn_percent.
     budget: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def min_pane_size(self) -> tuple[int, int]:
+        """``min_pane`` as (columns, rows)."""
+        width, _, height = self.min_pane.partition("x")
+        return int(width), int(height)
 
     def agent_kind(self, name: str | None = None) -> AgentKind:
         """The agent kind ``name`` (default: the configured one), or a clear error."""
@@ -245,6 +259,15 @@ class _Checker:
         self.origin = origin
         self.overridden = overridden
 
+    def set_by_user(self, key: str) -> bool:
+        """True when a config file (not the built-in defaults) set ``key`` or the table holding it.
+
+        The section itself (``agents``) does not count: a file adding one
+        agent kind does not make the others its own.
+        """
+        parts = key.split(".")
+        return any(".".join(parts[:end]) in self.origin for end in range(2, len(parts) + 1))
+
     def fail(self, key: str, problem: str) -> ConfigError:
         leaf = key.split(".", 1)[-1]
         if key.startswith("defaults.") and leaf in self.overridden:
@@ -345,6 +368,8 @@ _DEFAULTS_KEYS = {
     "ports": "str",
     "sync": "str",
     "lock_timeout": "int",
+    "layout": "str",
+    "min_pane": "str",
     "merge": "str",
 }
 _AGENT_KEYS = {
@@ -387,6 +412,12 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
         parse_range(values["ports"])
     except ValueError as exc:
         raise check.fail("defaults.ports", str(exc)) from None
+    if values["layout"] not in LAYOUTS:
+        raise check.fail("defaults.layout", f"expected one of {', '.join(LAYOUTS)}, got {values['layout']!r}")
+    size = re.fullmatch(r"\s*0*([1-9]\d{0,3})\s*[xX×]\s*0*([1-9]\d{0,3})\s*", values["min_pane"])
+    if size is None:
+        raise check.fail("defaults.min_pane", f"expected a size in cells like \"40x8\" (columns x rows, each 1 to 9999), got {values['min_pane']!r}")
+    values["min_pane"] = f"{size.group(1)}x{size.group(2)}"
     if values["merge"] not in ("merge", "squash", "rebase", "ff-only"):
         raise check.fail("defaults.merge", f"expected merge, squash, rebase or ff-only, got {values['merge']!r}")
     if values["sync"] not in ("merge", "rebase"):
@@ -470,7 +501,8 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
         if state not in SCREEN_STATES:
             raise check.fail(key, f"unknown state (expected one of: {', '.join(SCREEN_STATES)})")
         screen[state] = check.get(screen_table, f"{prefix}.screen", state, "strlist")
-        for pattern in screen[state]:
+        # The shipped patterns are checked by the tests: compile only a user's (each spawn loads the config).
+        for pattern in screen[state] if check.set_by_user(key) else ():
             try:
                 re.compile(pattern)
             except re.error as exc:

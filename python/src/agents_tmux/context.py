@@ -87,9 +87,14 @@ def _git(cwd: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
+#: The common git folder of each repository this process has asked git about (or been told).
+_COMMON_DIRS: dict[Path, str] = {}
+
+
 def exclude_file(repo_root: Path) -> Path:
     """``info/exclude`` of the common git folder (read by every worktree)."""
-    common = _git(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    common = _COMMON_DIRS.get(repo_root) or _git(repo_root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    _COMMON_DIRS[repo_root] = common
     return Path(common) / "info" / "exclude"
 
 
@@ -182,6 +187,8 @@ def extra_dirs(repo_root: Path, cfg: Config, worktree: Path | None) -> tuple[str
 
 def prepare(repo: Repo, cfg: Config, worktree: Path | None) -> Path:
     """What ``spawn`` calls for every agent, before the agent starts."""
+    if repo.common_dir:
+        _COMMON_DIRS[repo.root] = repo.common_dir
     return wire(repo.root, cfg, worktree)
 
 

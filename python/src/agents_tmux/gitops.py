@@ -7,6 +7,7 @@ every failure becomes one :class:`AgentsError` line.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -47,6 +48,11 @@ class Repo:
     root: Path
     #: The working tree the lookup started in (the main one or a linked worktree).
     worktree: Path
+    #: HEAD of ``worktree`` when it was found: its commit, and its branch ("" when detached).
+    head_commit: str = ""
+    head_branch: str = ""
+    #: The common git folder (``.git`` of the main checkout), "" when not read.
+    common_dir: str = ""
 
     @property
     def name(self) -> str:
@@ -54,10 +60,25 @@ class Repo:
 
 
 def find_repo(path: Path | str) -> Repo:
-    """The repository containing ``path``, or a clear error saying why there is none."""
+    """The repository containing ``path``, or a clear error saying why there is none.
+
+    One ``git rev-parse`` answers everything when ``path`` is in a working
+    tree with a commit (each spawn runs this); anything else is asked again
+    step by step, to say exactly what is wrong.
+    """
     start = Path(path)
     if not start.is_dir():
         raise AgentsError(f"not a folder: {start}")
+    quick = git(start, "rev-parse", "--is-bare-repository", "--is-inside-work-tree", "--show-toplevel", "--path-format=absolute",
+                "--git-common-dir", "HEAD^{commit}", "--symbolic-full-name", "HEAD", check=False)
+    lines = quick.stdout.splitlines()
+    if quick.returncode == 0 and len(lines) == 6 and lines[:2] == ["false", "true"]:
+        worktree, common, commit, head = Path(lines[2]), Path(lines[3]), lines[4], lines[5]
+        if common.name == ".git":
+            # What `git worktree list` names first: the common git folder's real path without "/.git".
+            branch = head.removeprefix("refs/heads/") if head.startswith("refs/heads/") else ""
+            return Repo(root=Path(os.path.realpath(common)).parent, worktree=worktree, head_commit=commit, head_branch=branch,
+                        common_dir=str(common))
     probe = git(start, "rev-parse", "--is-bare-repository", "--is-inside-work-tree", check=False)
     if probe.returncode != 0:
         raise AgentsError(f"not inside a git repository: {start} (cd into a repository first, or run `git init`)")
@@ -81,6 +102,8 @@ def resolve_base(repo: Repo, ref: str | None) -> tuple[str, str]:
     where to go back to), else the commit itself.
     """
     if ref is None:
+        if repo.head_commit:
+            return (repo.head_branch or repo.head_commit), repo.head_commit
         branch = git(repo.worktree, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
         commit = git(repo.worktree, "rev-parse", "--verify", "HEAD^{commit}").stdout.strip()
         return (branch or commit), commit
@@ -97,8 +120,19 @@ def branch_exists(repo: Repo, branch: str) -> bool:
     return git(repo.root, "show-ref", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode == 0
 
 
+#: Branch names git certainly accepts: parts of letters, digits, '_' and '-', each starting with a letter or digit
+#: (no '.', '@', '//' or anything else check-ref-format looks at), so no git process is needed to know.
+_PLAIN_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:/[A-Za-z0-9][A-Za-z0-9_-]*)*")
+
+
 def valid_branch_name(repo: Repo, branch: str) -> bool:
-    """True when git accepts ``branch`` as a branch name."""
+    """True when git accepts ``branch`` as a branch name.
+
+    >>> valid_branch_name(Repo(Path("/nowhere"), Path("/nowhere")), "agent/fix-login-2")
+    True
+    """
+    if _PLAIN_BRANCH.fullmatch(branch) and branch != "HEAD":
+        return True
     return git(repo.root, "check-ref-format", "--branch", branch, check=False).returncode == 0
 
 

@@ -13,32 +13,35 @@ import os
 import shlex
 from collections.abc import Sequence
 
-import libtmux
+from agents_tmux import tmuxcmd
 
 from agents_tmux import panes, paths
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import no_formats, tmux_quote
 
 
-def origin_and_text(args: argparse.Namespace, buffer: str, text: str | None) -> tuple[libtmux.Server, str | None, str | None]:
+def origin_and_text(
+    args: argparse.Namespace, buffer: str, text: str | None, check_origin: bool = True
+) -> tuple[tmuxcmd.Server, str | None, str | None]:
     """The server, the pane a command came from, and its text (typed at a key's prompt).
 
     The origin is ``--pane``, else this pane; it must exist before anything
-    is made from it. From a key (``--from-key``) without ``text``, the text
-    is what the prompt left in ``buffer``.
+    is made from it (``check_origin`` off: the caller checks it, along
+    with what else it reads about it). From a key (``--from-key``) without
+    ``text``, the text is what the prompt left in ``buffer``.
     """
     from agents_tmux.cli import socket_of
 
     server = panes.connect(socket_of(args))
     origin = args.pane or os.environ.get("TMUX_PANE") or None
-    if origin:
+    if origin and check_origin:
         panes.require_pane(server, origin)
     if args.from_key and text is None:
         text = read_typed_text(server, buffer)
     return server, origin, text
 
 
-def read_typed_text(server: libtmux.Server, buffer: str) -> str:
+def read_typed_text(server: tmuxcmd.Server, buffer: str) -> str:
     """The text a key's prompt left in ``buffer``, or a clear error when there is none."""
     result = server.cmd("show-buffer", "-b", buffer)
     if result.returncode != 0:
@@ -46,7 +49,7 @@ def read_typed_text(server: libtmux.Server, buffer: str) -> str:
     return "\n".join(result.stdout).strip()
 
 
-def confirm_then_rerun(server: libtmux.Server, args: argparse.Namespace, words: Sequence[str], prompt: str) -> None:
+def confirm_then_rerun(server: tmuxcmd.Server, args: argparse.Namespace, words: Sequence[str], prompt: str) -> None:
     """Ask ``prompt`` on the client; on "y" run ``agents [-L/-S ...] WORDS`` in the background.
 
     ``words`` is the subcommand and its arguments (with ``--force``); each

@@ -25,7 +25,7 @@ from agents_tmux import ignored as ignored_files
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.panes import Agent
 
@@ -69,7 +69,7 @@ class AgentRef:
         return bool(self.pane_id)
 
 
-def live_agents(server: libtmux.Server | None) -> list[Agent]:
+def live_agents(server: tmuxcmd.Server | None) -> list[Agent]:
     """The agents of ``server`` (none without a server)."""
     if server is None:
         return []
@@ -131,7 +131,7 @@ def target_repos(all_repos: bool, repo_dir: str | None, hint: str) -> list[Path]
     return [repo]
 
 
-def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = None) -> AgentRef:
+def resolve(server: tmuxcmd.Server | None, name: str, repo_dir: str | None = None) -> AgentRef:
     """The agent called ``name`` (or with that pane id), live or only recorded.
 
     Looked for among the live panes first (of ``--repo`` when given), then in
@@ -178,7 +178,7 @@ def resolve(server: libtmux.Server | None, name: str, repo_dir: str | None = Non
     raise AgentsError(f"no agent is called {name!r} (see `agents list`; agents of other repositories need --repo DIR)")
 
 
-def merged_agents(server: libtmux.Server | None, repo: Path) -> list[AgentRef]:
+def merged_agents(server: tmuxcmd.Server | None, repo: Path) -> list[AgentRef]:
     """The agents of ``repo`` (running or on record) whose branch is merged into their base branch.
 
     Merged means the branch made commits of its own since the agent started
@@ -570,7 +570,7 @@ def short(commit: str) -> str:
 
 
 
-def connect_if_running(socket: Any) -> libtmux.Server | None:
+def connect_if_running(socket: Any) -> tmuxcmd.Server | None:
     """The tmux server of ``socket``, or None when none runs (the registry still works)."""
     from agents_tmux import panes
 
@@ -580,7 +580,7 @@ def connect_if_running(socket: Any) -> libtmux.Server | None:
         return None
 
 
-def close_pane(server: libtmux.Server | None, ref: AgentRef) -> bool:
+def close_pane(server: tmuxcmd.Server | None, ref: AgentRef) -> bool:
     """Kill the agent's pane if it is still there; True when one was closed."""
     if server is None or not ref.pane_id:
         return False

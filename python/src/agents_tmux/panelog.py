@@ -15,7 +15,7 @@ from agents_tmux import paths
 from agents_tmux.tmuxtext import no_formats
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
 ON = ("on", "1", "yes", "true")
 
@@ -25,14 +25,17 @@ def log_path(repo_root: Path, name: str) -> Path:
     return paths.repo_state_dir(repo_root) / "logs" / f"{name}.log"
 
 
-def enabled(server: libtmux.Server) -> bool:
+def enabled(server: tmuxcmd.Server) -> bool:
     result = server.cmd("show-options", "-gqv", "@agents-log")
     return bool(result.stdout) and result.stdout[0].strip().lower() in ON
 
 
-def start_if_enabled(server: libtmux.Server, pane_id: str, repo_root: Path, name: str) -> Path | None:
-    """Start piping ``pane_id``'s output to its log when ``@agents-log`` is on; the log's path."""
-    if not enabled(server):
+def start_if_enabled(server: tmuxcmd.Server, pane_id: str, repo_root: Path, name: str, option: str | None = None) -> Path | None:
+    """Start piping ``pane_id``'s output to its log when ``@agents-log`` is on; the log's path.
+
+    ``option``: the value of ``@agents-log`` when the caller read it already.
+    """
+    if not (enabled(server) if option is None else option.strip().lower() in ON):
         return None
     path = log_path(repo_root, name)
     path.parent.mkdir(parents=True, exist_ok=True)

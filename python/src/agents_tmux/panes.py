@@ -1,4 +1,4 @@
-"""The live agents: tmux panes that carry ``@agent_*`` options, read through libtmux.
+"""The live agents: tmux panes that carry ``@agent_*`` options, read through :class:`agents_tmux.tmuxcmd.Server`.
 
 tmux is the live database (see the README's design section): an agent is a
 pane with ``@agent_name`` set, and its facts are that pane's user options.
@@ -11,10 +11,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import libtmux
-
-from agents_tmux.errors import AgentsError
 from agents_tmux import tmuxcmd
+from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import Socket, literal_args
 
 #: The pane options every agent carries, in the order ``agents list`` shows them.
@@ -59,6 +57,8 @@ PLUGIN_OPTIONS = (
     "@agents-focus",
     "@agents-log",
     "@agents-lock-timeout",
+    "@agents-layout",
+    "@agents-min-pane",
 )
 
 
@@ -127,12 +127,12 @@ def _number(text: str, kind: type) -> Any:
 
 def is_running(socket: Socket) -> bool:
     """True when a tmux server answers on ``socket``."""
-    return bool(libtmux.Server(socket_name=socket.name, socket_path=socket.path).is_alive())
+    return bool(tmuxcmd.Server(socket_name=socket.name, socket_path=socket.path).is_alive())
 
 
-def connect(socket: Socket) -> libtmux.Server:
+def connect(socket: Socket) -> tmuxcmd.Server:
     """The tmux server for ``socket``, or a clear error when none runs there."""
-    server = libtmux.Server(socket_name=socket.name, socket_path=socket.path)
+    server = tmuxcmd.Server(socket_name=socket.name, socket_path=socket.path)
     if not server.is_alive():
         if socket.path or socket.name:
             raise AgentsError(f"no tmux server is running on {socket.path or socket.name} (start one with `scripts/agents up`, or run this inside tmux)")
@@ -141,17 +141,17 @@ def connect(socket: Socket) -> libtmux.Server:
     return server
 
 
-def socket_of_server(server: libtmux.Server) -> Socket:
+def socket_of_server(server: tmuxcmd.Server) -> Socket:
     """The :class:`Socket` that reaches ``server`` (for the standard-library helpers)."""
-    return Socket(name=server.socket_name, path=str(server.socket_path) if server.socket_path else None)
+    return server.socket
 
 
-def cmd(server: libtmux.Server, *args: str) -> Any:
+def cmd(server: tmuxcmd.Server, *args: str) -> tmuxcmd.CommandResult:
     """``server.cmd`` with text arguments kept literal (see :func:`literal_args`)."""
     return server.cmd(*literal_args(args))
 
 
-def run(server: libtmux.Server, *args: str) -> list[str]:
+def run(server: tmuxcmd.Server, *args: str) -> list[str]:
     """Run a tmux command on ``server``; its stdout lines, or a clear error."""
     result = cmd(server, *args)
     if result.returncode != 0:
@@ -160,7 +160,7 @@ def run(server: libtmux.Server, *args: str) -> list[str]:
     return list(result.stdout)
 
 
-def require_pane(server: libtmux.Server, pane: str) -> str:
+def require_pane(server: tmuxcmd.Server, pane: str) -> str:
     """The id of ``pane`` (an id or target) in ``server``, or a clear error.
 
     ``display-message -t`` with an unknown target prints nothing and exits 0,
@@ -172,23 +172,23 @@ def require_pane(server: libtmux.Server, pane: str) -> str:
     return lines[0]
 
 
-def read_records(server: libtmux.Server, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:
+def read_records(server: tmuxcmd.Server, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:
     """:func:`agents_tmux.tmuxcmd.read_records` on ``server``: values read by length, whatever text they hold."""
     return tmuxcmd.read_records(socket_of_server(server), names, *command, check=check)
 
 
-def plugin_options(server: libtmux.Server) -> dict[str, str]:
+def plugin_options(server: tmuxcmd.Server) -> dict[str, str]:
     """The global ``@agents-*`` options that override the config file, in one call."""
     records = read_records(server, PLUGIN_OPTIONS, "display-message", "-p") if _has_client_or_session(server) else []
     values = records[0] if records else [""] * len(PLUGIN_OPTIONS)
     return dict(zip(PLUGIN_OPTIONS, values))
 
 
-def _has_client_or_session(server: libtmux.Server) -> bool:
+def _has_client_or_session(server: tmuxcmd.Server) -> bool:
     return bool(server.cmd("list-sessions", "-F", "#{session_id}").stdout)
 
 
-def list_agents(server: libtmux.Server) -> list[Agent]:
+def list_agents(server: tmuxcmd.Server) -> list[Agent]:
     """Every pane of the server that carries an agent, in session/window/pane order."""
     fields = ["pane_id", "session_name", "window_index", "window_id", "pane_pid"]
     # Read by length, not split on a separator: a task may hold any character.
@@ -205,7 +205,7 @@ def list_agents(server: libtmux.Server) -> list[Agent]:
     return agents
 
 
-def find_agent(server: libtmux.Server, name: str) -> Agent:
+def find_agent(server: tmuxcmd.Server, name: str) -> Agent:
     """The live agent called ``name`` (or with that pane id), or a clear error."""
     for agent in list_agents(server):
         if name in (agent.name, agent.pane_id):
@@ -213,21 +213,27 @@ def find_agent(server: libtmux.Server, name: str) -> Agent:
     raise AgentsError(f"no running agent is called {name!r} (see `agents list`)")
 
 
-def set_pane_options(server: libtmux.Server, pane_id: str, options: dict[str, str], keep_existing: tuple[str, ...] = ()) -> None:
+def set_pane_options(server: tmuxcmd.Server, pane_id: str, options: dict[str, str], keep_existing: tuple[str, ...] = ()) -> None:
     """Set several pane options in one tmux call.
 
     Options named in ``keep_existing`` are set only if the pane has no value
     yet (``set -o``): the agent may already have reported a newer state.
     """
-    args: list[str] = []
-    for option, value in options.items():
-        flags = "-pqo" if option in keep_existing else "-pq"
-        args += ["set-option", flags, "-t", pane_id, option, value, ";"]
+    args = option_commands(pane_id, options, keep_existing)
     if args:
         cmd(server, *args[:-1])
 
 
-def refresh_usage_summary(server: libtmux.Server) -> None:
+def option_commands(pane_id: str, options: dict[str, str], keep_existing: tuple[str, ...] = ()) -> list[str]:
+    """The ``set-option`` commands of :func:`set_pane_options`, each followed by a ``;`` (to batch with others)."""
+    args: list[str] = []
+    for option, value in options.items():
+        flags = "-pqo" if option in keep_existing else "-pq"
+        args += ["set-option", flags, "-t", pane_id, option, value, ";"]
+    return args
+
+
+def refresh_usage_summary(server: tmuxcmd.Server) -> None:
     """Recompute ``@agents_usage`` (the ``#{agents_usage}`` segment) from the agents still live.
 
     The hook sets it at the end of each turn; an agent closed in between must

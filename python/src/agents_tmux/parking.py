@@ -26,7 +26,7 @@ from agents_tmux import gitops, lifecycle, panes, ports, registry
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.lifecycle import AgentRef
 
@@ -47,7 +47,7 @@ class Parked:
     archived: list[str]
 
 
-def park(server: libtmux.Server | None, ref: AgentRef, close_own_pane_later: bool = False) -> Parked:
+def park(server: tmuxcmd.Server | None, ref: AgentRef, close_own_pane_later: bool = False) -> Parked:
     """Stop ``ref``, save its work on its branch, remove its worktree, mark it parked.
 
     The caller holds the repository lock. With ``close_own_pane_later`` the
@@ -96,7 +96,7 @@ def park(server: libtmux.Server | None, ref: AgentRef, close_own_pane_later: boo
     return Parked(branch=branch, commit=commit, committed=committed, pane_closed=closed, archive=archive, archived=archived)
 
 
-def unpark(server: libtmux.Server, ref: AgentRef, session: str | None, force: bool) -> tuple[str, str]:
+def unpark(server: tmuxcmd.Server, ref: AgentRef, session: str | None, force: bool) -> tuple[str, str]:
     """Recreate ``ref``'s worktree from its branch and resume it in a new window; (pane id, how).
 
     The caller holds the repository lock; ``ref`` comes from the registry
@@ -136,7 +136,7 @@ def unpark(server: libtmux.Server, ref: AgentRef, session: str | None, force: bo
     return pane_id, how
 
 
-def _current_session(server: libtmux.Server) -> str:
+def _current_session(server: tmuxcmd.Server) -> str:
     """The session of the pane this command runs in, when it is on ``server`` ("" otherwise)."""
     import os
 

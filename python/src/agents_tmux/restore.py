@@ -26,7 +26,7 @@ from agents_tmux.lifecycle import AgentRef, _from_entry
 from agents_tmux.tmuxcmd import no_formats
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.config import AgentKind, Config
 
@@ -113,10 +113,9 @@ def pane_facts(ref: AgentRef, kind_name: str, session_id: str, transcript: str) 
     return facts
 
 
-def server_socket(server: libtmux.Server) -> str:
+def server_socket(server: tmuxcmd.Server) -> str:
     """The socket path of ``server`` ('' when it cannot tell)."""
-    result = server.cmd("display-message", "-p", "#{socket_path}")
-    return result.stdout[0].strip() if result.returncode == 0 and result.stdout else ""
+    return server.socket_in_use()
 
 
 def alive_elsewhere(entry: registry.Entry, repo: Path, my_socket: str) -> bool:
@@ -150,7 +149,7 @@ class Outcome:
     message: str
 
 
-def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
+def _session_for(server: tmuxcmd.Server, repo: Path, wanted: str | None) -> str:
     """The session restored windows go to: ``wanted``, else the repository's own (made if needed)."""
     from agents_tmux import sessions
 
@@ -161,7 +160,7 @@ def _session_for(server: libtmux.Server, repo: Path, wanted: str | None) -> str:
     return wanted
 
 
-def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:
+def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:
     """Restore every active agent of ``repo`` that has no pane in ``server``."""
     from agents_tmux.spawn import repo_lock
 
@@ -210,7 +209,7 @@ def restore_repo(server: libtmux.Server, repo: Path, session: str | None = None,
     return outcomes
 
 
-def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref: AgentRef, session: str) -> tuple[str, str]:
+def open_agent_window(server: tmuxcmd.Server, cfg: Config, kind: AgentKind, ref: AgentRef, session: str) -> tuple[str, str]:
     """A new window named after the agent, running it resumed; returns (pane id, how)."""
     from agents_tmux import panelog
     from agents_tmux.spawn import agent_program
@@ -234,7 +233,7 @@ def open_agent_window(server: libtmux.Server, cfg: Config, kind: AgentKind, ref:
     return pane_id, _how(again)
 
 
-def restart_in_pane(server: libtmux.Server, ref: AgentRef) -> str:
+def restart_in_pane(server: tmuxcmd.Server, ref: AgentRef) -> str:
     """Run the agent again, resumed, in the pane it exited in (``respawn-pane -k``)."""
     from agents_tmux import panelog
     from agents_tmux.spawn import agent_program

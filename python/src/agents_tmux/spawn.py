@@ -22,11 +22,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libtmux
+from agents_tmux import tmuxcmd
 
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
-from agents_tmux import gitops, panes, paths, ports, registry
+from agents_tmux import gitops, panefit, panes, paths, ports, registry
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
 from agents_tmux.launch import Launch, start_command
@@ -123,7 +123,7 @@ def check_budget(cfg: Config) -> None:
         raise BudgetNear(usage.describe_budget(use[0]) + (" is spent" if use[0][1] >= 1 else ""))
 
 
-def running_agents(server: libtmux.Server, repo_root: Path | None = None) -> int:
+def running_agents(server: tmuxcmd.Server, repo_root: Path | None = None) -> int:
     """Agents that count against the cap: every live agent not yet exited, plus
     the agents of ``repo_root`` on record as ``starting`` that may be running
     (a spawn at work, or one that died after its pane opened).
@@ -132,17 +132,16 @@ def running_agents(server: libtmux.Server, repo_root: Path | None = None) -> int
     count = sum(1 for agent in live if agent.state != "exited")
     if repo_root is not None:
         from agents_tmux import liveness
-        from agents_tmux.restore import server_socket
 
         named = {agent.name for agent in live if agent.repo == str(repo_root)}
-        sockets = (server_socket(server),)
+        sockets = (server.socket_in_use(),)
         for name, entry in registry.load(repo_root).items():
             if entry.get("status") == registry.STARTING and name not in named and liveness.check(entry, repo_root, sockets).live:
                 count += 1
     return count
 
 
-def origin_directory(server: libtmux.Server, request: SpawnRequest) -> tuple[Path, str | None]:
+def origin_directory(server: tmuxcmd.Server, request: SpawnRequest) -> tuple[Path, str | None]:
     """The folder the repository is looked up in, and the pane to split."""
     if request.directory:
         return Path(request.directory).expanduser().resolve(), request.origin_pane
@@ -151,6 +150,29 @@ def origin_directory(server: libtmux.Server, request: SpawnRequest) -> tuple[Pat
         if lines and lines[0]:
             return Path(lines[0]), request.origin_pane
     return Path.cwd(), request.origin_pane
+
+
+def origin_facts(server: tmuxcmd.Server, request: SpawnRequest) -> tuple[Path, str | None, dict[str, str]]:
+    """:func:`origin_directory`, and the plugin's options (``@agents-*``), in one tmux call when there is an origin pane.
+
+    The server's socket path comes along too (the record names it); an
+    origin pane that does not exist is a clear error, before anything is made.
+    """
+    if request.origin_pane:
+        names = ("pane_id", "pane_current_path", "socket_path", *panes.PLUGIN_OPTIONS)
+        records = panes.read_records(server, names, "display-message", "-p", "-t", request.origin_pane, check=False)
+        # An unknown pane: tmux says so, or (some targets) prints nothing and exits 0.
+        if not records or not records[0][0].startswith("%"):
+            raise AgentsError(f"no pane {request.origin_pane!r} in this tmux server (see: tmux list-panes -a)")
+        _, current, socket_path, *values = records[0]
+        server.note_socket_in_use(socket_path)
+        if request.directory:
+            directory = Path(request.directory).expanduser().resolve()
+        else:
+            directory = Path(current) if current else Path.cwd()
+        return directory, request.origin_pane, dict(zip(panes.PLUGIN_OPTIONS, values))
+    directory, origin = origin_directory(server, request)
+    return directory, origin, panes.plugin_options(server)
 
 
 def _free_name(repo: gitops.Repo, cfg: Config, stem: str, use_worktree: bool) -> tuple[str, str, Path]:
@@ -294,12 +316,20 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, po
 
 
 def open_pane(
-    server: libtmux.Server, target: str, origin_pane: str | None, directory: Path, program: list[str], title: str, focus: bool,
-    placement: Placement | None = None,
-) -> str:
-    """Split the origin pane's window (or open a window) running ``program`` (see :func:`agent_program`); its pane id."""
+    server: tmuxcmd.Server, target: str, origin_pane: str | None, directory: Path, program: list[str], title: str, focus: bool,
+    placement: Placement | None = None, layout: str = "none", minimum: tuple[int, int] | None = None,
+) -> tuple[str, list[str]]:
+    """Split the origin pane's window (or open a window) running ``program`` (see :func:`agent_program`).
+
+    Returns the pane id, and the tmux commands (each followed by ``;``) the
+    caller runs next with its own: the window's new layout, if any. The
+    caller gives the pane its title (``title`` names a new window). With
+    ``minimum`` (columns, rows), a split never makes a pane smaller: the
+    window gets ``layout`` or the agent a window of its own (see :mod:`panefit`).
+    """
     where = ["-t", origin_pane] if origin_pane else []
     detach = [] if focus else ["-d"]
+    then: list[str] = []
     if placement is not None:
         # A new session is always made detached: this may run outside any client.
         detach = ["-d"] if placement.command == "new-session" or not focus else []
@@ -311,15 +341,22 @@ def open_pane(
             where = ["-a", "-t", window]
         args = ["new-window", *detach, *where, "-n", no_formats(title), "-c", no_formats(str(directory))]
     else:
-        args = ["split-window", "-h" if target == "split-h" else "-v", *detach, *where, "-c", no_formats(str(directory))]
+        split = ["split-window", "-h" if target == "split-h" else "-v", *detach]
+        args = [*split, *where, "-c", no_formats(str(directory))]
+        window = panefit.parse_window(panes.run(server, "list-panes", *where, "-F", panefit.PANE_FORMAT)) if minimum else None
+        if window is not None and minimum is not None:
+            choice = panefit.choose(window, origin_pane, target == "split-v", layout, minimum)
+            if choice.how == "window":
+                args = ["new-window", *detach, "-a", "-t", window.window_id, "-n", no_formats(title), "-c", no_formats(str(directory))]
+            else:
+                args = [*split, "-t", choice.pane, "-c", no_formats(str(directory))]
+            if choice.how == "layout":
+                then = ["select-layout", "-t", window.window_id, layout, ";"]
     lines = panes.run(server, *args, "-P", "-F", "#{pane_id}", *program)
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
         raise AgentsError(f"tmux did not report the new pane (got {pane_id!r})")
-    # The pane title shows in pane borders and choose-tree; set it after the
-    # program starts so its first title change does not overwrite it.
-    server.cmd("select-pane", "-t", pane_id, "-T", no_formats(title))
-    return pane_id
+    return pane_id, then
 
 
 def require_program(kind: AgentKind) -> None:
@@ -339,12 +376,12 @@ def require_program(kind: AgentKind) -> None:
         )
 
 
-def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
+def spawn(server: tmuxcmd.Server, request: SpawnRequest) -> Spawned:
     """Create the worktree, branch and pane for ``request``; start the agent."""
     stem = request.slug or slugify(request.task)
-    directory, origin_pane = origin_directory(server, request)
+    directory, origin_pane, options = origin_facts(server, request)
     repo = gitops.find_repo(directory)
-    cfg = config_mod.load(repo.root, panes.plugin_options(server))
+    cfg = config_mod.load(repo.root, options)
     kind = cfg.agent_kind(request.agent)
     require_program(kind)
     context_mod.relative_dir(cfg)
@@ -377,7 +414,8 @@ def spawn(server: libtmux.Server, request: SpawnRequest) -> Spawned:
         use_worktree = request.worktree
         made = _Made(repo, name, branch if use_worktree else "", worktree if use_worktree else None)
         try:
-            return _make(server, request, repo, cfg, kind, target, origin_pane, focus, base_name, base_commit, made)
+            return _make(server, request, repo, cfg, kind, target, origin_pane, focus, base_name, base_commit, made,
+                         options.get("@agents-log"))
         except BaseException:
             made.undo(server)
             raise
@@ -397,7 +435,7 @@ class _Made:
         self.pane_id = ""
         self.port = 0
 
-    def undo(self, server: libtmux.Server) -> None:
+    def undo(self, server: tmuxcmd.Server) -> None:
         """Kill the pane, remove the worktree and branch (still at their base), release the port, drop the record."""
         if self.pane_id:
             server.cmd("kill-pane", "-t", self.pane_id)
@@ -415,12 +453,11 @@ class _Made:
 
 
 def _make(
-    server: libtmux.Server, request: SpawnRequest, repo: gitops.Repo, cfg: Config, kind: AgentKind, target: str,
-    origin_pane: str | None, focus: bool, base_name: str, base_commit: str, made: _Made,
+    server: tmuxcmd.Server, request: SpawnRequest, repo: gitops.Repo, cfg: Config, kind: AgentKind, target: str,
+    origin_pane: str | None, focus: bool, base_name: str, base_commit: str, made: _Made, log_option: str | None = None,
 ) -> Spawned:
     """Record the agent (``starting``), make its worktree and pane, then mark it ``active``."""
     from agents_tmux import liveness, panelog
-    from agents_tmux.restore import server_socket
 
     name, branch = made.name, made.branch
     worktree = made.worktree or repo.root
@@ -444,7 +481,7 @@ def _make(
             "session_id": "",
             "system_prompt": system_prompt,
             "status": registry.STARTING,
-            "socket": server_socket(server),
+            "socket": server.socket_in_use(),
             "port": port,
             **liveness.this_spawner(),
         },
@@ -461,7 +498,8 @@ def _make(
     if launch.session_id:
         registry.update(repo.root, name, session_id=launch.session_id)
     program = agent_program(launch, cfg, kind, name, port)
-    made.pane_id = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement)
+    made.pane_id, then = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement,
+                                   cfg.layout, cfg.min_pane_size)
     facts = {
         "@agent_name": name,
         "@agent_kind": kind.name,
@@ -477,12 +515,19 @@ def _make(
         "@agent_port": str(port or ""),
         **request.extra_options,
     }
-    panes.set_pane_options(server, made.pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id"))
+    # One tmux call: the window's new layout if it needs one, the pane's title
+    # (shown in borders and choose-tree; set after the program starts so its
+    # first title change does not overwrite it), its facts, then what Claude
+    # reported if it started (SessionStart) before the pane had its options:
+    # keep its transcript too.
+    started = panes.run(
+        server, *then, "select-pane", "-t", made.pane_id, "-T", no_formats(name), ";",
+        *panes.option_commands(made.pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id")),
+        "display-message", "-p", "-t", made.pane_id, "#{@agent_session_id}\t#{@agent_transcript}",
+    )
     # issue 5: the pane log (@agents-log on).
-    panelog.start_if_enabled(server, made.pane_id, repo.root, name)
+    panelog.start_if_enabled(server, made.pane_id, repo.root, name, log_option)
     registry.update(repo.root, name, status=registry.ACTIVE)
-    # Claude may have started (SessionStart) before the pane had its options: keep its transcript too.
-    started = panes.run(server, "display-message", "-p", "-t", made.pane_id, "#{@agent_session_id}\t#{@agent_transcript}")
     session_id, _, transcript = (started[0] if started else "").partition("\t")
     if session_id and transcript:
         registry.remember_session(repo.root, name, session_id, transcript)

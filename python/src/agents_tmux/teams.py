@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import libtmux
+from agents_tmux import tmuxcmd
 
 from agents_tmux import config as config_mod
 from agents_tmux import context as context_mod
@@ -365,11 +365,11 @@ def session_name(text: str) -> str:
     return cleaned
 
 
-def _session_exists(server: libtmux.Server, name: str) -> bool:
+def _session_exists(server: tmuxcmd.Server, name: str) -> bool:
     return panes.cmd(server, "has-session", "-t", f"={name}").returncode == 0
 
 
-def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
+def start_team(server: tmuxcmd.Server, request: TeamRequest) -> Team:
     """Check everything, then open every pane of the layout; undo all on failure.
 
     All of it under the repository lock: the cap for the whole team, the
@@ -384,7 +384,7 @@ def start_team(server: libtmux.Server, request: TeamRequest) -> Team:
         return _start_team(server, request)
 
 
-def _start_team(server: libtmux.Server, request: TeamRequest) -> Team:
+def _start_team(server: tmuxcmd.Server, request: TeamRequest) -> Team:
     from agents_tmux import spawn as spawn_mod
 
     task = request.task.strip()
@@ -494,7 +494,7 @@ def _prompt_filler(role: Role, task: str, repo: gitops.Repo, cfg: Config) -> Any
     return fill
 
 
-def _size_of(server: libtmux.Server, origin: str | None) -> list[str]:
+def _size_of(server: tmuxcmd.Server, origin: str | None) -> list[str]:
     """``-x W -y H`` of the origin's window, so a detached session is laid out at the size it will be seen."""
     if not origin:
         return []
@@ -505,7 +505,7 @@ def _size_of(server: libtmux.Server, origin: str | None) -> list[str]:
     return []
 
 
-def _focus(server: libtmux.Server, team: Team, client: str | None) -> None:
+def _focus(server: tmuxcmd.Server, team: Team, client: str | None) -> None:
     first = team.members[0].pane_id
     if team.target == "session":
         if client:
@@ -516,7 +516,7 @@ def _focus(server: libtmux.Server, team: Team, client: str | None) -> None:
         panes.cmd(server, "select-window", "-t", team.window_id, ";", "select-pane", "-t", first)
 
 
-def undo(server: libtmux.Server, repo: gitops.Repo, made: list[Member]) -> str:
+def undo(server: tmuxcmd.Server, repo: gitops.Repo, made: list[Member]) -> str:
     """Take away what a failed team start made; say what was done, in a few words.
 
     Panes are killed, and each worktree and branch is removed when it holds

@@ -1,9 +1,9 @@
 """Run tmux commands with the standard library only.
 
-The hook handler and the screen watcher use this instead of libtmux, whose
-import alone costs more than a whole hook event should. The richer commands
-(spawn, list, restore, layouts) talk to tmux through libtmux; both reach the
-same server, chosen the same way (see :class:`Socket`).
+Every command talks to tmux through this module: :class:`Server` offers
+the ``cmd`` call of libtmux's ``Server`` (the one part of libtmux agents.tmux
+used), without the ~90 ms libtmux's import costs on each key press (spawn,
+jump), hook event and status refresh. Servers are chosen by :class:`Socket`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxtext import counted_format, no_formats, parse_counted
 
-__all__ = ["Socket", "display_message", "inside_tmux", "literal_args", "no_formats", "read_records", "run", "tmux_binary",
+__all__ = ["CommandResult", "Server", "Socket", "display_message", "inside_tmux", "literal_args", "no_formats", "read_records", "run", "tmux_binary",
            "tmux_quote"]
 
 
@@ -41,6 +41,90 @@ class Socket:
         return []
 
 
+@dataclass(frozen=True)
+class CommandResult:
+    """What one ``tmux`` run gave: its exit status and its output lines.
+
+    As libtmux reports it: stdout without its trailing empty lines, stderr
+    without empty lines.
+    """
+
+    returncode: int
+    stdout: list[str]
+    stderr: list[str]
+
+
+class Server:
+    """One tmux server, reached by running ``tmux`` (with ``-L``/``-S``) for each command.
+
+    ``socket_name`` and ``socket_path`` are tmux's ``-L`` and ``-S``; with
+    neither, tmux picks the server (``$TMUX`` inside tmux, else the default).
+    """
+
+    def __init__(self, socket_name: str | None = None, socket_path: str | None = None) -> None:
+        self.socket_name = socket_name
+        self.socket_path = socket_path
+        self._socket_in_use: str | None = None
+
+    @property
+    def socket(self) -> Socket:
+        """The :class:`Socket` that reaches this server."""
+        return Socket(name=self.socket_name, path=str(self.socket_path) if self.socket_path else None)
+
+    def cmd(self, *args: str) -> CommandResult:
+        """Run one tmux command (or several joined by ``;`` arguments) as given; never raises for tmux's errors.
+
+        Arguments are passed as they are (see :func:`literal_args` for text
+        that may end in ``;``); nothing passes through a shell.
+        """
+        try:
+            proc = subprocess.run(
+                [tmux_binary(), *self.socket.flags(), *args], stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, encoding="utf-8", errors="backslashreplace", check=False,
+            )
+        except OSError as exc:
+            raise AgentsError(f"tmux {args[0] if args else ''}: {exc.strerror or exc}") from None
+        stdout = proc.stdout.split("\n")
+        while stdout and stdout[-1] == "":
+            stdout.pop()
+        return CommandResult(proc.returncode, stdout, [line for line in proc.stderr.split("\n") if line])
+
+    def socket_in_use(self) -> str:
+        """tmux's ``#{socket_path}`` for this server, asked once ('' when it cannot tell)."""
+        if self._socket_in_use is None:
+            result = self.cmd("display-message", "-p", "#{socket_path}")
+            self._socket_in_use = result.stdout[0].strip() if result.returncode == 0 and result.stdout else ""
+        return self._socket_in_use
+
+    def note_socket_in_use(self, path: str) -> None:
+        """Keep ``#{socket_path}`` read along with other facts (one tmux call fewer)."""
+        if path:
+            self._socket_in_use = path
+
+    def is_alive(self) -> bool:
+        """True when a tmux server answers on this socket.
+
+        A connect to the socket file when its path is known (no process
+        started: this runs on every key press), else ``list-sessions``.
+        """
+        path = self.socket_file()
+        if path is None:
+            return self.cmd("list-sessions", "-F", "#{session_id}").returncode == 0
+        return _listens(path)
+
+    def socket_file(self) -> str | None:
+        """The socket file tmux would use for this server (None when tmux alone can tell)."""
+        if self.socket_path:
+            return str(self.socket_path)
+        if self.socket_name:
+            return socket_file(self.socket_name)
+        inside = os.environ.get("TMUX", "")
+        if inside:
+            # $TMUX is "socket path,server pid,session": the path may hold a comma.
+            return inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else None
+        return socket_file("default")
+
+
 #: The socket name of the server ``agents up`` starts (tmux -L agents).
 UP_SOCKET = "agents"
 
@@ -55,10 +139,15 @@ def server_listens(name: str) -> bool:
 
     A socket file left by a server that died refuses the connection.
     """
+    return _listens(socket_file(name))
+
+
+def _listens(path: str) -> bool:
+    """True when a server accepts a connection on the socket file ``path``."""
     probe = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
     try:
         probe.settimeout(1.0)
-        probe.connect(socket_file(name))
+        probe.connect(path)
         return True
     except OSError:
         return False

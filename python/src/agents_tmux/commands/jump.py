@@ -24,7 +24,7 @@ from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import display_message
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.panes import Agent
 
@@ -89,7 +89,7 @@ def focus_commands(pane: str, client: str | None) -> list[str]:
     ]
 
 
-def find_client(server: libtmux.Server, requested: str | None) -> tuple[str | None, str | None]:
+def find_client(server: tmuxcmd.Server, requested: str | None) -> tuple[str | None, str | None]:
     """``(client name, the pane it shows)``; the client tmux calls current if none was named."""
     from agents_tmux import panes
 

@@ -28,7 +28,7 @@ from agents_tmux.tmuxcmd import tmux_binary
 from agents_tmux.tmuxtext import no_formats
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.panes import Agent
 
@@ -342,7 +342,7 @@ def agent_menu(agent: Agent, args: argparse.Namespace, client: str | None) -> tu
     return menu_text(f" {agent.name} ({agent.state or '?'}) "), items
 
 
-def plugin_look(server: libtmux.Server) -> tuple[dict[str, str], str]:
+def plugin_look(server: tmuxcmd.Server) -> tuple[dict[str, str], str]:
     """The state icons and the spawn prompt, as the user configured them."""
     from agents_tmux import panes
 
@@ -353,7 +353,7 @@ def plugin_look(server: libtmux.Server) -> tuple[dict[str, str], str]:
     return icons, values[-1] if len(values) == len(names) and values[-1] else "task:"
 
 
-def client_size(server: libtmux.Server, client: str | None) -> int:
+def client_size(server: tmuxcmd.Server, client: str | None) -> int:
     """The client's height in rows (50 when unknown)."""
     from agents_tmux import panes
 

@@ -24,7 +24,7 @@ from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.lifecycle import AgentRef
 
@@ -70,7 +70,7 @@ class _SyncInstead(Exception):
         self.ref, self.how, self.conflict = ref, how, conflict
 
 
-def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef) -> int:
+def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRef) -> int:
     from agents_tmux import gitops, lifecycle
 
     if not ref.own_worktree:
@@ -130,7 +130,7 @@ def _merge(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRe
     return _then_remove(args, server, ref, squashed=how == "squash")
 
 
-def _then_remove(args: argparse.Namespace, server: libtmux.Server | None, ref: AgentRef, squashed: bool = False) -> int:
+def _then_remove(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRef, squashed: bool = False) -> int:
     """With --rm, remove the agent now that its branch is merged; a refusal says the merge itself is done.
 
     A squash leaves the branch's own commits out of the target by design, so

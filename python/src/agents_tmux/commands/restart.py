@@ -16,7 +16,7 @@ from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.lifecycle import AgentRef
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return _restart(args, server, resolve(server, args.name, str(ref.repo)))
 
 
-def _restart(args: argparse.Namespace, server: libtmux.Server, ref: AgentRef) -> int:
+def _restart(args: argparse.Namespace, server: tmuxcmd.Server, ref: AgentRef) -> int:
     from agents_tmux import restore as restore_mod
 
     if not ref.live:

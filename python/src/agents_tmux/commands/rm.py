@@ -29,7 +29,7 @@ from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
-    import libtmux
+    from agents_tmux import tmuxcmd
 
     from agents_tmux.lifecycle import AgentRef, Saved, Work
 
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if refused else 0
 
 
-def _remove_locked(server: libtmux.Server | None, name: str, args: argparse.Namespace) -> tuple[str, AgentRef | None]:
+def _remove_locked(server: tmuxcmd.Server | None, name: str, args: argparse.Namespace) -> tuple[str, AgentRef | None]:
     """:func:`remove` the agent ``name`` under its repository's lock, looked up again once the lock is held.
 
     What is there, what would be lost, which other branch holds the commits,
@@ -98,7 +98,7 @@ def _remove_locked(server: libtmux.Server | None, name: str, args: argparse.Name
         return remove(server, ref, args.force, args.keep_worktree)
 
 
-def _close_own(server: libtmux.Server | None, ref: AgentRef | None) -> None:
+def _close_own(server: tmuxcmd.Server | None, ref: AgentRef | None) -> None:
     """Close the pane this command runs in, once everything is done and said."""
     from agents_tmux import lifecycle
 
@@ -106,7 +106,7 @@ def _close_own(server: libtmux.Server | None, ref: AgentRef | None) -> None:
         lifecycle.close_pane(server, ref)
 
 
-def _remove_merged(args: argparse.Namespace, server: libtmux.Server | None) -> int:
+def _remove_merged(args: argparse.Namespace, server: tmuxcmd.Server | None) -> int:
     """Remove every clean agent of the repository whose branch is merged into its base; say why any other merged one stays."""
     from agents_tmux import lifecycle
 
@@ -120,7 +120,7 @@ def _remove_merged(args: argparse.Namespace, server: libtmux.Server | None) -> i
         return _remove_merged_of(server, repo)
 
 
-def _remove_merged_of(server: libtmux.Server | None, repo: Path) -> int:
+def _remove_merged_of(server: tmuxcmd.Server | None, repo: Path) -> int:
     from agents_tmux import lifecycle
     from agents_tmux.restore import server_socket
 
@@ -165,7 +165,7 @@ def _busy(ref: AgentRef, my_socket: str) -> str:
     return ""
 
 
-def remove(server: libtmux.Server | None, ref: AgentRef, force: bool, keep_worktree: bool) -> tuple[str, AgentRef | None]:
+def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_worktree: bool) -> tuple[str, AgentRef | None]:
     """Remove one agent, or raise saying why not; (what was done in one line, the agent if its pane is this command's own).
 
     Run from the agent's own pane (the shell left after the agent exited),

@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux.spawn import BudgetNear, CapReached, SpawnRequest, spawn
 
     socket = socket_of(args)
-    server, origin, task = origin_and_text(args, TASK_BUFFER, None if args.from_key else args.task)
+    # spawn checks the origin pane itself, in the call that reads its folder.
+    server, origin, task = origin_and_text(args, TASK_BUFFER, None if args.from_key else args.task, check_origin=False)
     if args.agent is not None and not args.agent.strip():
         raise AgentsError("--agent is empty: name an agent kind of the config (default: claude)")
     if task is None:
