@@ -8,17 +8,31 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 
+def _new_temporary(path: Path) -> tuple[int, str]:
+    """A new file beside ``path`` (mode 600, never an existing one): its descriptor and name.
+
+    What ``tempfile.mkstemp`` does, without importing tempfile (and shutil
+    and random with it) in the hook handler and on every spawn.
+    """
+    for _ in range(100):
+        tmp = os.path.join(path.parent, f".{path.name}.{os.urandom(6).hex()}")
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path``: a temporary file beside it, fsync, rename over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = _new_temporary(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -55,8 +55,33 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(f"agents_tmux.commands.{module}") is not None
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, as wide as the terminal, found without importing shutil.
+
+    argparse makes a formatter for every argument added and imports shutil
+    (and with it bz2, lzma...) to size it: a few ms on every key press.
+    The width comes from the same places ``shutil.get_terminal_size`` looks.
+    """
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None) -> None:
+        if width is None:
+            try:
+                width = int(os.environ["COLUMNS"])
+            except (KeyError, ValueError):
+                try:
+                    width = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+                except (OSError, ValueError):
+                    width = 80
+            width = (width or 80) - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the command, exit 2."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")

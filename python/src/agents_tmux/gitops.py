@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from agents_tmux.errors import AgentsError
+from agents_tmux.tmuxcmd import find_program
 
 
 def git(cwd: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``git -C cwd args...`` and return the finished process."""
-    if shutil.which("git") is None:
+    if find_program("git") is None:
         raise AgentsError("git is not installed or not on PATH (Debian/Ubuntu: apt-get install git)")
     env = dict(os.environ)
     # Never stop to ask: a prompt in a key binding's background job would hang.

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
+
+try:  # the C module alone: hashlib loads OpenSSL (~3 ms), and this runs on every spawn and hook event
+    from _sha2 import sha256 as _sha256  # Python 3.12 and newer
+except ImportError:
+    try:
+        from _sha256 import sha256 as _sha256  # Python 3.10 and 3.11
+    except ImportError:  # pragma: no cover - a Python built without them
+        from hashlib import sha256 as _sha256
 
 #: The plugin's root folder (the one holding agents.tmux and scripts/).
 PLUGIN_DIR = Path(__file__).resolve().parents[3]
@@ -22,7 +29,7 @@ def repo_state_dir(repo_root: Path) -> Path:
     The name keeps the folder recognisable; the hash keeps two checkouts
     with the same name apart.
     """
-    digest = hashlib.sha256(str(repo_root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    digest = _sha256(str(repo_root).encode("utf-8", "surrogateescape")).hexdigest()[:12]
     return state_dir() / "repos" / f"{repo_root.name}-{digest}"
 
 

@@ -15,9 +15,9 @@ Standard library only.
 
 from __future__ import annotations
 
+import _socket  # socket's own C module: socket.py's import costs ~5 ms on each spawn
 import json
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -83,11 +83,13 @@ def _still_claimed(claim: dict[str, Any], now: float) -> bool:
 
 def _free_on_host(port: int) -> bool:
     """True when nothing listens on ``port`` here (binding it for a moment works)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+    probe = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    finally:
+        probe.close()
     return True
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -226,6 +225,8 @@ def copy_files(repo: gitops.Repo, worktree: Path, patterns: tuple[str, ...]) -> 
             if not src.is_file() or dest.exists() or ".." in Path(source).parts:
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
+            import shutil
+
             shutil.copy2(src, dest)
             copied.append(source)
     return copied
@@ -261,6 +262,8 @@ def copy_worktree_include(repo: gitops.Repo, worktree: Path) -> list[str]:
         if src.is_symlink() or not src.is_file() or dest.exists() or dest.is_symlink() or ".." in Path(rel).parts:
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
+        import shutil
+
         shutil.copy2(src, dest)
         copied.append(rel)
     return copied
@@ -369,7 +372,7 @@ def require_program(kind: AgentKind) -> None:
     program = kind.command[0] if kind.command else ""
     if not program or ("/" in program and not os.path.isabs(program)):
         return
-    if shutil.which(program, path=kind.env.get("PATH", os.environ.get("PATH", os.defpath))) is None:
+    if tmuxcmd.find_program(program, kind.env.get("PATH", os.environ.get("PATH", os.defpath))) is None:
         raise AgentsError(
             f"the agent program {program!r} (agent kind {kind.name}) is not installed or not on PATH: "
             "install it, or set the command (@agents-command, or the kind's command in the config); see agents doctor"
