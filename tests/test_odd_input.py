@@ -138,12 +138,13 @@ def test_one_bad_registry_entry_is_reported_and_the_others_restored(tmux: Tmux, 
 
     proc = tmux.agents("restore", "--all", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert any(line.startswith(f"restored {names[2]}:") for line in lines), lines
-    assert any(line.startswith(f"not restored {names[0]}") and "created is not a number" in line for line in lines), lines
-    assert any(line.startswith(f"not restored {names[1]}") and "worktree is not a string" in line for line in lines), lines
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [f"restored {names[2]}"], proc.stdout
+    # What was not restored is a refusal: on stderr, one line each.
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith(f"agents restore: not restored {names[0]}") and "created is not a number" in line for line in lines), lines
+    assert any(line.startswith(f"agents restore: not restored {names[1]}") and "worktree is not a string" in line for line in lines), lines
     assert any(str(damaged) in line and "damaged" in line for line in lines), lines
-    assert len(lines) == 4, lines
+    assert len(lines) == 3, lines
     assert len(panes_named(tmux, names[2])) == 1 and not panes_named(tmux, names[0])
     # The bad entries are still there, untouched, for the user to fix.
     agents = json.loads(ours.read_text())["agents"]
@@ -162,7 +163,8 @@ def test_a_recorded_session_id_that_is_not_one_never_reaches_argv(tmux: Tmux, re
     edit_registry(tmux, {name: {"session_id": bad_id}})
 
     proc = tmux.agents("restore", check=False)
-    assert proc.returncode == 1 and f"not restored {name}" in proc.stdout and "not a claude session id" in proc.stdout, proc
+    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc
+    assert f"not restored {name}" in proc.stderr and "not a claude session id" in proc.stderr, proc
     assert not panes_named(tmux, name)
     from conftest import read_standin_log
 

@@ -115,7 +115,8 @@ def test_restore_reports_a_missing_worktree(tmux: Tmux, repo: Repo, standin_agen
     restart_server(tmux)
     subprocess.run(["rm", "-rf", str(worktree)], check=True)
     proc = tmux.agents("restore", check=False)
-    assert proc.returncode == 1 and "worktree" in proc.stdout and "gone" in proc.stdout
+    assert proc.returncode == 1 and proc.stdout == "" and proc.stderr.count("\n") == 1, proc
+    assert proc.stderr.startswith(f"agents restore: not restored {name}") and "worktree" in proc.stderr and "gone" in proc.stderr
     assert agent_panes(tmux) == {}
 
 

@@ -10,6 +10,7 @@ afresh). Agents removed with `agents rm` are never restored.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from agents_tmux.cli import socket_of
@@ -82,17 +83,20 @@ def run(args: argparse.Namespace) -> int:
             if not args.all:
                 raise
             problems.append(f"{repo}: {exc}")
-    restored = [o for o in outcomes if o.restored]
-    lines = [f"restored {o.name}: {o.message}" for o in restored]
-    lines += [f"not restored {o.name} ({o.repo}): {o.message}" for o in outcomes if not o.restored]
-    lines += [f"skipped {p}" for p in problems]
+    restored = [f"restored {o.name}: {o.message}" for o in outcomes if o.restored]
+    # What was not restored is a refusal: on stderr (exit status 1), as rm's are.
+    refused = [f"not restored {o.name} ({o.repo}): {o.message}" for o in outcomes if not o.restored]
+    refused += [f"skipped {p}" for p in problems]
     if args.from_key:
         summary = f"agents: restored {len(restored)} agent{'s' if len(restored) != 1 else ''}"
-        if len(lines) > len(restored):
-            summary += f", {len(lines) - len(restored)} not (see: agents restore)"
-        display_message(socket, summary if lines else "agents: every agent is running", args.client)
-    elif lines:
-        print("\n".join(lines))
+        if refused:
+            summary += f", {len(refused)} not (see: agents restore)"
+        display_message(socket, summary if restored or refused else "agents: every agent is running", args.client)
+    elif restored or refused:
+        if restored:
+            print("\n".join(restored), flush=True)
+        if refused:
+            print("\n".join(f"agents restore: {line}" for line in refused), file=sys.stderr)
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
     return 1 if (problems or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
