@@ -54,7 +54,7 @@ def _base_argv(kind: AgentKind, add_dirs: Sequence[str]) -> list[str]:
 
 def start_command(
     kind: AgentKind, prompt: str, system_prompt: str = "", name: str = "", add_dirs: Sequence[str] = (),
-    workdir: Path | None = None,
+    workdir: Path | None = None, session_id: str = "",
 ) -> Launch:
     """The command that starts a new agent of ``kind`` on ``prompt``.
 
@@ -62,16 +62,18 @@ def start_command(
     (the real shared context folder), passed with the kind's ``add_dir_flag``.
     ``workdir``: the folder the agent runs in, which its program may need to
     prepare for its hooks (:meth:`agents_tmux.programs.Program.prepare`).
+    ``session_id``: the id to give the session when the kind fixes one up
+    front (see :func:`chosen_session_id`); default a fresh one.
     """
     program = programs.get(kind.program)
     argv = _base_argv(kind, add_dirs)
-    session_id = ""
+    wanted, session_id = session_id, ""
     hooks, env = _prepare(program, kind, workdir)
     if kind.hooks != "none":
         if hooks:
             argv += program.hook_args(kind)
         # An id chosen up front is worth it only where hooks report the session back.
-        session, session_id = program.session_args(kind)
+        session, session_id = program.session_args(kind, wanted)
         argv += session
     if system_prompt and kind.system_prompt_flag:
         argv += [kind.system_prompt_flag, system_prompt]
@@ -80,6 +82,17 @@ def start_command(
     screen_start = hooks and not program.reports_start and not (prompt_args or typed)
     return Launch(argv=tuple(argv), typed_prompt=typed, session_id=session_id, hooks=hooks, env=env,
                   screen_start=screen_start)
+
+
+def chosen_session_id(kind: AgentKind) -> str:
+    """The session id :func:`start_command` will give a new agent of ``kind``, chosen now ("" when none).
+
+    Spawn puts it on record with the agent before its worktree exists, instead
+    of writing the record a second time once the command is built.
+    """
+    if kind.hooks == "none" or not kind.session_id_flag:
+        return ""
+    return programs.random_uuid()
 
 
 def resume_command(

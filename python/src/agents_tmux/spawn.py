@@ -28,7 +28,7 @@ from agents_tmux import context as context_mod
 from agents_tmux import gitops, panefit, panes, paths, ports, registry
 from agents_tmux.config import AgentKind, Config
 from agents_tmux.errors import AgentsError
-from agents_tmux.launch import Launch, start_command
+from agents_tmux.launch import Launch, chosen_session_id, start_command
 from agents_tmux.names import numbered, slugify
 from agents_tmux.tmuxcmd import no_formats
 
@@ -468,6 +468,7 @@ def _make(
     if request.system_prompt_for is not None:
         system_prompt = request.system_prompt_for(name, branch, worktree)
     made.port = port = ports.for_agent(cfg.ports, repo.root, name)
+    session_id = chosen_session_id(kind)
     # On record before anything exists: prune and the cap see it from here on,
     # and a spawn killed part-way leaves a record saying so (see liveness).
     registry.record(
@@ -481,7 +482,7 @@ def _make(
             "base": base_name,
             "base_commit": base_commit,
             "worktree": str(worktree),
-            "session_id": "",
+            "session_id": session_id,
             "system_prompt": system_prompt,
             "status": registry.STARTING,
             "socket": server.socket_in_use(),
@@ -497,8 +498,8 @@ def _make(
     # The shared context folder, at the same path in every checkout.
     context_mod.prepare(repo, cfg, made.worktree)
     add_dirs = context_mod.extra_dirs(repo.root, cfg, made.worktree)
-    launch = start_command(kind, request.task, system_prompt, name, add_dirs, workdir=worktree)
-    if launch.session_id:
+    launch = start_command(kind, request.task, system_prompt, name, add_dirs, workdir=worktree, session_id=session_id)
+    if launch.session_id != session_id:
         registry.update(repo.root, name, session_id=launch.session_id)
     program = agent_program(launch, cfg, kind, name, port)
     made.pane_id, then = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement,
@@ -531,9 +532,9 @@ def _make(
     # issue 5: the pane log (@agents-log on).
     panelog.start_if_enabled(server, made.pane_id, repo.root, name, log_option)
     registry.update(repo.root, name, status=registry.ACTIVE)
-    session_id, _, transcript = (started[0] if started else "").partition("\t")
-    if session_id and transcript:
-        registry.remember_session(repo.root, name, session_id, transcript)
+    reported_id, _, transcript = (started[0] if started else "").partition("\t")
+    if reported_id and transcript:
+        registry.remember_session(repo.root, name, reported_id, transcript)
     return Spawned(name=name, pane_id=made.pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
 
 

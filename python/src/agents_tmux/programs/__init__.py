@@ -146,14 +146,15 @@ class Program:
         del kind
         return []
 
-    def session_args(self, kind: AgentKind) -> tuple[list[str], str]:
+    def session_args(self, kind: AgentKind, session_id: str = "") -> tuple[list[str], str]:
         """Arguments that fix a new session's id up front, and that id ("" if none).
 
-        With ``session_id_flag`` set on the kind, a fresh UUID is passed with it.
+        With ``session_id_flag`` set on the kind, ``session_id`` (default: a
+        fresh UUID) is passed with it.
         """
         if not kind.session_id_flag:
             return [], ""
-        session_id = random_uuid()
+        session_id = session_id or random_uuid()
         return [kind.session_id_flag, session_id], session_id
 
     def prompt_args(self, kind: AgentKind, prompt: str) -> tuple[list[str], str]:
