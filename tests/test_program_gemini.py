@@ -127,6 +127,11 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
         assert "Make the file" in json.dumps(body.get("contents")), "the resumed conversation carries the earlier turns"
         # The user's own Gemini settings were never touched.
         assert (rig.home / ".gemini" / "settings.json").read_text() == user_settings
+        # `agents rm` takes the worktree: the hook settings agents.tmux wrote there are not work to keep.
+        matrix.scenario("exit again", exit_twice, ["exited"])
+        (worktree / "made-by-gemini.txt").unlink()  # the one file of real work
+        rig.tmux.agents("rm", name)
+        assert not worktree.exists()
     finally:
         matrix.close()
 
@@ -165,6 +170,11 @@ def test_hooks_go_into_a_gemini_folder_of_ours_only_where_the_repository_is_trus
     assert "run_hook.py gemini" in settings["hooks"]["BeforeAgent"][0]["hooks"][0]["command"]
     assert repo.git("status", "--porcelain", cwd=worktree) == ""
     assert program.prepare(kind, worktree) is not None  # again (a restart): still ours
+    # Ours and unchanged: `agents rm` does not count them as work; edited, they are.
+    assert program.own_files(worktree) == [".gemini/.gitignore", ".gemini/settings.json"]
+    edited = json.loads((worktree / ".gemini" / "settings.json").read_text())
+    (worktree / ".gemini" / "settings.json").write_text(json.dumps({**edited, "ui": {"theme": "dark"}}))
+    assert program.own_files(worktree) == [".gemini/.gitignore"]
 
     # A .gemini folder of the repository's own is never written into.
     (worktree / ".gemini" / ".gitignore").write_text("mine\n")

@@ -395,9 +395,23 @@ def _ignored_work(ref: AgentRef, listed: list[str], patterns: tuple[str, ...]) -
     """The files under the ignored entries ``listed`` that removing the worktree would lose."""
     assert ref.worktree is not None
     found = ignored_files.files_to_keep(ref.worktree, listed, patterns)
-    found = [p for p in found if not _is_context_link(ref, p)]
+    mine = set(_program_files(ref))
+    found = [p for p in found if not _is_context_link(ref, p) and p not in mine]
     copied = set(_unchanged_copies(ref, found))
     return [p for p in found if p not in copied]
+
+
+def _program_files(ref: AgentRef) -> list[str]:
+    """Files agents.tmux wrote into the worktree for the agent's program (Gemini's hook settings), unchanged."""
+    from agents_tmux import config as config_mod
+    from agents_tmux import programs
+
+    assert ref.worktree is not None
+    try:
+        kind = config_mod.load(ref.repo).agents.get(ref.kind)
+        return programs.get(kind.program).own_files(ref.worktree) if kind is not None else []
+    except (AgentsError, KeyError):
+        return []
 
 
 def _is_context_link(ref: AgentRef, path: str) -> bool:

@@ -141,6 +141,15 @@ class Program:
         del kind, workdir
         return {}
 
+    def own_files(self, workdir: Path) -> list[str]:
+        """Files (relative paths) :meth:`prepare` wrote into ``workdir`` and nobody changed since.
+
+        Removing the worktree loses nothing of the user's in them, so
+        ``agents rm`` does not count them as work.
+        """
+        del workdir
+        return []
+
     def hook_args(self, kind: AgentKind) -> list[str]:
         """Arguments that make the program call agents.tmux's hook handler."""
         del kind

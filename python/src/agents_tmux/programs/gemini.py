@@ -148,6 +148,28 @@ def trusted(folder: Path) -> bool:
     return level in ("TRUST_FOLDER", "TRUST_PARENT")
 
 
+def only_our_hooks(loaded: object) -> bool:
+    """True when workspace settings hold agents.tmux's hooks and nothing else (edited settings are work).
+
+    >>> only_our_hooks(settings())
+    True
+    >>> only_our_hooks({**settings(), "ui": {"theme": "dark"}})
+    False
+    """
+    if not isinstance(loaded, dict) or set(loaded) != {"hooks"} or not isinstance(loaded["hooks"], dict):
+        return False
+    for event, groups in loaded["hooks"].items():
+        if event not in EVENTS or not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+            return False
+        handlers = groups[0].get("hooks")
+        if set(groups[0]) != {"hooks"} or not isinstance(handlers, list) or len(handlers) != 1:
+            return False
+        handler = handlers[0]
+        if not isinstance(handler, dict) or handler.get("name") != HOOK_NAME or "run_hook.py" not in str(handler.get("command")):
+            return False
+    return True
+
+
 def write_workspace_settings(workdir: Path) -> bool:
     """Write our hooks into ``workdir/.gemini`` if that folder is ours to write; True when done."""
     import json
@@ -198,6 +220,18 @@ class Gemini(Program):
             return None
         # The worktree is a new path to Gemini: trust it as its repository is trusted.
         return {"GEMINI_CLI_TRUST_WORKSPACE": "true"}
+
+    def own_files(self, workdir: Path) -> list[str]:
+        folder = workdir / ".gemini"
+        try:
+            if (folder / ".gitignore").read_text(encoding="utf-8") != GITIGNORE:
+                return []
+        except OSError:
+            return []
+        mine = [".gemini/.gitignore"]
+        if only_our_hooks(_read_json(str(folder / "settings.json"))):
+            mine.append(".gemini/settings.json")
+        return mine
 
     def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
         from pathlib import Path
