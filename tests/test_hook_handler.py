@@ -277,6 +277,47 @@ def test_stop_while_a_background_subagent_runs_stays_working(tmux: Tmux, agent: 
     assert tmux.option(agent, "@agent_state") == "idle"
 
 
+def test_a_prompt_queued_behind_a_running_turn_keeps_the_agent_working(tmux: Tmux, agent: str, tmp_path: Path) -> None:
+    """2.1.332 fires UserPromptSubmit when a prompt is queued, and the running turn's Stop before the queued turn starts."""
+    marker = tmp_path / "notified"
+    tmux.run("set-option", "-g", "@agents-notify-command", f"printf '%s\\n' \"$1\" >> '{marker}'; :")
+    env = hook_env(tmux, agent)
+    for event, state in (("SessionStart", "idle"), ("UserPromptSubmit", "working"), ("UserPromptSubmit", "working"),
+                         ("Stop", "working"), ("Stop", "idle"), ("UserPromptSubmit", "working"), ("Stop", "idle")):
+        proc, elapsed = run_handler(json.dumps(PAYLOADS[event]), env)
+        assert_silent(proc, elapsed)
+        assert tmux.option(agent, "@agent_state") == state, event
+    # "Done" once per real end of work, not at the Stop that left a prompt queued.
+    wait_for(lambda: marker.exists() and marker.read_text().count("\n") == 2, timeout=20, message="two notifications")
+    time.sleep(0.5)
+    assert marker.read_text() == "agent fix is done\n" * 2
+
+
+def test_an_interrupted_turn_does_not_count_against_the_next(tmux: Tmux, agent: str) -> None:
+    """Esc fires no Stop: the watcher sets idle and clears the count, so the next Stop ends the next turn."""
+    env = hook_env(tmux, agent)
+    run_handler(json.dumps(PAYLOADS["UserPromptSubmit"]), env)
+    # What the screen watcher does when it reads an interrupted turn.
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "idle", ";", "set-option", "-p", "-t", agent, "@agent_turns", "0")
+    run_handler(json.dumps(PAYLOADS["UserPromptSubmit"]), env)
+    run_handler(json.dumps(PAYLOADS["Stop"]), env)
+    assert tmux.option(agent, "@agent_state") == "idle"
+
+
+@pytest.mark.parametrize("command_text", ["printf '%s\\t' \"$1\" > '{marker}'", "printf '%s\\037x' \"$1\" > '{marker}'"])
+def test_a_notify_command_holding_a_tab_or_unit_separator_runs_whole(tmux: Tmux, agent: str, tmp_path: Path, command_text: str) -> None:
+    marker = tmp_path / "notified"
+    # The separators are in the option's value itself (a literal tab or \x1f, not an escape sh reads).
+    command = command_text.format(marker=marker).replace("\\t", "\t").replace("\\037", "\x1f")
+    tmux.run("set-option", "-g", "@agents-notify-command", command + "; :")
+    tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
+    proc, elapsed = run_handler(json.dumps(PAYLOADS["PermissionRequest"]), hook_env(tmux, agent))
+    assert_silent(proc, elapsed)
+    wait_for(marker.exists, timeout=20, message="the notify command")
+    sep = "\t" if "\\t" in command_text else "\x1fx"
+    assert marker.read_text() == "agent fix is waiting for you" + sep
+
+
 def test_notification_without_a_type_asking_permission_is_waiting(tmux: Tmux, agent: str) -> None:
     tmux.run("set-option", "-p", "-t", agent, "@agent_state", "working")
     body = payload("Notification", message="Claude needs your permission to use Bash")
@@ -368,7 +409,8 @@ def test_handler_imports_only_the_standard_library() -> None:
     env = {"PATH": "/usr/bin:/bin", "TMUX": "/nonexistent/agents-test,1,0", "TMUX_PANE": "%0"}
     out = subprocess.run([str(PYTHON), "-I", "-S", "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     # Only the handler and the program's adapter: no libtmux, no config, none of the slow stdlib modules.
-    assert out.strip() == "['agents_tmux', 'agents_tmux.hook', 'agents_tmux.programs', 'agents_tmux.programs.claude']"
+    # (tmuxtext, which imports nothing, reads tmux's length-prefixed output.)
+    assert out.strip() == "['agents_tmux', 'agents_tmux.hook', 'agents_tmux.programs', 'agents_tmux.programs.claude', 'agents_tmux.tmuxtext']"
     assert sys.version_info >= (3, 10)
 
 

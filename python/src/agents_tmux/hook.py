@@ -37,31 +37,67 @@ MESSAGE_MS = "4000"
 REGISTRY_WAIT = 0.8
 
 
-def tmux_commands(pane: str, state: str | None, session: tuple[str, str], now: int) -> list[str]:
+#: The pane option counting the prompts the program took and has not answered
+#: yet (see ``Program.turn_of``): a Stop leaves the agent working while a
+#: queued prompt is still to come.
+TURNS_OPTION = "@agent_turns"
+_TURNS = "#{?@agent_turns,#{@agent_turns},0}"
+#: What the first command prints (length-prefixed: a name or a notify command may hold any character).
+REPORT = ("@agent_state", "@agent_name", "@agents-notify", "@agents-notify-command")
+
+
+def tmux_commands(pane: str, state: str | None, session: tuple[str, str], now: int, turn: str | None = None) -> list[str]:
     """One tmux invocation: report what notifying needs, then set the options.
 
     ``session``: the session id and transcript path the event carries ("" if none).
+    ``turn``: how the event moves the count of unanswered prompts (``Program.turn_of``).
 
-    The first two commands print the pane's previous state and name and the
-    attached clients, so the caller can tell a transition from a repeat
-    without a second round trip.
+    It prints the pane's previous state, name and notify settings (one
+    record of :data:`REPORT`, length-prefixed), the state it ends in (one
+    counted value: after a Stop it depends on the count, which only tmux
+    knows), then the attached clients, so the caller can tell a transition
+    from a repeat without a second round trip. Read it with :func:`read_report`.
     """
-    args = [
-        "display-message", "-p", "-t", pane,
-        "#{@agent_state}\t#{@agent_name}\t#{@agents-notify}\t#{@agents-notify-command}", ";",
-        "list-clients", "-F", "#{client_name}", ";",
-    ]
+    from agents_tmux.tmuxtext import counted_format
+
+    args = ["display-message", "-p", "-t", pane, counted_format(REPORT), ";"]
+    if turn == "begin":
+        args += ["set-option", "-p", "-F", "-t", pane, TURNS_OPTION, "#{e|+:%s,1}" % _TURNS, ";"]
+    elif turn == "end":
+        args += ["set-option", "-p", "-F", "-t", pane, TURNS_OPTION, "#{?#{e|>:%s,1},#{e|-:%s,1},0}" % (_TURNS, _TURNS), ";"]
+        if state == "idle":
+            # Idle only when no prompt submitted meanwhile is waiting its turn.
+            state = "#{?#{e|>:%s,0},working,idle}" % _TURNS
+    elif turn == "reset":
+        args += ["set-option", "-p", "-t", pane, TURNS_OPTION, "0", ";"]
     if state is not None:
         # state_since moves only on a real change, so "waited longest" stays true.
         args += [
             "if-shell", "-F", "-t", pane, f"#{{!=:#{{@agent_state}},{state}}}",
             f"set-option -p -t {pane} @agent_state_since {now}", ";",
-            "set-option", "-p", "-t", pane, "@agent_state", state, ";",
+            "set-option", "-p", "-F", "-t", pane, "@agent_state", state, ";",
         ]
     for value, option in zip(session, ("@agent_session_id", "@agent_transcript")):
         if value:
             args += ["set-option", "-p", "-t", pane, option, value, ";"]
-    return args[:-1]
+    args += ["display-message", "-p", "-t", pane, counted_format(["@agent_state"]), ";", "list-clients", "-F", "#{client_name}"]
+    return args
+
+
+def read_report(out: bytes) -> tuple[list[str], str, list[str]]:
+    r"""What :func:`tmux_commands` printed: the :data:`REPORT` values, the state now, the clients.
+
+    Raises ``ValueError`` when the output is not in that shape.
+
+    >>> read_report(b"4:idle1:a0:5:x\ty\nz\n7:working\n/dev/pts/1\n")
+    (['idle', 'a', '', 'x\ty\nz'], 'working', ['/dev/pts/1'])
+    """
+    from agents_tmux.tmuxtext import read_counted
+
+    report, pos = read_counted(out, 0, len(REPORT))
+    (state,), pos = read_counted(out, pos, 1)
+    clients = [line for line in out[pos:].decode("utf-8", "replace").split("\n") if line]
+    return report, state, clients
 
 
 def should_notify(previous: str, state: str | None) -> bool:
@@ -310,23 +346,27 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
         return
     # Ids and paths go back into argv on restore: only well-formed ones are kept.
     session = program.checked_session(program.session_of(payload))
-    args = tmux_commands(pane, state, session, int(time.time()))
+    args = tmux_commands(pane, state, session, int(time.time()), program.turn_of(payload))
     # tmux reads a trailing ';' as a command separator; '\\;' keeps it literal.
     args = [a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args]
-    out = _run([tmux, *args])
+    # -u: bytes unaltered, so the lengths tmux prints match what it printed.
+    out = _run_raw([tmux, "-u", *args])
     if out is None:
         return
+    try:
+        (previous, name, enabled, command), now_state, clients = read_report(out)
+    except ValueError:
+        return
+    state = now_state if state is not None else None
     if program.starts_session(payload):
         remember_session(tmux, pane, session)
     wake_watcher(state)
     if event in ("Stop", "StopFailure", "AfterAgent"):
         record_usage(program.name, tmux, pane, payload, environ)
-    lines = out.splitlines()
-    previous, name, enabled, command = (lines[0].split("\t") + ["", "", "", ""])[:4] if lines else ("", "", "", "")
     if enabled in ("off", "0", "no", "false") or not should_notify(previous, state):
         return
     assert state is not None
-    notify(tmux, pane, name or pane, state, lines[1:], command)
+    notify(tmux, pane, name or pane, state, clients, command)
 
 
 def load_program(name: str) -> Program | None:

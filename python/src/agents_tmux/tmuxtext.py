@@ -58,20 +58,32 @@ def parse_counted(data: bytes, count: int) -> list[list[str]]:
     records: list[list[str]] = []
     pos = 0
     while pos < len(data):
-        fields: list[str] = []
-        for _ in range(count):
-            colon = data.index(b":", pos)
-            digits = data[pos:colon]
-            if not digits.isdigit():
-                raise ValueError(f"expected a length at byte {pos}")
-            start = colon + 1
-            end = start + int(digits)
-            if end > len(data):
-                raise ValueError("a value is shorter than its length")
-            fields.append(data[start:end].decode("utf-8", "backslashreplace"))
-            pos = end
-        if data[pos:pos + 1] != b"\n":
-            raise ValueError(f"expected the end of a record at byte {pos}")
-        pos += 1
+        fields, pos = read_counted(data, pos, count)
         records.append(fields)
     return records
+
+
+def read_counted(data: bytes, pos: int, count: int) -> tuple[list[str], int]:
+    r"""One record of ``count`` counted values starting at byte ``pos``, and where the next output starts.
+
+    For output that mixes counted records with other lines (``list-clients``
+    after a ``display-message``); raises ``ValueError`` like :func:`parse_counted`.
+
+    >>> read_counted(b"P2:\t\n1:x\nrest\n", 1, 2)
+    (['\t\n', 'x'], 9)
+    """
+    fields: list[str] = []
+    for _ in range(count):
+        colon = data.index(b":", pos)
+        digits = data[pos:colon]
+        if not digits.isdigit():
+            raise ValueError(f"expected a length at byte {pos}")
+        start = colon + 1
+        end = start + int(digits)
+        if end > len(data):
+            raise ValueError("a value is shorter than its length")
+        fields.append(data[start:end].decode("utf-8", "backslashreplace"))
+        pos = end
+    if data[pos:pos + 1] != b"\n":
+        raise ValueError(f"expected the end of a record at byte {pos}")
+    return fields, pos + 1

@@ -240,19 +240,25 @@ def _notify(pane: str, previous: str, state: str) -> None:
         return
     if not hook.should_notify(previous, state):
         return
+    from agents_tmux.tmuxtext import counted_format, read_counted
+
     tmux = shutil.which("tmux") or "tmux"
+    # Length-prefixed (tmux -u: bytes unaltered): a name or a notify command may hold a tab or a newline.
     proc = subprocess.run(
-        [tmux, "display-message", "-p", "-t", pane, "#{@agent_name}\t#{@agents-notify}\t#{@agents-notify-command}", ";",
-         "list-clients", "-F", "#{client_name}"],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=5, check=False,
+        [tmux, "-u", "display-message", "-p", "-t", pane, counted_format(["@agent_name", "@agents-notify", "@agents-notify-command"]),
+         ";", "list-clients", "-F", "#{client_name}"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=5, check=False,
     )
-    lines = proc.stdout.splitlines()
-    if proc.returncode != 0 or not lines:
+    if proc.returncode != 0:
         return
-    name, enabled, command = (lines[0].split("\t") + ["", "", ""])[:3]
+    try:
+        (name, enabled, command), pos = read_counted(proc.stdout, 0, 3)
+    except ValueError:
+        return
     if enabled in ("off", "0", "no", "false"):
         return
-    hook.notify(tmux, pane, name or pane, state, lines[1:], command)
+    clients = [line for line in proc.stdout[pos:].decode("utf-8", "replace").split("\n") if line]
+    hook.notify(tmux, pane, name or pane, state, clients, command)
 
 
 def watch(pane_id: str, fifo: str, patterns: dict[str, list[re.Pattern[str]]], has_hooks: bool) -> None:
@@ -417,8 +423,13 @@ class ServerPanes:
 
     def set_state(self, pane: str, previous: str, state: str) -> None:
         now = str(int(time.time()))
-        self._call(["set-option", "-pq", "-t", pane, "@agent_state", state, ";",
-                    "set-option", "-pq", "-t", pane, "@agent_state_since", now])
+        args = ["set-option", "-pq", "-t", pane, "@agent_state", state, ";",
+                "set-option", "-pq", "-t", pane, "@agent_state_since", now]
+        if state in ("idle", "error"):
+            # The screen says the turn ended with no Stop (an Esc, a denied
+            # tool): no prompt is pending any more (see hook.TURNS_OPTION).
+            args += [";", "set-option", "-pq", "-t", pane, "@agent_turns", "0"]
+        self._call(args)
         _notify(pane, previous, state)
 
 

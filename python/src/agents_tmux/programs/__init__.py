@@ -83,6 +83,17 @@ class Program:
         del payload
         return None
 
+    def turn_of(self, payload: dict[str, object]) -> str | None:
+        """How an event moves the count of prompts the program has taken and not yet answered.
+
+        ``"begin"``: a prompt was submitted (perhaps queued behind a running
+        turn); ``"end"``: a turn ended, and the agent is idle only when no
+        submitted prompt is left; ``"reset"``: nothing is pending any more (a
+        new session, a failed turn). None: the count is left as it is.
+        """
+        del payload
+        return None
+
     def knows(self, event: str) -> bool:
         """True for the events the handler acts on; others are ignored entirely."""
         return event in self.hook_events

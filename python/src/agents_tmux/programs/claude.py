@@ -124,6 +124,31 @@ def state_for(payload: dict[str, object]) -> str | None:
     return None
 
 
+def turn_of(payload: dict[str, object]) -> str | None:
+    """How an event moves the count of submitted, unanswered prompts (see ``Program.turn_of``).
+
+    A prompt submitted while a turn runs (``agents send``, a message typed
+    ahead) fires UserPromptSubmit at once in 2.1.332, and the running turn's
+    Stop then comes before the queued prompt's turn starts, with no hook at
+    that start: only the count tells that Claude is not done.
+
+    >>> [turn_of({"hook_event_name": e}) for e in ("UserPromptSubmit", "Stop", "StopFailure", "PreToolUse")]
+    ['begin', 'end', 'reset', None]
+    >>> turn_of({"hook_event_name": "SessionStart", "source": "compact"}) is None
+    True
+    """
+    event = payload.get("hook_event_name")
+    if event == "UserPromptSubmit":
+        return "begin"
+    if event == "Stop":
+        return "end"
+    if event == "SessionStart":
+        return None if payload.get("source") == "compact" else "reset"
+    if event in ("StopFailure", "SessionEnd"):
+        return "reset"
+    return None
+
+
 def _subagent_running(tasks: object) -> bool:
     """True when Stop's ``background_tasks`` list a subagent that still runs.
 
@@ -212,6 +237,9 @@ class ClaudeCode(Program):
 
     def state_for(self, payload: dict[str, object]) -> str | None:
         return state_for(payload)
+
+    def turn_of(self, payload: dict[str, object]) -> str | None:
+        return turn_of(payload)
 
     def starts_session(self, payload: dict[str, object]) -> bool:
         return payload.get("hook_event_name") == "SessionStart"
