@@ -188,3 +188,16 @@ def test_bad_usage_config_and_damaged_tallies_get_one_line(tmux: Tmux, repo: Rep
             assert proc.returncode == 1 and proc.stdout == "", proc.stderr
             assert proc.stderr.count("\n") == 1 and expected in proc.stderr, proc.stderr
     assert agent_panes(tmux, check=False) == {}
+
+
+def test_a_repository_path_holding_separators_is_read_whole(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    """The end-of-turn reading counts lengths: a tab or \\x1f in a folder's name splits nothing."""
+    name, pane, transcript = spawn_standin(tmux, "Odd folder")
+    odd = f"{repo.path}\x1fx\ty"
+    tmux.run("set-option", "-p", "-t", pane, "@agent_repo", odd)
+    end_turn(tmux, pane, transcript, reply("msg_1", (10, 2, 0, 0), at=NOW))
+    wait_for(lambda: tmux.option(pane, "@agent_tokens") == "12", timeout=20, message="the pane's figures")
+    wait_for(lambda: tmux.display("#{@agents_usage}").startswith("12"), timeout=20, message="the live agents' segment")
+    rows = wait_for(lambda: usage_json(tmux, "--by", "repo")["rows"], timeout=20, message="the usage rows")
+    assert [row["repo"] for row in rows] == [odd]
+    assert [row["agent"] for row in usage_json(tmux)["rows"]] == [name]

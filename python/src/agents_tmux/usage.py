@@ -848,7 +848,7 @@ def after_turn(
 ) -> None:
     """Read the turn's new bytes, put the figures on the pane, update the summary and the budgets.
 
-    ``run(argv)`` runs a command and returns its stdout (None on failure) and
+    ``run(argv)`` runs a command and returns its stdout as bytes (None on failure) and
     ``spawn(argv)`` starts one without waiting: both are the hook handler's,
     so this module adds no process machinery of its own. Two tmux calls.
     Claude Code's transcripts, Codex's rollouts and Gemini CLI's chats are read (:data:`READ_PROGRAMS`).
@@ -861,33 +861,40 @@ def after_turn(
     settings = read_settings(folder)
     prices = settings.get("prices")
     prices = prices if isinstance(prices, dict) else {}
-    sep = "\x1f"
-    args: list[str] = [tmux]
+    from agents_tmux.tmuxtext import counted_format, read_counted
+
+    args: list[str] = [tmux, "-u"]
     for option, value in pane_figures(tally, prices).items():
         args += ["set-option", "-p", "-t", pane, option, value, ";"]
+    # Length-prefixed records, each after a tag ("P" a pane, "D" this pane's
+    # settings), read by counting: a repository path or a notify command may
+    # hold a tab, a newline or \x1f. tmux -u: bytes unaltered.
+    pane_fields = ["pane_id", "@agent_name", "@agent_repo", "@agent_kind", "@agent_tokens", "@agent_cost"]
+    own_fields = ["@agents_budget_level", "@agents-notify", "@agents-notify-command"]
     args += [
-        "list-panes", "-a", "-F", sep.join(("#{pane_id}", "#{@agent_name}", "#{@agent_repo}", "#{@agent_kind}", "#{@agent_tokens}", "#{@agent_cost}")),
-        ";", "display-message", "-p", "-t", pane, sep.join(("#{@agents_budget_level}", "#{@agents-notify}", "#{@agents-notify-command}")),
+        "list-panes", "-a", "-F", "P" + counted_format(pane_fields),
+        ";", "display-message", "-p", "-t", pane, "D" + counted_format(own_fields),
         ";", "list-clients", "-F", "#{client_name}",
     ]
     # tmux reads an argument ending in ';' as a command separator: keep a value's literal.
     out = run([a[:-1] + "\\;" if a != ";" and a.endswith(";") else a for a in args])  # type: ignore[operator]
-    if out is None:
+    if not isinstance(out, bytes):
         return
     live: list[list[str]] = []
-    clients: list[str] = []
     previous, enabled, command = "", "", ""
-    for line in str(out).split("\n"):
-        parts = line.split(sep)
-        if len(parts) == 6:
+    pos = 0
+    try:
+        while out[pos:pos + 1] == b"P":
+            parts, pos = read_counted(out, pos + 1, len(pane_fields))
             if parts[0] == pane:
                 tally.agent, tally.repo, tally.kind = parts[1] or tally.agent, parts[2] or tally.repo, parts[3] or tally.kind
             if parts[1]:
                 live.append(parts[4:6])
-        elif len(parts) == 3:
-            previous, enabled, command = parts
-        elif line:
-            clients.append(line)
+        if out[pos:pos + 1] == b"D":
+            (previous, enabled, command), pos = read_counted(out, pos + 1, len(own_fields))
+    except ValueError:
+        pos = len(out)  # an output not in this shape: the figures are still saved, nobody is told
+    clients = [line for line in out[pos:].decode("utf-8", "replace").split("\n") if line]
     tally.save(folder)
     now = time.time()
     use = budget_use(settings, load_tallies(folder, now - 86400), now) if settings.get("budget") else []
@@ -953,7 +960,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     program, tmux, pane, transcript = args
     try:
-        from agents_tmux.hook import _run, _spawn_detached
+        from agents_tmux.hook import _run_raw, _spawn_detached
 
         environ = dict(os.environ)
         lock_path = tally_file(transcript, usage_dir(environ)) + ".lock"
@@ -964,7 +971,7 @@ def main(argv: list[str] | None = None) -> None:
             with open(lock_path, "a") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 size = _size(transcript)
-                after_turn(program, _run, _spawn_detached, tmux, pane, transcript, environ)
+                after_turn(program, _run_raw, _spawn_detached, tmux, pane, transcript, environ)
                 return size
 
         size = read()
