@@ -285,6 +285,10 @@ def test_spawn_killed_after_its_pane_opened_is_never_pruned(tmux: Tmux, quiet: R
     assert "half-born" in out and "left alone" in out and "works in its worktree" in out, out
     assert worktree.is_dir() and "agent/half-born" in quiet.branches()
     assert "still starting" in tmux.agents("list").stdout
+    # Scripts see it too: state "starting", no pane, alive.
+    listed = {agent["name"]: agent for agent in json.loads(tmux.agents("list", "--json").stdout)}
+    assert listed["half-born"]["state"] == "starting" and listed["half-born"]["pane_id"] == "", listed
+    assert listed["half-born"]["live"] is True and listed["half-born"]["worktree"] == str(worktree)
     # The cap counts it: it runs.
     tmux.run("set-option", "-g", "@agents-max", "1")
     capped = tmux.agents("spawn", "one more", "-d", check=False)

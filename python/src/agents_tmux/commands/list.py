@@ -72,10 +72,18 @@ def run(args: argparse.Namespace) -> int:
         from agents_tmux.parking import parked_agents
 
         agents += parked_agents()
+    starting = _starting_records(server, agents)
     if args.json:
-        print(json.dumps([json_facts(agent.as_dict()) for agent in agents], indent=2))
+        facts = [json_facts(agent.as_dict()) for agent in agents]
+        # Spawns on record with no pane here (yet): scripts see every agent, as the table does.
+        facts += [{**json_facts(agent.as_dict()), "live": live, "why": why} for agent, live, why in starting]
+        print(json.dumps(facts, indent=2))
         return 0
-    unfinished = _unfinished_spawns(server, agents)
+    unfinished = [
+        f"{agent.name}: {'still starting' if live else 'not running'}: on record as starting, {why} "
+        f"(worktree {agent.worktree}; see agents prune)"
+        for agent, live, why in starting
+    ]
     if not agents:
         print("no agents (start one with prefix + A, or: agents spawn \"TASK\")")
         for line in unfinished:
@@ -138,14 +146,16 @@ def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
 
 
-def _unfinished_spawns(server: libtmux.Server | None, agents: list[Any]) -> list[str]:
-    """One line per agent of this folder's repository on record as ``starting`` with no pane here.
+def _starting_records(server: libtmux.Server | None, agents: list[Any]) -> list[tuple[Agent, bool, str]]:
+    """Agents of this folder's repository on record as ``starting`` with no pane here.
 
-    Such a record is a spawn at work, or one that was killed part-way; it is
-    never removed silently (``agents prune`` says what it would do). With no
-    server (``list --all`` with no tmux running) only the record's own server is looked in.
+    Each as a pane-less :class:`~agents_tmux.panes.Agent` row (state
+    ``starting``), whether it still looks alive, and why. Such a record is a
+    spawn at work, or one that was killed part-way; it is never removed
+    silently (``agents prune`` says what it would do). With no server
+    (``list --all`` with no tmux running) only the record's own server is looked in.
     """
-    from agents_tmux import lifecycle, liveness, registry
+    from agents_tmux import lifecycle, liveness, panes, registry
     from agents_tmux.errors import AgentsError
     from agents_tmux.restore import server_socket
 
@@ -155,10 +165,15 @@ def _unfinished_spawns(server: libtmux.Server | None, agents: list[Any]) -> list
     except AgentsError:
         return []
     here = {agent.name for agent in agents if agent.repo == str(repo)}
-    lines = []
+    found = []
     for name, entry in sorted(entries.items()):
         if isinstance(entry, dict) and entry.get("status") == registry.STARTING and name not in here and repo is not None:
             verdict = liveness.check(entry, repo, (server_socket(server),) if server is not None else ())
-            what = "still starting" if verdict.live else "not running"
-            lines.append(f"{name}: {what}: on record as starting, {verdict.why} (worktree {entry.get('worktree')}; see agents prune)")
-    return lines
+            facts = {key: str(entry.get(key) or "") for key in
+                     ("kind", "branch", "base", "worktree", "role", "task", "session_id", "transcript")}
+            row = panes.Agent(
+                pane_id="", session="", window_index="", window_id="", pane_pid="", name=name, state=registry.STARTING,
+                state_since=str(entry.get("created") or ""), repo=str(repo), **facts,
+            )
+            found.append((row, verdict.live, verdict.why))
+    return found
