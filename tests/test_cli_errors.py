@@ -432,7 +432,9 @@ def test_worktree_deleted_by_hand(tmux: Tmux, repo: Repo, standin_agent: Path) -
     assert "work.py" in diff.stdout and "is gone" in diff.stdout
     one_line_error(tmux.agents("restart", name, check=False), "restart", "no pane")
     restore = tmux.agents("restore", name, check=False)
-    assert restore.returncode == 1 and "worktree" in restore.stdout and "gone" in restore.stdout
+    # A refusal goes to stderr, as one line, with a non-zero exit.
+    assert restore.returncode == 1 and not restore.stdout, restore.stdout
+    assert "worktree" in restore.stderr and "gone" in restore.stderr, restore.stderr
     one_line_error(tmux.agents("rm", name, check=False), "rm", "1 commit", "Nothing was changed")
     assert repo.git("rev-parse", f"agent/{name}").strip() == commit
     # prune retires the gone agent but keeps the branch that holds its commit.
