@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments
 
 HELP = "show an agent's committed and uncommitted changes against its base"
 
@@ -19,9 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
     parser.add_argument("--stat", action="store_true", help="only the list of changed files")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the diff (default: auto)")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments
 from agents_tmux.errors import AgentsError
 
 HELP = "open an agent's transcript or pane log (--path: print where it is)"
@@ -22,9 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--path", "-p", action="store_true", help="print the file's path instead of opening it")
     parser.add_argument("--pane-log", action="store_true", help="the pane log even when a transcript exists")
     parser.add_argument("--raw", action="store_true", help="the file as it is (a transcript's JSON lines) instead of the conversation")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def record_path(ref: object, pane_log: bool = False) -> Path | None:

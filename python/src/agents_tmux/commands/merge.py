@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments, find_agent, say
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
@@ -42,16 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--ff-only", dest="how", action="store_const", const="ff-only", help="only a fast-forward")
     parser.add_argument("--rm", action="store_true",
                         help="then remove the agent (pane, worktree, merged branch), refusing as `agents rm` does")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import lifecycle, repolock
 
-    server = lifecycle.connect_if_running(socket_of(args))
-    ref = lifecycle.resolve(server, args.name, args.repo)
+    server, ref = find_agent(args)
     # The checks and the merge are one step under the repository lock: no rm
     # or prune deletes the branch, and no other merge moves the target, between them.
     try:
@@ -112,7 +110,7 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
     _refuse_dirty(root, branch_ref)
 
     if gitops.git(root, "merge-base", "--is-ancestor", branch_ref, "HEAD", check=False).returncode == 0:
-        _say(args, f"nothing to merge: {ref.branch} is already in {target}")
+        say(args, f"nothing to merge: {ref.branch} is already in {target}")
         return _then_remove(args, server, ref)
 
     from agents_tmux import config as config_mod
@@ -125,7 +123,7 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
         raise _SyncInstead(ref, how, exc) from None
     plural = "s" if merged.count != 1 else ""
     notes = "".join(f"; {note}" for note in merged.notes)
-    _say(args, f"merged {ref.branch} ({merged.count} commit{plural}) into {target} in {root} by {merged.how}: "
+    say(args, f"merged {ref.branch} ({merged.count} commit{plural}) into {target} in {root} by {merged.how}: "
                f"commit {merged.commit[:12]}{notes}")
     return _then_remove(args, server, ref, squashed=how == "squash")
 
@@ -148,7 +146,7 @@ def _then_remove(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: A
         line, own_pane = remove(server, ref, force=squashed, keep_worktree=False)
     except AgentsError as exc:
         raise AgentsError(f"the merge is done, but {ref.name} was not removed: {exc}") from None
-    _say(args, line)
+    say(args, line)
     if own_pane is not None:
         lifecycle.close_pane(server, own_pane)
     return 0
@@ -170,14 +168,6 @@ def _offer_sync(args: argparse.Namespace, ref: AgentRef, how: str, exc: AgentsEr
         "(the conflict goes to the agent), then merge again"
     )
 
-
-def _say(args: argparse.Namespace, message: str) -> None:
-    from agents_tmux.tmuxcmd import display_message
-
-    if args.from_key:
-        display_message(socket_of(args), f"agents: {message}", args.client)
-    else:
-        print(message)
 
 
 def _is_branch(root: Path, name: str) -> bool:

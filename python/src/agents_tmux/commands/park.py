@@ -13,24 +13,21 @@ from __future__ import annotations
 import argparse
 import os
 
-from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments, find_agent, say
 
 HELP = "stop an agent and free its worktree and pane, keeping its work and conversation (agents unpark)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import lifecycle, parking
     from agents_tmux.repolock import repo_lock
 
-    server = lifecycle.connect_if_running(socket_of(args))
-    ref = lifecycle.resolve(server, args.name, args.repo)
+    server, ref = find_agent(args)
     # Run from the agent's own pane (its shell after it exited): close that pane last.
     own_pane = bool(ref.pane_id) and os.environ.get("TMUX_PANE") == ref.pane_id
     with repo_lock(ref.repo):
@@ -43,16 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if done.archive is not None:
         line += f"; ignored files ({lifecycle.sample(done.archived)}) saved in {done.archive}"
     line += f". Bring it back with: agents unpark {ref.name}"
-    _say(args, line)
+    say(args, line)
     if own_pane:
         lifecycle.close_pane(server, ref)
     return 0
 
-
-def _say(args: argparse.Namespace, message: str) -> None:
-    from agents_tmux.tmuxcmd import display_message
-
-    if args.from_key:
-        display_message(socket_of(args), f"agents: {message}", args.client)
-    else:
-        print(message, flush=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments, check_base, find_agent, say
 from agents_tmux.errors import AgentsError
 
 HELP = "push an agent's branch and open a pull request (gh), recording its URL"
@@ -26,9 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the agent (its name or pane id)")
     parser.add_argument("--draft", action="store_true", help="open the pull request as a draft")
     parser.add_argument("--base", "-b", metavar="BRANCH", help="the branch the pull request is for (default: the agent's base)")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,12 +35,10 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux import pullrequest as pr
     from agents_tmux.repolock import repo_lock
 
-    server = lifecycle.connect_if_running(socket_of(args))
-    ref = lifecycle.resolve(server, args.name, args.repo)
+    server, ref = find_agent(args)
     if not ref.own_worktree:
         raise AgentsError(f"{ref.name} works in the main checkout: it has no branch of its own to propose")
-    if args.base is not None and (not args.base.strip() or args.base.startswith("-")):
-        raise AgentsError("--base is empty or starts with '-': name the branch the pull request is for")
+    check_base(args.base, "the branch the pull request is for")
     base = args.base or ref.base
     if not args.base and base and not _local_branch(ref.repo, base):
         base = ""  # a base recorded as a commit (spawn --base SHA): gh then picks the remote's default branch
@@ -66,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     known = str(ref.entry.get("pr_url") or "")
     if known:
-        _say(args, f"pushed {ref.branch} to {target.remote}; its pull request is {known}")
+        say(args, f"pushed {ref.branch} to {target.remote}; its pull request is {known}")
         return 0
     try:
         context_dir = context.shared_dir(ref.repo, config_mod.load(ref.repo))
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         message = (f"pushed {ref.branch} to {target.remote}. gh (the GitHub CLI) is not installed: "
                    f"to open the pull request, run this in {ref.repo}:")
         if args.from_key:
-            _say(args, message + " " + pr.shell_line(argv))
+            say(args, message + " " + pr.shell_line(argv))
         else:
             print(message)
             print(pr.shell_line(argv))
@@ -91,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     registry.update(ref.repo, ref.name, pr_url=url)
     if server is not None and ref.pane_id:
         panes.set_pane_options(server, ref.pane_id, {PR_OPTION: url})
-    _say(args, f"pushed {ref.branch} to {target.remote}; pull request {url}")
+    say(args, f"pushed {ref.branch} to {target.remote}; pull request {url}")
     return 0
 
 
@@ -100,11 +96,3 @@ def _local_branch(repo: Path, name: str) -> bool:
 
     return gitops.git(repo, "show-ref", "--verify", "--quiet", f"refs/heads/{name}", check=False).returncode == 0
 
-
-def _say(args: argparse.Namespace, message: str) -> None:
-    from agents_tmux.tmuxcmd import display_message
-
-    if args.from_key:
-        display_message(socket_of(args), f"agents: {message}", args.client)
-    else:
-        print(message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 
 from agents_tmux.cli import socket_of
+from agents_tmux.commands._agent import add_repo_and_key_arguments, check_base, find_agent, say
 from agents_tmux.errors import AgentsError
 
 HELP = "merge or rebase the base's new commits into an agent's branch; conflicts go to the agent"
@@ -23,20 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--merge", dest="how", action="store_const", const="merge", help="merge the base in (default: defaults.sync)")
     how.add_argument("--rebase", dest="how", action="store_const", const="rebase", help="rebase the branch onto the base")
     parser.add_argument("--base", "-b", metavar="BRANCH", help="the branch to bring in (default: the agent's base)")
-    parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
-    parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", help=argparse.SUPPRESS)
+    add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from agents_tmux import config as config_mod
-    from agents_tmux import lifecycle
     from agents_tmux.repolock import repo_lock
 
-    server = lifecycle.connect_if_running(socket_of(args))
-    ref = lifecycle.resolve(server, args.name, args.repo)
-    if args.base is not None and (not args.base.strip() or args.base.startswith("-")):
-        raise AgentsError("--base is empty or starts with '-': name the local branch to bring in")
+    server, ref = find_agent(args)
+    check_base(args.base, "the local branch to bring in")
     base = args.base or ref.base
     how = args.how or config_mod.load(ref.repo).sync
     return report(args, server, ref, base, how, repo_lock)
@@ -50,17 +46,17 @@ def report(args: argparse.Namespace, server: object, ref: object, base: str, how
     with lock(ref.repo):  # type: ignore[operator]
         done = syncing.sync(ref, base, how)
     if done.outcome == "up-to-date":
-        _say(args, f"{ref.branch} already has every commit of {base}: nothing to sync")
+        say(args, f"{ref.branch} already has every commit of {base}: nothing to sync")
         return 0
     if done.outcome == "synced":
         plural = "s" if done.count != 1 else ""
-        _say(args, f"synced {ref.name}: {done.count} new commit{plural} of {base} brought into {ref.branch} by {how}")
+        say(args, f"synced {ref.name}: {done.count} new commit{plural} of {base} brought into {ref.branch} by {how}")
         return 0
     files = lifecycle.sample(done.conflicts) if done.conflicts else "see git status there"
     where = f"the {how} stopped on conflicts in {files}; it is left in {ref.worktree}"
     if ref.live and ref.state != "exited":
         deliver.send_text(socket_of(args), ref.pane_id, syncing.conflict_message(ref, done))
-        _say(args, f"{where}, and {ref.name} was asked to resolve them")
+        say(args, f"{where}, and {ref.name} was asked to resolve them")
         return 0
     finish = "git commit --no-edit" if how == "merge" else "git rebase --continue"
     raise AgentsError(
@@ -68,11 +64,3 @@ def report(args: argparse.Namespace, server: object, ref: object, base: str, how
         f"(or agents restart {ref.name} and ask it to)"
     )
 
-
-def _say(args: argparse.Namespace, message: str) -> None:
-    from agents_tmux.tmuxcmd import display_message
-
-    if getattr(args, "from_key", False):
-        display_message(socket_of(args), f"agents: {message}", args.client)
-    else:
-        print(message, flush=True)
