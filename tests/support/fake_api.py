@@ -36,9 +36,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
+
+from tests.support.fake_http import FakeServer, JsonHandler
+from tests.support.fake_llm import content_text, sample_for_schema
 
 __all__ = [
     "FakeAnthropic",
@@ -126,16 +127,6 @@ def last_user_text(body: JsonDict) -> str:
     return "\n".join(texts)
 
 
-def _tool_result_text(block: JsonDict) -> str:
-    """Return the textual content of one ``tool_result`` block."""
-    content = block.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
-    return ""
-
-
 def has_tool_result(body: JsonDict) -> bool:
     """Tell whether the last user message carries a ``tool_result`` block.
 
@@ -152,7 +143,7 @@ def tool_results_text(body: JsonDict) -> str:
     message = last_user_message(body)
     if message is None:
         return ""
-    return "\n".join(_tool_result_text(b) for b in _blocks(message) if b.get("type") == "tool_result")
+    return "\n".join(content_text(b) for b in _blocks(message) if b.get("type") == "tool_result")
 
 
 def is_main_request(body: JsonDict) -> bool:
@@ -172,41 +163,6 @@ def is_main_request(body: JsonDict) -> bool:
     return any(isinstance(t, dict) and t.get("name") == "Bash" for t in tools)
 
 
-def _sample_for_schema(schema: Any, text: str) -> Any:
-    """Return a small value that satisfies a (simple) JSON schema, using ``text`` for strings.
-
-    >>> _sample_for_schema({"type": "object", "properties": {"title": {"type": "string"},
-    ...     "isNew": {"type": "boolean"}}, "required": ["title", "isNew"]}, "T")
-    {'title': 'T', 'isNew': False}
-    """
-    if not isinstance(schema, dict):
-        return text
-    if "const" in schema:
-        return schema["const"]
-    if isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf"):
-        if isinstance(schema.get(key), list) and schema[key]:
-            return _sample_for_schema(schema[key][0], text)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object":
-        props = schema.get("properties")
-        if not isinstance(props, dict):
-            return {}
-        return {name: _sample_for_schema(sub, text) for name, sub in props.items()}
-    if kind == "array":
-        return []
-    if kind == "boolean":
-        return False
-    if kind in ("integer", "number"):
-        return 0
-    if kind == "null":
-        return None
-    return text
-
-
 def side_answer(body: JsonDict, text: str) -> str:
     """Return the reply to a side request: ``text``, or JSON when the request asks for it.
 
@@ -222,7 +178,7 @@ def side_answer(body: JsonDict, text: str) -> str:
     config = body.get("output_config")
     fmt = config.get("format") if isinstance(config, dict) else None
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        return json.dumps(_sample_for_schema(fmt.get("schema"), text))
+        return json.dumps(sample_for_schema(fmt.get("schema"), text))
     return text
 
 
@@ -469,38 +425,15 @@ def sse_events(
 # --------------------------------------------------------------------------- #
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     """Request handler; all logic lives on the owning :class:`FakeAnthropic`."""
 
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Stay quiet (the default logs every request on stderr)."""
-
-    def _read_body(self) -> JsonDict | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        if not raw:
-            return None
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            return {"_raw": raw.decode("utf-8", "replace")}
-        return decoded if isinstance(decoded, dict) else {"_json": decoded}
-
-    def _send_json(self, status: int, payload: JsonDict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", "req_fake")
-        self.end_headers()
-        self.wfile.write(data)
+    extra_headers = (("request-id", "req_fake"),)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         """Answer any GET with ``{}``."""
         self.server.owner._record(Recorded("GET", self.path, None))
-        self._send_json(200, {})
+        self.send_json(200, {})
 
     def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
         """Answer any HEAD with an empty 200."""
@@ -511,16 +444,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         """Dispatch a POST: messages, count_tokens, or anything else (``{}``)."""
-        body = self._read_body()
+        body = self.read_body()
         path = self.path.split("?", 1)[0].rstrip("/")
         owner = self.server.owner
         if path.endswith("/v1/messages/count_tokens"):
             owner._record(Recorded("POST", self.path, body))
-            self._send_json(200, {"input_tokens": _estimate_tokens(body or {})})
+            self.send_json(200, {"input_tokens": _estimate_tokens(body or {})})
             return
         if not path.endswith("/v1/messages"):
             owner._record(Recorded("POST", self.path, body))
-            self._send_json(200, {})
+            self.send_json(200, {})
             return
         body = body or {}
         main = is_main_request(body)
@@ -539,7 +472,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model") or "claude-fake")
         tokens = _estimate_tokens(body)
         if isinstance(answer, ApiError):
-            self._send_json(answer.status, answer.body())
+            self.send_json(answer.status, answer.body())
             return
         usage = owner.usage(int(ids[0][len("msg_fake"):]), body) if main and owner.usage else None
         entry.usage = usage or {"input_tokens": tokens, "output_tokens": _output_tokens(answer)}
@@ -552,7 +485,7 @@ class _Handler(BaseHTTPRequestHandler):
                 message = message_object(
                     answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage
                 )
-                self._send_json(200, message)
+                self.send_json(200, message)
         except (BrokenPipeError, ConnectionResetError):
             entry.aborted = True
             owner._notify()
@@ -561,12 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
         self, answer: Answer, delay: float, *, model: str, ids: tuple[str, str], tokens: int, usage: JsonDict | None
     ) -> None:
         """Write ``answer`` as server-sent events, pausing ``delay`` after ``message_start``."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.send_header("request-id", "req_fake")
-        self.end_headers()
+        self.start_stream()
         events = sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage)
         for name, data in events:
             self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
@@ -586,18 +514,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    """ThreadingHTTPServer that knows its :class:`FakeAnthropic`."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, owner: FakeAnthropic) -> None:
-        self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-
-class FakeAnthropic:
+class FakeAnthropic(FakeServer):
     """A fake Anthropic Messages API on ``127.0.0.1:<ephemeral port>``, run in a thread.
 
     ``rules`` are tried in order on main-conversation requests; ``default`` answers when none
@@ -608,6 +525,9 @@ class FakeAnthropic:
     ...     api.url.startswith("http://127.0.0.1:")
     True
     """
+
+    handler = _Handler
+    name = "FakeAnthropic"
 
     def __init__(
         self,
@@ -630,50 +550,6 @@ class FakeAnthropic:
         self._log: list[Recorded] = []
         self._fired: dict[int, int] = {}
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle --------------------------------------------------------
-
-    def start(self) -> FakeAnthropic:
-        """Bind the port and serve in a daemon thread; return ``self``."""
-        if self._server is None:
-            self._server = _Server(self)
-            self._thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-anthropic", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeAnthropic:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        """The port served on (the server must be started)."""
-        if self._server is None:
-            raise RuntimeError("FakeAnthropic is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """The base URL to give Claude as ``ANTHROPIC_BASE_URL``."""
-        return f"http://127.0.0.1:{self.port}"
 
     # -- scripting ---------------------------------------------------------
 

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn
+from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, content_text
 
 __all__ = ["FakeChatCompletions", "Rule", "Shell", "Text", "Failure", "turn_of", "reply_text"]
 
@@ -25,15 +25,6 @@ JsonDict = dict[str, Any]
 OUTPUT_MARK = "Output from"
 
 
-def _text(message: JsonDict) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
-    return ""
-
-
 def turn_of(body: JsonDict) -> Turn:
     """Read a chat body: the last user message, which is a tool result when it carries command output.
 
@@ -41,7 +32,7 @@ def turn_of(body: JsonDict) -> Turn:
     'hi'
     """
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    users = [_text(m) for m in messages if m.get("role") == "user"]
+    users = [content_text(m) for m in messages if m.get("role") == "user"]
     last = users[-1] if users else ""
     tool_result = last if OUTPUT_MARK in last else None
     # Aider appends its edit-format rules after a blank line: what was typed comes first.

@@ -22,16 +22,16 @@ Every request is recorded (``log``; main ones in ``main_requests``).
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
-__all__ = ["Answer", "FakeLLM", "Failure", "Handler", "Recorded", "Rule", "Shell", "Text", "Turn", "sample_for_schema"]
+from tests.support.fake_http import FakeServer, JsonHandler
+
+__all__ = ["Answer", "FakeLLM", "Failure", "Handler", "Recorded", "Rule", "Shell", "Text", "Turn", "content_text",
+           "sample_for_schema"]
 
 JsonDict = dict[str, Any]
 
@@ -139,6 +139,20 @@ class Recorded:
     at: float = field(default_factory=time.monotonic)
 
 
+def content_text(item: JsonDict) -> str:
+    """The text of a message or tool result whose ``content`` is a string or a list of text parts.
+
+    >>> content_text({"content": [{"type": "text", "text": "a"}, {"text": "b"}]})
+    'a\\nb'
+    """
+    content = item.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+    return ""
+
+
 def sample_for_schema(schema: Any, text: str) -> Any:
     """A small value that satisfies a (simple) JSON schema, with ``text`` for strings.
 
@@ -178,42 +192,10 @@ class Hangup(Exception):
     """The program closed the connection while an answer was being written."""
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     """HTTP plumbing; what to answer is decided by the owning :class:`FakeLLM`."""
 
-    server: _Server
     protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        """Stay quiet."""
-
-    def read_body(self) -> JsonDict | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
-        if not raw:
-            return None
-        try:
-            decoded = json.loads(raw)
-        except ValueError:
-            return {"_raw": raw.decode("utf-8", "replace")}
-        return decoded if isinstance(decoded, dict) else {"_json": decoded}
-
-    def send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def start_stream(self) -> None:
-        """Headers of a server-sent-events reply (the connection closes at its end)."""
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
 
     def write(self, data: bytes) -> None:
         try:
@@ -261,21 +243,13 @@ class Handler(BaseHTTPRequestHandler):
             owner.mark_aborted()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, owner: FakeLLM) -> None:
-        self.owner = owner
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
-class FakeLLM:
+class FakeLLM(FakeServer):
     """A fake model API on ``127.0.0.1:<ephemeral port>``, served from a daemon thread.
 
     Subclasses implement :meth:`handle_post` with :meth:`choose` and :meth:`record`.
     """
 
+    handler = Handler
     name = "fake-llm"
 
     def __init__(self, rules: Sequence[Rule] = (), *, default: Answer = Text("OK."),
@@ -287,45 +261,6 @@ class FakeLLM:
         self._log: list[Recorded] = []
         self._fired: dict[int, int] = {}
         self._ids = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- life cycle --------------------------------------------------------
-
-    def start(self) -> FakeLLM:
-        if self._server is None:
-            self._server = _Server(self)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=self.name, daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> Any:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError(f"{self.name} is not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (no path)."""
-        return f"http://127.0.0.1:{self.port}"
 
     # -- scripting ---------------------------------------------------------
 

@@ -15,20 +15,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn
+from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, content_text
 
 __all__ = ["FakeResponses", "Rule", "Shell", "Text", "Failure", "turn_of"]
 
 JsonDict = dict[str, Any]
-
-
-def _item_text(item: JsonDict) -> str:
-    content = item.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
-    return ""
 
 
 def turn_of(body: JsonDict) -> Turn:
@@ -49,7 +40,7 @@ def turn_of(body: JsonDict) -> Turn:
     user_text = ""
     for item in reversed(items):
         if item.get("role") == "user":
-            text = _item_text(item).strip()
+            text = content_text(item).strip()
             if text and not text.startswith("<"):
                 user_text = text
                 break
