@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from conftest import Repo, Tmux
 
 from tests.support.fake_chat_completions import FakeChatCompletions
-from tests.support.fake_llm import Failure, Rule, Shell, Text
+from tests.support.fake_llm import Text
 from tests.support.program_rigs import VERSIONS, needs, prepare_aider
 from tests.support.screens import record
-from tests.support.state_matrix import Matrix
+from tests.support.state_matrix import Matrix, matrix_rules
 
 pytestmark = needs("aider")
 
@@ -40,36 +39,16 @@ def test_aider_state_matrix(api: FakeChatCompletions, tmux: Tmux, repo: Repo) ->
     rig = prepare_aider(tmux, api, repo)
     first_turn = threading.Event()
     esc_turn = threading.Event()
-    api.add(
-        Rule.when("Write the notes", Text("Notes written."), gate=first_turn),
-        # Long enough for a screen read to see it working (Aider has no hooks).
-        Rule.when("Say hello", Text("Hello."), delay=2.5),
-        Rule.when("Go on", Text("Going on."), delay=2.5),
-        Rule.when("Make the file", Shell("sleep 3; touch made-by-aider.txt; echo made")),
-        Rule.when("Remove the repo", Shell("rm -rf /tmp/never-run-by-aider")),
-        Rule.when("Break now", Failure(400, "the fake API refuses this turn")),
-        Rule.when("Think long", Text("never shown"), gate=esc_turn),
-    )
+    api.add(*matrix_rules("aider", "sleep 3; touch made-by-aider.txt; echo made", first_turn=first_turn,
+                          esc_turn=esc_turn))
     name, pane = rig.spawn("Write the notes")
     worktree = repo.path.parent / "project.agents" / name
     matrix = Matrix(rig, pane, VERSIONS["aider"])
     try:
-        def first_task() -> None:
-            rig.wait_state(pane, "working")
-            record("aider", "working", rig.screen(pane))
-            first_turn.set()
-
         # The prompt shows (idle) before the task is typed in.
-        matrix.scenario("start, typed task", first_task, ["starting", "idle", "working", "idle"], from_start=True)
-        record("aider", "idle", rig.quiet_screen(pane))
-        matrix.scenario("prompt", lambda: rig.type(pane, "Say hello"), ["working", "idle"])
-
-        def ask() -> None:
-            rig.type(pane, "Make the file")
-            rig.wait_screen(pane, "Run shell command?")
-
-        matrix.scenario("approval needed", ask, ["working", "waiting"])
-        record("aider", "waiting", rig.screen(pane))
+        matrix.first_task(first_turn, ["starting", "idle", "working", "idle"], "start, typed task")
+        matrix.prompt("Say hello")
+        matrix.approval_needed("Run shell command?")
 
         def approve() -> None:
             rig.keys(pane, "y", "Enter")
@@ -81,31 +60,11 @@ def test_aider_state_matrix(api: FakeChatCompletions, tmux: Tmux, repo: Repo) ->
         matrix.scenario("approved (the command runs)", approve, ["working", "waiting"])
         matrix.scenario("output not added", lambda: rig.keys(pane, "n", "Enter"), ["idle"])
 
-        def deny() -> None:
-            rig.type(pane, "Remove the repo")
-            rig.wait_state(pane, "waiting")
-            rig.keys(pane, "n", "Enter")
-
-        matrix.scenario("denied", deny, ["working", "waiting", "idle"])
-        record("aider", "denied", rig.quiet_screen(pane))
-        matrix.scenario("failed turn (HTTP 400)", lambda: rig.type(pane, "Break now"), ["working", "error"])
-        record("aider", "error", rig.quiet_screen(pane))
-
-        def interrupt() -> None:
-            rig.type(pane, "Think long")
-            rig.wait_state(pane, "working")
-            rig.keys(pane, "C-c")
-
-        matrix.scenario("interrupt (Ctrl+C)", interrupt, ["working", "idle"])
-        record("aider", "interrupted", rig.screen(pane))  # the spinner's last frame stays
-        esc_turn.set()
-
-        def exit_twice() -> None:
-            rig.keys(pane, "C-c")
-            time.sleep(0.3)
-            rig.keys(pane, "C-c")
-
-        matrix.scenario("exit (Ctrl+C twice)", exit_twice, ["exited"])
+        matrix.denied("n", "Enter")
+        matrix.failed_turn()
+        # The spinner's last frame stays on the screen recorded.
+        matrix.interrupted(esc_turn, "C-c", "interrupt (Ctrl+C)", quiet_screen=False)
+        matrix.exit_twice()
 
         def restart() -> None:
             rig.tmux.agents("restart", name)
@@ -113,7 +72,7 @@ def test_aider_state_matrix(api: FakeChatCompletions, tmux: Tmux, repo: Repo) ->
                      "the restart")
 
         matrix.scenario("restart (--restore-chat-history)", restart, ["starting", "idle"])
-        matrix.scenario("prompt after restart", lambda: rig.type(pane, "Go on"), ["working", "idle"])
+        matrix.prompt("Go on", "prompt after restart")
         body = api.wait_user("Go on").body
         assert "Notes written." in json.dumps(body.get("messages")), "the restored chat carries the earlier turns"
     finally:

@@ -18,11 +18,10 @@ from collections.abc import Iterator
 import pytest
 from conftest import Repo, Tmux
 
-from tests.support.fake_llm import Failure, Rule, Shell, Text
+from tests.support.fake_llm import Text
 from tests.support.fake_openai_responses import FakeResponses
 from tests.support.program_rigs import VERSIONS, needs, prepare_codex
-from tests.support.screens import record
-from tests.support.state_matrix import Matrix
+from tests.support.state_matrix import Matrix, matrix_rules
 
 pytestmark = needs("codex")
 
@@ -39,37 +38,16 @@ def test_codex_state_matrix(api: FakeResponses, tmux: Tmux, repo: Repo) -> None:
     first_turn = threading.Event()
     approved_turn = threading.Event()
     esc_turn = threading.Event()
-    api.add(
-        Rule.when("Write the notes", Text("Notes written."), gate=first_turn),
-        # Long enough for a screen read to see it working (Aider has no hooks).
-        Rule.when("Say hello", Text("Hello."), delay=2.5),
-        Rule.when("Go on", Text("Going on."), delay=2.5),
-        Rule.when("Make the file", Shell("touch made-by-codex.txt")),
-        Rule.after_tool(Text("The file is made."), gate=approved_turn, times=1),
-        Rule.when("Remove the repo", Shell("rm -rf /tmp/never-run-by-codex")),
-        Rule.when("Break now", Failure(400, "the fake API refuses this turn")),
-        Rule.when("Think long", Text("never shown"), gate=esc_turn),
-    )
+    api.add(*matrix_rules("codex", "touch made-by-codex.txt", first_turn=first_turn, esc_turn=esc_turn,
+                          approved_turn=approved_turn))
     name, pane = rig.spawn("Write the notes")
     worktree = repo.path.parent / "project.agents" / name
     matrix = Matrix(rig, pane, VERSIONS["codex"])
     try:
-        def first_task() -> None:
-            rig.wait_state(pane, "working")
-            record("codex", "working", rig.screen(pane))
-            first_turn.set()
-
         # SessionStart comes with the first prompt and sets nothing: starting -> working.
-        matrix.scenario("start, first task", first_task, ["starting", "working", "idle"], from_start=True)
-        record("codex", "idle", rig.quiet_screen(pane))
-        matrix.scenario("prompt", lambda: rig.type(pane, "Say hello"), ["working", "idle"])
-
-        def ask() -> None:
-            rig.type(pane, "Make the file")
-            rig.wait_screen(pane, "Would you like to run the following command?")
-
-        matrix.scenario("approval needed", ask, ["working", "waiting"])
-        record("codex", "waiting", rig.screen(pane))
+        matrix.first_task(first_turn, ["starting", "working", "idle"])
+        matrix.prompt("Say hello")
+        matrix.approval_needed("Would you like to run the following command?")
 
         def approve() -> None:
             rig.keys(pane, "Enter")
@@ -79,25 +57,10 @@ def test_codex_state_matrix(api: FakeResponses, tmux: Tmux, repo: Repo) -> None:
 
         matrix.scenario("approved", approve, ["working", "idle"])
 
-        def deny() -> None:
-            rig.type(pane, "Remove the repo")
-            rig.wait_state(pane, "waiting")
-            rig.keys(pane, "Escape")
-
         # Denying fires no hook: the screen ("■ Conversation interrupted") says idle.
-        matrix.scenario("denied", deny, ["working", "waiting", "idle"])
-        record("codex", "denied", rig.quiet_screen(pane))
-        matrix.scenario("failed turn (HTTP 400)", lambda: rig.type(pane, "Break now"), ["working", "error"])
-        record("codex", "error", rig.quiet_screen(pane))
-
-        def interrupt() -> None:
-            rig.type(pane, "Think long")
-            rig.wait_state(pane, "working")
-            rig.keys(pane, "Escape")
-
-        matrix.scenario("interrupt (Esc)", interrupt, ["working", "idle"])
-        record("codex", "interrupted", rig.quiet_screen(pane))
-        esc_turn.set()
+        matrix.denied("Escape")
+        matrix.failed_turn()
+        matrix.interrupted(esc_turn, "Escape", "interrupt (Esc)")
 
         session_id = rig.tmux.option(pane, "@agent_session_id")
         assert session_id, rig.describe(pane)
@@ -111,7 +74,7 @@ def test_codex_state_matrix(api: FakeResponses, tmux: Tmux, repo: Repo) -> None:
         # Resumed without a prompt, no hook fires until one: the screen says idle.
         matrix.scenario("restart (codex resume <id>)", restart, ["starting", "idle"])
         assert "resume" in rig.tmux.display("#{pane_start_command}", pane)
-        matrix.scenario("prompt after resume", lambda: rig.type(pane, "Go on"), ["working", "idle"])
+        matrix.prompt("Go on", "prompt after resume")
         body = api.wait_user("Go on").body
         assert "Write the notes" in str(body.get("input")), "the resumed conversation carries the first task"
         assert rig.tmux.option(pane, "@agent_session_id") == session_id

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +21,9 @@ from agents_tmux import config, programs
 from conftest import Repo, Tmux
 
 from tests.support.fake_gemini import FakeGemini
-from tests.support.fake_llm import Failure, Rule, Shell, Text
+from tests.support.fake_llm import Text
 from tests.support.program_rigs import VERSIONS, needs, prepare_gemini
-from tests.support.screens import record
-from tests.support.state_matrix import Matrix
+from tests.support.state_matrix import Matrix, matrix_rules
 
 
 
@@ -43,17 +41,8 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
     first_turn = threading.Event()
     approved_turn = threading.Event()
     esc_turn = threading.Event()
-    api.add(
-        Rule.when("Write the notes", Text("Notes written."), gate=first_turn),
-        # Long enough for a screen read to see it working (Aider has no hooks).
-        Rule.when("Say hello", Text("Hello."), delay=2.5),
-        Rule.when("Go on", Text("Going on."), delay=2.5),
-        Rule.when("Make the file", Shell("touch made-by-gemini.txt")),
-        Rule.after_tool(Text("The file is made."), gate=approved_turn, times=1),
-        Rule.when("Remove the repo", Shell("rm -rf /tmp/never-run-by-gemini")),
-        Rule.when("Break now", Failure(400, "the fake API refuses this turn")),
-        Rule.when("Think long", Text("never shown"), gate=esc_turn),
-    )
+    api.add(*matrix_rules("gemini", "touch made-by-gemini.txt", first_turn=first_turn, esc_turn=esc_turn,
+                          approved_turn=approved_turn))
     name, pane = rig.spawn("Write the notes")
     worktree = repo.path.parent / "project.agents" / name
     # The hooks are in the worktree's own settings, which git does not see.
@@ -62,24 +51,12 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
     assert repo.git("status", "--porcelain", "--ignored=no", cwd=worktree) == ""
     matrix = Matrix(rig, pane, VERSIONS["gemini"])
     try:
-        def first_task() -> None:
-            rig.wait_state(pane, "working")
-            record("gemini", "working", rig.screen(pane))
-            first_turn.set()
-
         # SessionStart (idle) at start-up, then BeforeAgent for the task.
-        matrix.scenario("start, first task", first_task, ["starting", "idle", "working", "idle"], from_start=True)
+        matrix.first_task(first_turn, ["starting", "idle", "working", "idle"])
         session_id = rig.tmux.option(pane, "@agent_session_id")
         assert session_id and session_id in rig.tmux.display("#{pane_start_command}", pane)
-        record("gemini", "idle", rig.quiet_screen(pane))
-        matrix.scenario("prompt", lambda: rig.type(pane, "Say hello"), ["working", "idle"])
-
-        def ask() -> None:
-            rig.type(pane, "Make the file")
-            rig.wait_screen(pane, "Allow execution")
-
-        matrix.scenario("approval needed", ask, ["working", "waiting"])
-        record("gemini", "waiting", rig.screen(pane))
+        matrix.prompt("Say hello")
+        matrix.approval_needed("Allow execution")
 
         def approve() -> None:
             rig.keys(pane, "Enter")
@@ -89,32 +66,11 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
 
         matrix.scenario("approved", approve, ["working", "idle"])
 
-        def deny() -> None:
-            rig.type(pane, "Remove the repo")
-            rig.wait_state(pane, "waiting")
-            rig.keys(pane, "Escape")
-
         # Denying fires no hook at all: the screen ("Request cancelled.") says idle.
-        matrix.scenario("denied", deny, ["working", "waiting", "idle"])
-        record("gemini", "denied", rig.quiet_screen(pane))
-        matrix.scenario("failed turn (HTTP 400)", lambda: rig.type(pane, "Break now"), ["working", "error"])
-        record("gemini", "error", rig.quiet_screen(pane))
-
-        def interrupt() -> None:
-            rig.type(pane, "Think long")
-            rig.wait_state(pane, "working")
-            rig.keys(pane, "Escape")
-
-        matrix.scenario("interrupt (Esc)", interrupt, ["working", "idle"])
-        record("gemini", "interrupted", rig.quiet_screen(pane))
-        esc_turn.set()
-
-        def exit_twice() -> None:
-            rig.keys(pane, "C-c")
-            time.sleep(0.3)
-            rig.keys(pane, "C-c")
-
-        matrix.scenario("exit (Ctrl+C twice)", exit_twice, ["exited"])
+        matrix.denied("Escape")
+        matrix.failed_turn()
+        matrix.interrupted(esc_turn, "Escape", "interrupt (Esc)")
+        matrix.exit_twice()
 
         def restart() -> None:
             rig.tmux.agents("restart", name)
@@ -122,13 +78,13 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
                      "the restart")
 
         matrix.scenario("restart (--resume <id>)", restart, ["starting", "idle"])
-        matrix.scenario("prompt after resume", lambda: rig.type(pane, "Go on"), ["working", "idle"])
+        matrix.prompt("Go on", "prompt after resume")
         body = api.wait_user("Go on").body
         assert "Make the file" in json.dumps(body.get("contents")), "the resumed conversation carries the earlier turns"
         # The user's own Gemini settings were never touched.
         assert (rig.home / ".gemini" / "settings.json").read_text() == user_settings
         # `agents rm` takes the worktree: the hook settings agents.tmux wrote there are not work to keep.
-        matrix.scenario("exit again", exit_twice, ["exited"])
+        matrix.exit_twice("exit again")
         (worktree / "made-by-gemini.txt").unlink()  # the one file of real work
         rig.tmux.agents("rm", name)
         assert not worktree.exists()

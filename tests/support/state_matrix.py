@@ -8,6 +8,11 @@ missed between two polls, never added or repeated). With
 ``AGENTS_TMUX_MATRIX_OUT=<file>`` each result is appended there as a JSON line
 (the README's matrix is made from them), with the seconds from the action's
 end to the final state.
+
+The scenarios every program goes through the same way (a first task, a
+prompt, an approval asked and denied, a failed turn, an interrupt, an exit)
+are methods here, scripted by :func:`matrix_rules`; a test adds what its
+program does its own way.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Matrix", "StateRecorder", "follows"]
+from tests.support.fake_llm import Failure, Rule, Shell, Text
+from tests.support.screens import record
+
+__all__ = ["Matrix", "StateRecorder", "follows", "matrix_rules"]
 
 #: How long a state must then stay put: the watcher overrides hooks only after the
 #: screen showed the same thing for 1.5 s, read every 0.5-2 s.
@@ -74,6 +82,28 @@ def follows(path: list[str], expected: list[str]) -> bool:
     return all(any(state == wanted for wanted in rest) for state in path)
 
 
+def matrix_rules(kind: str, make_command: str, *, first_turn: threading.Event, esc_turn: threading.Event,
+                 approved_turn: threading.Event | None = None) -> list[Rule]:
+    """The fake model's script for the matrix: each typed line below gets its scenario's answer.
+
+    ``make_command`` is the shell command asked for by "Make the file" (the one
+    for "Remove the repo" names ``kind`` and is never run);
+    ``approved_turn`` (when given) holds the answer to its result, so the
+    approved turn is seen working.
+    """
+    return [
+        Rule.when("Write the notes", Text("Notes written."), gate=first_turn),
+        # Long enough for a screen read to see it working (Aider has no hooks).
+        Rule.when("Say hello", Text("Hello."), delay=2.5),
+        Rule.when("Go on", Text("Going on."), delay=2.5),
+        Rule.when("Make the file", Shell(make_command)),
+        *([Rule.after_tool(Text("The file is made."), gate=approved_turn, times=1)] if approved_turn else []),
+        Rule.when("Remove the repo", Shell(f"rm -rf /tmp/never-run-by-{kind}")),
+        Rule.when("Break now", Failure(400, "the fake API refuses this turn")),
+        Rule.when("Think long", Text("never shown"), gate=esc_turn),
+    ]
+
+
 @dataclass
 class Matrix:
     """One real program's agent pane, and the scenarios run on it."""
@@ -115,6 +145,69 @@ class Matrix:
             "seconds": round(time.monotonic() - started, 1),
         })
         assert ok, f"{name}: expected {expected}, the status bar went {path}\n{self.rig.describe(self.pane)}"
+
+    # -- the scenarios every program shares (typed lines as in matrix_rules) --
+
+    def first_task(self, first_turn: threading.Event, expected: list[str], name: str = "start, first task") -> None:
+        """The spawn's own task ("Write the notes"), held working until the screen is recorded."""
+        rig, pane = self.rig, self.pane
+
+        def first_task() -> None:
+            rig.wait_state(pane, "working")
+            record(rig.kind, "working", rig.screen(pane))
+            first_turn.set()
+
+        self.scenario(name, first_task, expected, from_start=True)
+        record(rig.kind, "idle", rig.quiet_screen(pane))
+
+    def prompt(self, text: str, name: str = "prompt") -> None:
+        """Type ``text``: a turn that works, then idles."""
+        self.scenario(name, lambda: self.rig.type(self.pane, text), ["working", "idle"])
+
+    def approval_needed(self, question: str) -> None:
+        """Ask for the shell command ("Make the file") and wait for the program's ``question``."""
+        def ask() -> None:
+            self.rig.type(self.pane, "Make the file")
+            self.rig.wait_screen(self.pane, question)
+
+        self.scenario("approval needed", ask, ["working", "waiting"])
+        record(self.rig.kind, "waiting", self.rig.screen(self.pane))
+
+    def denied(self, *keys: str) -> None:
+        """Ask for a destructive command ("Remove the repo") and refuse it with ``keys``."""
+        def deny() -> None:
+            self.rig.type(self.pane, "Remove the repo")
+            self.rig.wait_state(self.pane, "waiting")
+            self.rig.keys(self.pane, *keys)
+
+        self.scenario("denied", deny, ["working", "waiting", "idle"])
+        record(self.rig.kind, "denied", self.rig.quiet_screen(self.pane))
+
+    def failed_turn(self) -> None:
+        """A turn the fake API answers with HTTP 400 ("Break now")."""
+        self.scenario("failed turn (HTTP 400)", lambda: self.rig.type(self.pane, "Break now"), ["working", "error"])
+        record(self.rig.kind, "error", self.rig.quiet_screen(self.pane))
+
+    def interrupted(self, esc_turn: threading.Event, key: str, name: str, *, quiet_screen: bool = True) -> None:
+        """Interrupt a turn that never ends ("Think long") with ``key``, then let the fake's answer go."""
+        def interrupt() -> None:
+            self.rig.type(self.pane, "Think long")
+            self.rig.wait_state(self.pane, "working")
+            self.rig.keys(self.pane, key)
+
+        self.scenario(name, interrupt, ["working", "idle"])
+        screen = self.rig.quiet_screen(self.pane) if quiet_screen else self.rig.screen(self.pane)
+        record(self.rig.kind, "interrupted", screen)
+        esc_turn.set()
+
+    def exit_twice(self, name: str = "exit (Ctrl+C twice)") -> None:
+        """Ctrl+C twice: the program exits."""
+        def exit_twice() -> None:
+            self.rig.keys(self.pane, "C-c")
+            time.sleep(0.3)
+            self.rig.keys(self.pane, "C-c")
+
+        self.scenario(name, exit_twice, ["exited"])
 
     def close(self) -> None:
         """Stop recording; append the results to ``$AGENTS_TMUX_MATRIX_OUT`` when set."""
