@@ -62,6 +62,96 @@ class Poller:
         return next((at for at, seen in self.changes if seen == state and at >= after), None)
 
 
+@dataclass
+class BenchPane:
+    """One agent pane under measurement: its screen and status line read together, its events timed.
+
+    Shared by this section and section 9 (program_latency.py); ``label`` names
+    the agent in errors, ``results`` collects each event's observations.
+    """
+
+    server: Any  # bench.py's sandbox server
+    pane: str
+    label: str
+    patterns: dict[str, Any]
+    until_timeout: float = 60.0
+    results: dict[str, list[Observation]] = field(default_factory=dict)
+    status_format: str = ""
+    poller: Poller | None = None
+    _thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.status_format = self.server.option("status-right")
+
+    def read(self) -> tuple[str, str]:
+        """The pane's screen and the rendered status line, from one tmux call."""
+        out = self.server.run("capture-pane", "-p", "-t", self.pane, ";", "display-message", "-p", self.status_format,
+                              check=False)
+        screen, _, status = out.rstrip("\n").rpartition("\n")
+        return screen, status
+
+    def until(self, what: str) -> None:
+        """Wait for the agent's state to be ``what``."""
+        deadline = time.monotonic() + self.until_timeout
+        while time.monotonic() < deadline:
+            if self.server.option("@agent_state", self.pane) == what:
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.label} never became {what}:\n{self.read()[0]}")
+
+    def start_poller(self) -> None:
+        """Start the once-a-second peer baseline on this pane's screen."""
+        self.poller = Poller(lambda: self.read()[0], self.patterns)
+        self._thread = threading.Thread(target=self.poller.run, daemon=True)
+        self._thread.start()
+
+    def stop_poller(self) -> None:
+        if self.poller is not None:
+            self.poller._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def observe(self, event: str, on_screen: Callable[[str], bool], icon: str, state: str) -> None:
+        """Poll screen and status together until both showed the event; record the times."""
+        assert self.poller is not None, "start_poller first"
+        screen_at = status_at = None
+        deadline = time.monotonic() + 60
+        while (screen_at is None or status_at is None) and time.monotonic() < deadline:
+            screen, status = self.read()
+            now = time.monotonic()
+            if screen_at is None and on_screen(screen):
+                screen_at = now
+            if status_at is None and f"{icon} 1" in status:
+                status_at = now
+        if screen_at is None or status_at is None:
+            shown, status = self.read()
+            raise RuntimeError(f"{self.label} {event}: never seen (screen {screen_at}, status {status_at}); "
+                               f"status {status!r}, screen:\n{shown}")
+        # Give the once-a-second poller its chance (at most a period and a read).
+        for _ in range(40):
+            found = self.poller.first(state, screen_at)
+            if found is not None:
+                break
+            time.sleep(0.1)
+        else:
+            found = float("nan")
+        self.results.setdefault(event, []).append(Observation(screen_at, status_at, found))
+
+
+def latency_rows(name: str, results: dict[str, list[Observation]]) -> list[list[str]]:
+    """One table row per event: agents.tmux's median and worst, the 1 s poller's median and worst."""
+    rows = []
+    for event, observed in results.items():
+        ours = [o.status - o.screen for o in observed]
+        peer = [o.poller - o.screen for o in observed if o.poller == o.poller]
+        rows.append([
+            f"{name} {event}",
+            f"{statistics.median(ours) * 1000:.0f} ms", f"{max(ours) * 1000:.0f} ms",
+            f"{statistics.median(peer) * 1000:.0f} ms" if peer else "never", f"{max(peer) * 1000:.0f} ms" if peer else "never",
+        ])
+    return rows
+
+
 def bench_claude(sandbox: Any, report: Any, quick: bool) -> None:
     """The section: one table row per (version, event)."""
     sys.path.insert(0, str(ROOT))
@@ -83,7 +173,6 @@ def bench_claude(sandbox: Any, report: Any, quick: bool) -> None:
             continue
         version = claude_version(binary)
         print(f"bench: real Claude Code {version}", file=sys.stderr, flush=True)
-        results: dict[str, list[Observation]] = {}
         repo = sandbox.repo(f"claude-{label}")
         with FakeAnthropic(default="OK.") as api:
             server = sandbox.server(repo)
@@ -97,57 +186,19 @@ def bench_claude(sandbox: Any, report: Any, quick: bool) -> None:
             # The segment alone on the right (placed before the plugin fills it in).
             server.run("set-option", "-g", "status-right", "#{agents_status}")
             server.load_plugin(**{"@agents-command": binary, "@agents-spawn-target": "window"})
-            status_format = server.option("status-right")
             agent = server.agents("spawn", "Say hello", "--pane", server.origin, "-d").stdout.strip()
             pane = next(line.split()[0] for line in server.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").splitlines() if line.endswith(" " + agent))
 
-            def read() -> tuple[str, str]:
-                out = server.run("capture-pane", "-p", "-t", pane, ";", "display-message", "-p", status_format, check=False)
-                screen, _, status = out.rstrip("\n").rpartition("\n")
-                return screen, status
-
-            def until(what: str, timeout: float = 60) -> None:
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    if server.option("@agent_state", pane) == what:
-                        return
-                    time.sleep(0.05)
-                raise RuntimeError(f"the agent never became {what}")
-
-            def observe(event: str, on_screen: Callable[[str], bool], icon: str, state: str, poller: Poller) -> None:
-                """Poll screen and status together until both showed the event; record the times."""
-                screen_at = status_at = None
-                deadline = time.monotonic() + 60
-                while (screen_at is None or status_at is None) and time.monotonic() < deadline:
-                    screen, status = read()
-                    now = time.monotonic()
-                    if screen_at is None and on_screen(screen):
-                        screen_at = now
-                    if status_at is None and f"{icon} 1" in status:
-                        status_at = now
-                if screen_at is None or status_at is None:
-                    shown, status = read()
-                    raise RuntimeError(f"{event}: never seen (screen {screen_at}, status {status_at}); status {status!r}, screen:\n{shown}")
-                # Give the once-a-second poller its chance (at most a period and a read).
-                for _ in range(40):
-                    found = poller.first(state, screen_at)
-                    if found is not None:
-                        break
-                    time.sleep(0.1)
-                else:
-                    found = float("nan")
-                results.setdefault(event, []).append(Observation(screen_at, status_at, found))
+            bench = BenchPane(server, pane, f"Claude Code {version}", patterns)
 
             def type_line(text: str) -> None:
                 server.run("send-keys", "-t", pane, "C-u")
                 server.run("send-keys", "-t", pane, "-l", text)
                 server.run("send-keys", "-t", pane, "Enter")
 
-            until("idle")
+            bench.until("idle")
             time.sleep(1)
-            poller = Poller(lambda: read()[0], patterns)
-            thread = threading.Thread(target=poller.run, daemon=True)
-            thread.start()
+            bench.start_poller()
             try:
                 for i in range(cycles):
                     marker, answer = f"marker{i}.txt", f"Finished cycle {i}."
@@ -158,34 +209,26 @@ def bench_claude(sandbox: Any, report: Any, quick: bool) -> None:
                         Reply.when(f"Think {i}", "Too late.", delay=60.0, times=1),
                     )
                     type_line(f"Make {marker}")
-                    observe("permission prompt → waiting", lambda s: "Do you want to proceed?" in s, "⏳", "waiting", poller)
+                    bench.observe("permission prompt → waiting", lambda s: "Do you want to proceed?" in s, "⏳", "waiting")
                     server.run("send-keys", "-t", pane, "1")
-                    observe("answer drawn → idle", lambda s, a=answer: a in s, "✓", "idle", poller)
+                    bench.observe("answer drawn → idle", lambda s, a=answer: a in s, "✓", "idle")
                     time.sleep(1)
                     type_line(f"Fail {i}")
-                    observe("API Error drawn → error", lambda s, i=i: "API Error: 400" in s.rpartition(f"Fail {i}")[2], "⚠", "error", poller)
+                    bench.observe("API Error drawn → error", lambda s, i=i: "API Error: 400" in s.rpartition(f"Fail {i}")[2], "⚠", "error")
                     time.sleep(1)
                     type_line(f"Think {i}")
-                    until("working")
+                    bench.until("working")
                     deadline = time.monotonic() + 30
-                    while "esc to interrupt" not in read()[0] and time.monotonic() < deadline:
+                    while "esc to interrupt" not in bench.read()[0] and time.monotonic() < deadline:
                         time.sleep(0.05)
                     time.sleep(2.5)  # long enough for the once-a-second poller to see the turn working
                     server.run("send-keys", "-t", pane, "Escape")
-                    observe("Esc: prompt back → idle", lambda s: "esc to interrupt" not in s, "✓", "idle", poller)
+                    bench.observe("Esc: prompt back → idle", lambda s: "esc to interrupt" not in s, "✓", "idle")
                     time.sleep(1)
             finally:
-                poller._stop.set()
-                thread.join(timeout=5)
+                bench.stop_poller()
                 server.kill()
-        for event, observed in results.items():
-            ours = [o.status - o.screen for o in observed]
-            peer = [o.poller - o.screen for o in observed if o.poller == o.poller]
-            rows.append([
-                f"{version} {event}",
-                f"{statistics.median(ours) * 1000:.0f} ms", f"{max(ours) * 1000:.0f} ms",
-                f"{statistics.median(peer) * 1000:.0f} ms" if peer else "never", f"{max(peer) * 1000:.0f} ms" if peer else "never",
-            ])
+        rows += latency_rows(version, bench.results)
     report.table(
         "8. Real Claude Code: event on screen → state in the status line",
         ["Version, event → state", "agents.tmux median", "worst", "1 s poller median", "worst"],

@@ -14,9 +14,7 @@ Called from bench.py (``--only programs``); needs the programs installed.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +30,7 @@ def bench_programs(sandbox: Any, report: Any, quick: bool) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from agents_tmux import config as config_mod
     from agents_tmux import watch
-    from claude_latency import Observation, Poller
+    from claude_latency import BenchPane, latency_rows
 
     from tests.support.fake_chat_completions import FakeChatCompletions
     from tests.support.fake_gemini import FakeGemini
@@ -54,60 +52,23 @@ def bench_programs(sandbox: Any, report: Any, quick: bool) -> None:
             continue
         print(f"bench: real {kind} {VERSIONS[kind]}", file=sys.stderr, flush=True)
         patterns = watch.compile_patterns({s: list(p) for s, p in config_mod.load(None, builtin_only=True).agents[kind].screen.items()})
-        results: dict[str, list[Observation]] = {}
         repo = sandbox.repo(f"program-{kind}")
         with fake(default=Text("OK.")) as api:
             server = sandbox.server(repo)
             server.run("set-option", "-g", "@agents-spawn-target", "window")
             rig = prepare(server, api, SimpleNamespace(path=repo))
-            status_format = server.option("status-right")
             agent = server.agents("spawn", "--agent", kind, "Say hello", "--pane", server.origin, "-d").stdout.strip()
             pane = next(line.split()[0] for line in server.run("list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").splitlines()
                         if line.endswith(" " + agent))
 
-            def read() -> tuple[str, str]:
-                out = server.run("capture-pane", "-p", "-t", pane, ";", "display-message", "-p", status_format, check=False)
-                screen, _, status = out.rstrip("\n").rpartition("\n")
-                return screen, status
-
-            def until(what: str, timeout: float = 90) -> None:
-                deadline = time.monotonic() + timeout
-                while time.monotonic() < deadline:
-                    if server.option("@agent_state", pane) == what:
-                        return
-                    time.sleep(0.05)
-                raise RuntimeError(f"{kind} never became {what}:\n{read()[0]}")
-
-            def observe(event: str, on_screen: Callable[[str], bool], icon: str, state: str, poller: Poller) -> None:
-                """Poll screen and status together until both showed the event; record the times."""
-                screen_at = status_at = None
-                deadline = time.monotonic() + 60
-                while (screen_at is None or status_at is None) and time.monotonic() < deadline:
-                    screen, status = read()
-                    now = time.monotonic()
-                    if screen_at is None and on_screen(screen):
-                        screen_at = now
-                    if status_at is None and f"{icon} 1" in status:
-                        status_at = now
-                if screen_at is None or status_at is None:
-                    raise RuntimeError(f"{kind} {event}: never seen (screen {screen_at}, status {status_at}):\n{read()[0]}")
-                for _ in range(40):  # the once-a-second poller's chance
-                    found = poller.first(state, screen_at)
-                    if found is not None:
-                        break
-                    time.sleep(0.1)
-                else:
-                    found = float("nan")
-                results.setdefault(event, []).append(Observation(screen_at, status_at, found))
+            bench = BenchPane(server, pane, kind, patterns, until_timeout=90)
 
             def below(text: str) -> Callable[[str], str]:
                 return lambda screen: screen.rpartition(text)[2]
 
-            until("idle")
+            bench.until("idle")
             time.sleep(1)
-            poller = Poller(lambda: read()[0], patterns)
-            thread = threading.Thread(target=poller.run, daemon=True)
-            thread.start()
+            bench.start_poller()
             try:
                 for i in range(cycles):
                     answer = f"Finished cycle {i}."
@@ -120,39 +81,31 @@ def bench_programs(sandbox: Any, report: Any, quick: bool) -> None:
                         Rule.when(f"Think {i}", Text("Too late."), delay=60.0, times=1),
                     )
                     rig.type(pane, f"Make marker{i}")
-                    observe("approval drawn → waiting", lambda s, p=f"Make marker{i}": approval in below(p)(s), "⏳", "waiting", poller)
+                    bench.observe("approval drawn → waiting", lambda s, p=f"Make marker{i}": approval in below(p)(s), "⏳", "waiting")
                     rig.keys(pane, *approve)
-                    until("idle")
+                    bench.until("idle")
                     time.sleep(1)
                     rig.type(pane, f"Answer {i}")
-                    until("working")  # so the idle that follows is this turn's end
-                    observe("answer drawn → idle", lambda s, a=answer: a in s, "✓", "idle", poller)
+                    bench.until("working")  # so the idle that follows is this turn's end
+                    bench.observe("answer drawn → idle", lambda s, a=answer: a in s, "✓", "idle")
                     time.sleep(1)
                     rig.type(pane, f"Fail {i}")
-                    observe("error drawn → error", lambda s, p=f"Fail {i}": error in below(p)(s), "⚠", "error", poller)
+                    bench.observe("error drawn → error", lambda s, p=f"Fail {i}": error in below(p)(s), "⚠", "error")
                     time.sleep(1)
                     rig.type(pane, f"Think {i}")
-                    until("working")
+                    bench.until("working")
                     time.sleep(2.5)  # long enough for the once-a-second poller to see the turn working
                     rig.keys(pane, *interrupt)
-                    observe("interrupt drawn → idle", lambda s, p=f"Think {i}": interrupted in below(p)(s), "✓", "idle", poller)
+                    bench.observe("interrupt drawn → idle", lambda s, p=f"Think {i}": interrupted in below(p)(s), "✓", "idle")
                     time.sleep(1)
             except BaseException as exc:  # noqa: BLE001 - one program's failure (a test rig's Failed too) must not lose the others' rows
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 rows.append([f"{kind}: failed ({str(exc).splitlines()[0][:120]})", "", "", "", ""])
             finally:
-                poller._stop.set()
-                thread.join(timeout=5)
+                bench.stop_poller()
                 server.kill()
-        for event, observed in results.items():
-            ours = [o.status - o.screen for o in observed]
-            peer = [o.poller - o.screen for o in observed if o.poller == o.poller]
-            rows.append([
-                f"{kind} {VERSIONS[kind]} {event}",
-                f"{statistics.median(ours) * 1000:.0f} ms", f"{max(ours) * 1000:.0f} ms",
-                f"{statistics.median(peer) * 1000:.0f} ms" if peer else "never", f"{max(peer) * 1000:.0f} ms" if peer else "never",
-            ])
+        rows += latency_rows(f"{kind} {VERSIONS[kind]}", bench.results)
     report.table(
         "9. Real Codex, Gemini CLI and Aider: event on screen → state in the status line",
         ["Program, event → state", "agents.tmux median", "worst", "1 s poller median", "worst"],
