@@ -120,18 +120,7 @@ def notify(tmux: str, pane: str, name: str, state: str, clients: list[str], comm
         args += ["display-message", "-c", client, "-d", MESSAGE_MS, "--", shown, ";"]
     if args:
         _run([tmux, *args[:-1]])
-    tty = os.environ.get("AGENTS_TMUX_TTY")
-    if tty:
-        # A bell written to the pane's own terminal gives its window tmux's bell
-        # flag (window-status-bell-style), exactly as if the agent had rung it.
-        try:
-            fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-            try:
-                os.write(fd, b"\a")
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+    ring_bell(os.environ.get("AGENTS_TMUX_TTY", ""))
     if command:
         # The user's command, with the message as "$1": the text never becomes shell code.
         _spawn_detached(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])
@@ -220,6 +209,24 @@ def _run_raw(argv: list[str], timeout: float = 5.0) -> bytes | None:
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     return b"".join(chunks)
+
+
+def ring_bell(tty: str) -> None:
+    """A bell on the agent's terminal ``tty`` (none when empty).
+
+    Written to the pane's own terminal, it gives its window tmux's bell flag
+    (window-status-bell-style), exactly as if the agent had rung it.
+    """
+    if not tty:
+        return
+    try:
+        fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"\a")
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 def _spawn_detached(argv: list[str]) -> None:

@@ -34,8 +34,12 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from agents_tmux.tmuxtext import no_formats
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The four token counts kept everywhere, in this order.
 KINDS = ("input", "output", "cache_write", "cache_read")
@@ -222,6 +226,28 @@ def add_counts(table: dict[str, Counts], model: str, counts: Counts, sign: int =
         row = table[model] = [0, 0, 0, 0]
     for i in range(4):
         row[i] += sign * counts[i]
+
+
+def lines_holding(data: bytes, end: int, markers: tuple[bytes, ...]) -> Iterator[bytes]:
+    """Each whole line of ``data[:end]`` holding one of ``markers``, in order, without its newline.
+
+    The other lines are never decoded (in a transcript they make most of the
+    bytes). ``data[:end]`` must end with a newline.
+
+    >>> data = b'a\\n{"usage": 1}\\nb\\n{"tokens": 2}\\n'
+    >>> list(lines_holding(data, len(data), (b'"usage":', b'"tokens":')))
+    [b'{"usage": 1}', b'{"tokens": 2}']
+    """
+    pos = 0
+    while True:
+        hits = [hit for hit in (data.find(marker, pos, end) for marker in markers) if hit >= 0]
+        if not hits:
+            return
+        hit = min(hits)
+        start = data.rfind(b"\n", 0, hit) + 1
+        stop = data.find(b"\n", hit, end)
+        pos = stop + 1
+        yield data[start:stop]
 
 
 class FileState:
@@ -446,15 +472,7 @@ class Tally:
         Only lines holding ``"usage":`` are decoded: user lines (tool results,
         attachments) make most of a transcript's bytes and are skipped unread.
         """
-        pos = 0
-        while True:
-            hit = data.find(b'"usage":', pos, end)
-            if hit < 0:
-                return
-            start = data.rfind(b"\n", 0, hit) + 1
-            stop = data.find(b"\n", hit, end)
-            pos = stop + 1
-            line = data[start:stop]
+        for line in lines_holding(data, end, (b'"usage":',)):
             if b'"assistant"' in line:
                 self._count_line(line, path)
 
@@ -464,18 +482,9 @@ class Tally:
 
         Codex counts cached input inside ``input_tokens``: input here is the uncached part.
         """
-        pos = 0
-        markers = (b'"token_usage_record"', b'"turn_context"', b'"token_count"')
-        while True:
-            hits = [hit for hit in (data.find(marker, pos, end) for marker in markers) if hit >= 0]
-            if not hits:
-                return
-            hit = min(hits)
-            start = data.rfind(b"\n", 0, hit) + 1
-            stop = data.find(b"\n", hit, end)
-            pos = stop + 1
+        for line in lines_holding(data, end, (b'"token_usage_record"', b'"turn_context"', b'"token_count"')):
             try:
-                entry = loads(data[start:stop].decode("utf-8", "replace"))
+                entry = loads(line.decode("utf-8", "replace"))
             except ValueError:
                 continue
             payload = entry.get("payload") if isinstance(entry, dict) else None
@@ -504,16 +513,9 @@ class Tally:
         a reply written again (tool calls added) keeps its ``id``. ``$set`` lines that rewrite
         the message list are not new spending and are skipped.
         """
-        pos = 0
-        while True:
-            hit = data.find(b'"tokens":', pos, end)
-            if hit < 0:
-                return
-            start = data.rfind(b"\n", 0, hit) + 1
-            stop = data.find(b"\n", hit, end)
-            pos = stop + 1
+        for line in lines_holding(data, end, (b'"tokens":',)):
             try:
-                entry = loads(data[start:stop].decode("utf-8", "replace"))
+                entry = loads(line.decode("utf-8", "replace"))
             except ValueError:
                 continue
             if not isinstance(entry, dict) or entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
@@ -912,6 +914,8 @@ def after_turn(
             follow += [";", "display-message", "-c", client, "-d", "4000", "--", no_formats(text)]
     run(follow)  # type: ignore[operator]
     if tell and level == "over" and enabled not in ("off", "0", "no", "false"):
+        from agents_tmux.hook import ring_bell
+
         ring_bell(environ.get("AGENTS_TMUX_TTY", ""))
         if command:
             spawn(["/bin/sh", "-c", command + ' "$1"', "agents-notify", text])  # type: ignore[operator]
@@ -981,18 +985,4 @@ def main(argv: list[str] | None = None) -> None:
             if _size(transcript) != size:
                 size = read()
     except Exception:  # noqa: BLE001, S110 - detached, with nobody to tell: figures are a convenience
-        pass
-
-
-def ring_bell(tty: str) -> None:
-    """A bell on the agent's terminal: its window gets tmux's bell flag, as for a waiting agent."""
-    if not tty:
-        return
-    try:
-        fd = os.open(tty, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-        try:
-            os.write(fd, b"\a")
-        finally:
-            os.close(fd)
-    except OSError:
         pass
