@@ -11,7 +11,7 @@ tools' own texts.
 from __future__ import annotations
 
 import pytest
-from agents_tmux import config, watch
+from agents_tmux import config, programs, watch
 
 #: The built-in kinds: default-config.toml over each program adapter's own patterns.
 KINDS = config.load(None, builtin_only=True).agents
@@ -528,3 +528,21 @@ def test_classify_then_decide_for_a_hookless_agent() -> None:
         new = watch.decide(False, state, watch.classify(screen(AIDER[name]), pats), 0.0)
         assert new == expected
         state = new
+
+
+def test_a_screen_that_agreed_with_the_hooks_is_trusted_sooner() -> None:
+    """Esc after the spinner was seen: idle within AGREED_CONFIRM_SECONDS; a screen lagging behind a new hook: not before CONFIRM_SECONDS."""
+    claude = watch.compile_patterns({k: list(v) for k, v in programs.get("claude").screen.items()})
+    working_screen = "✶ Thinking… (3s)\n" + "─" * 40 + "\n❯ \n" + "─" * 40 + "\n  esc to interrupt\n"
+    idle_screen = "✻ Crunched for 3s\n" + "─" * 40 + "\n❯ \n" + "─" * 40 + "\n  ? for shortcuts\n"
+    tracker = watch.Tracker(claude, has_hooks=True)
+    assert tracker.observe("working", working_screen, 10.0) is None
+    assert tracker.poll("working") == watch.POLL[(True, "working")]
+    assert tracker.observe("working", idle_screen, 10.4) is None
+    assert tracker.poll("working") == watch.AGREED_CONFIRM_SECONDS  # read again as soon as it may confirm
+    assert tracker.observe("working", idle_screen, 10.4 + watch.AGREED_CONFIRM_SECONDS) == "idle"
+    # A prompt just submitted (the hook said working), the screen not redrawn yet.
+    fresh = watch.Tracker(claude, has_hooks=True)
+    assert fresh.observe("working", idle_screen, 20.0) is None
+    assert fresh.observe("working", idle_screen, 20.0 + watch.AGREED_CONFIRM_SECONDS) is None
+    assert fresh.observe("working", idle_screen, 20.0 + watch.CONFIRM_SECONDS) == "idle"

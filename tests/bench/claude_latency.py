@@ -237,7 +237,9 @@ def bench_claude(sandbox: Any, report: Any, quick: bool) -> None:
         "fake API) and an Esc. Both columns count from the first poll (one tmux call, screen and status together, as fast "
         "as tmux answers) whose screen shows the event; a negative time means the status line showed the state before "
         "the screen showed the event (the hook fired before Claude drew it). The 1 s poller reads the same screen once a "
-        "second and classifies it with the same patterns. Esc fires no hook: agents.tmux's screen watcher decides, after "
-        "the screen has shown the same thing for 1.5 s (so a hook and its screen never race), read every 2 s while working. "
+        "second and classifies it with the same patterns. Esc fires no hook: agents.tmux's screen watcher decides; it reads a "
+        "working agent's screen every second, and once that screen has shown the agent working, a change it shows is read "
+        "again and taken after 0.4 s (a screen not yet redrawn after a hook must stay the same for 1.5 s, so a hook and its "
+        "screen never race). "
         "\"never\": Claude's screen patterns have no error state (the error comes from the StopFailure hook).",
     )

@@ -114,5 +114,5 @@ def bench_programs(sandbox: Any, report: Any, quick: bool) -> None:
         "an interrupt (Esc; Ctrl+C for Aider). Counted as in section 8, from the first poll whose screen shows the event; "
         "negative: the status line showed the state first (a hook fired before the program drew it). Codex and Gemini "
         "report approvals and answers through hooks; their denials, errors and interrupts, and everything of Aider's, "
-        "come from the screen watcher (with hooks it wants the screen steady for 1.5 s before overriding them).",
+        "come from the screen watcher (with hooks it wants the screen steady for 0.4 s once it showed the hooks' state, 1.5 s before, before overriding them).",
     )

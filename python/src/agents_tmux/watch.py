@@ -50,7 +50,9 @@ POLL = {
     (False, "idle"): 1.0,
     (False, "error"): 1.0,
     (True, "starting"): 0.5,
-    (True, "working"): 2.0,
+    # Esc fires no hook: a working agent's screen is what tells it stopped
+    # (a screen that disagrees is read again sooner: see Tracker.poll).
+    (True, "working"): 1.0,
     (True, "waiting"): 1.0,
 }
 #: Lines from the bottom of the screen that are read (prompts and footers live there).
@@ -60,6 +62,10 @@ TAIL_LINES = 25
 #: the screen it announces are not drawn at the same instant, and one event
 #: often fires several hooks in a burst.
 CONFIRM_SECONDS = 1.5
+#: Once the screen has agreed with the hooks' state (a working agent's
+#: spinner was seen), a change on it is the agent's own (an Esc, a denied
+#: tool), not a screen lagging behind a hook: this much steadiness is enough.
+AGREED_CONFIRM_SECONDS = 0.4
 #: While sleeping on the FIFO, wake this often to notice a vanished parent.
 IDLE_CHECK_SECONDS = 30.0
 #: An agent with neither hooks nor screen patterns (a custom kind) is read
@@ -108,11 +114,13 @@ def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | N
     return None
 
 
-def decide(has_hooks: bool, current: str, seen: str | None, steady: float, screen_start: bool = False) -> str | None:
+def decide(
+    has_hooks: bool, current: str, seen: str | None, steady: float, screen_start: bool = False, confirm: float = CONFIRM_SECONDS,
+) -> str | None:
     """The state to set given the pane's ``current`` state and what the screen shows.
 
     ``steady`` is how many seconds the screen has shown ``seen`` while the
-    pane's state stayed ``current``.
+    pane's state stayed ``current``; with hooks it must reach ``confirm``.
 
     >>> decide(False, "working", "idle", 0.0)
     'idle'
@@ -127,7 +135,7 @@ def decide(has_hooks: bool, current: str, seen: str | None, steady: float, scree
         return None
     if not has_hooks:
         return seen
-    if steady < CONFIRM_SECONDS:
+    if steady < confirm:
         return None
     if current == "starting":
         # Only a question can hold Claude before its SessionStart hook. A
@@ -165,6 +173,9 @@ class Tracker:
         self.last_state: str | None = None
         self.last_screen: str | None = None
         self.last_change = 0.0
+        #: True once the screen showed the state the pane is in (``agreed_in``) since it entered it.
+        self.agreed = False
+        self.agreed_in: str | None = None
 
     def observe(self, current: str, screen: str, now: float) -> str | None:
         """The state to set now that the pane shows ``screen`` in state ``current`` (None: leave it)."""
@@ -179,15 +190,27 @@ class Tracker:
         if (seen, current) != (self.last_seen, self.last_state):
             self.since = now
         self.last_seen, self.last_state = seen, current
-        new = decide(self.has_hooks, current or "starting", seen, now - self.since, self.screen_start)
+        if current != self.agreed_in:
+            self.agreed, self.agreed_in = False, current
+        if seen == current:
+            self.agreed = True
+        confirm = AGREED_CONFIRM_SECONDS if self.agreed else CONFIRM_SECONDS
+        new = decide(self.has_hooks, current or "starting", seen, now - self.since, self.screen_start, confirm)
         if new is not None:
             self.last_state = new
             self.since = now
         return new
 
     def poll(self, current: str) -> float | None:
-        """Seconds until the next read in state ``current`` (None: only when woken)."""
-        return POLL.get((self.has_hooks, current or "starting"))
+        """Seconds until the next read in state ``current`` (None: only when woken).
+
+        A screen that agreed with the hooks and now shows something else is
+        read again as soon as it may confirm the change, not a whole period later.
+        """
+        poll = POLL.get((self.has_hooks, current or "starting"))
+        if poll is not None and self.has_hooks and self.agreed and self.last_seen not in (None, current):
+            return min(poll, AGREED_CONFIRM_SECONDS)
+        return poll
 
 
 def needs_screen(hooks: str, state: str) -> bool:
