@@ -49,13 +49,7 @@ def test_codex_state_matrix(api: FakeResponses, tmux: Tmux, repo: Repo) -> None:
         matrix.prompt("Say hello")
         matrix.approval_needed("Would you like to run the following command?")
 
-        def approve() -> None:
-            rig.keys(pane, "Enter")
-            rig.wait(lambda: (worktree / "made-by-codex.txt").exists(), pane, "the approved command to run")
-            rig.wait_state(pane, "working")
-            approved_turn.set()
-
-        matrix.scenario("approved", approve, ["working", "idle"])
+        matrix.approved(worktree / "made-by-codex.txt", approved_turn)
 
         # Denying fires no hook: the screen ("■ Conversation interrupted") says idle.
         matrix.denied("Escape")

@@ -58,13 +58,7 @@ def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
         matrix.prompt("Say hello")
         matrix.approval_needed("Allow execution")
 
-        def approve() -> None:
-            rig.keys(pane, "Enter")
-            rig.wait(lambda: (worktree / "made-by-gemini.txt").exists(), pane, "the approved command to run")
-            rig.wait_state(pane, "working")
-            approved_turn.set()
-
-        matrix.scenario("approved", approve, ["working", "idle"])
+        matrix.approved(worktree / "made-by-gemini.txt", approved_turn)
 
         # Denying fires no hook at all: the screen ("Request cancelled.") says idle.
         matrix.denied("Escape")

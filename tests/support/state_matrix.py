@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tests.support.fake_llm import Failure, Rule, Shell, Text
@@ -172,6 +173,16 @@ class Matrix:
 
         self.scenario("approval needed", ask, ["working", "waiting"])
         record(self.rig.kind, "waiting", self.rig.screen(self.pane))
+
+    def approved(self, made: Path, approved_turn: threading.Event) -> None:
+        """Approve the asked command with Enter: ``made`` appears, the turn works on and ends idle."""
+        def approve() -> None:
+            self.rig.keys(self.pane, "Enter")
+            self.rig.wait(made.exists, self.pane, "the approved command to run")
+            self.rig.wait_state(self.pane, "working")
+            approved_turn.set()
+
+        self.scenario("approved", approve, ["working", "idle"])
 
     def denied(self, *keys: str) -> None:
         """Ask for a destructive command ("Remove the repo") and refuse it with ``keys``."""
