@@ -75,6 +75,22 @@ class LockBusy(Exception):
     """Another process held a lock for longer than the caller could wait."""
 
 
+def flock_within(fd: int, seconds: float, pause: float = 0.02) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, trying every ``pause`` seconds for ``seconds``.
+
+    False when another process still holds it then (one try is always made).
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+
+
 @contextmanager
 def locked(lock_path: Path, timeout: float | None = None) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``lock_path`` (created if missing) for the block.
@@ -86,16 +102,8 @@ def locked(lock_path: Path, timeout: float | None = None) -> Iterator[None]:
     with open(lock_path, "a+") as lock:
         if timeout is None:
             fcntl.flock(lock, fcntl.LOCK_EX)
-        else:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise LockBusy(f"{lock_path} is held by another process") from None
-                    time.sleep(0.02)
+        elif not flock_within(lock.fileno(), timeout):
+            raise LockBusy(f"{lock_path} is held by another process")
         try:
             yield
         finally:

@@ -557,16 +557,11 @@ def server_main(folder: str, tmux_env: str) -> int:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         return 1  # only a private folder of ours (run-agent checked it; so does this)
     lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    from agents_tmux.atomic import flock_within
+
     while True:
-        deadline = time.monotonic() + LOCK_WAIT_SECONDS
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return 0  # another watcher serves this server
-                time.sleep(0.05)
+        if not flock_within(lock, LOCK_WAIT_SECONDS, pause=0.05):
+            return 0  # another watcher serves this server
         wake = open_fifo(base + ".fifo")
         if wake is None:
             return 1
