@@ -759,14 +759,8 @@ def spawn_ours(server: Server, task: str, repo: Path) -> tuple[float, float, Pat
 
 def spawn_floor(server: Server, sandbox: Sandbox, task: str, repo: Path, branch: str) -> tuple[float, Path, str]:
     """The same work by hand: git worktree add -b, tmux split-window -c, the same agent command."""
-    worktree = repo.parent / f"{repo.name}.agents" / branch.replace("/", "-")
-    argv = [*shlex.split(standin_command()), "--settings", str(settings_file(sandbox)), "--session-id", str(uuid.uuid4()), task]
-    t0 = time.time()
-    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--quiet", "-b", branch, str(worktree), "HEAD"],
-                   env=server.env, check=True, capture_output=True)
-    pane = server.run("split-window", "-h", "-d", "-t", server.origin, "-c", str(worktree), "-P", "-F", "#{pane_id}", "--", *argv).strip()
-    record = StartWatcher(server).wait(worktree)
-    return record["time"] - t0, worktree, pane
+    _to_pane, to_running, worktree, pane = floor_to_pane(server, sandbox, task, repo, branch)
+    return to_running, worktree, pane
 
 
 def clean_spawn(server: Server, sandbox: Sandbox, repo: Path, worktree: Path, pane: str, branch: str) -> None:
