@@ -92,6 +92,24 @@ def test_one_tmux_call_reads_every_due_screen(tmux: Tmux) -> None:
     assert set(server.screens(panes)) >= set(panes[:3])
 
 
+def test_a_state_read_before_the_agent_ended_is_not_written_over_exited(tmux: Tmux) -> None:
+    # The watcher read the screen (the agent still running), then the agent
+    # ended: run-agent unmarked the pane and set exited. The state the watcher
+    # decided on must not land over exited, or the pane shows it for good.
+    from agents_tmux import watch
+
+    pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sleep", "600").strip()
+    tmux.run("set-option", "-p", "-t", pane, "@agent_state", "starting")
+    tmux.run("set-option", "-p", "-t", pane, watch.WATCH_OPTION, "none")
+    server = watch.ServerPanes(tmux.display("#{socket_path}"), tmux.display("#{pid}"))
+    server.set_state(pane, "starting", "working")  # still watched: written
+    assert tmux.option(pane, "@agent_state") == "working"
+    tmux.run("set-option", "-pu", "-t", pane, watch.WATCH_OPTION)  # run-agent's stop_watching, then finish
+    tmux.run("set-option", "-p", "-t", pane, "@agent_state", "exited")
+    server.set_state(pane, "working", "idle")
+    assert tmux.option(pane, "@agent_state") == "exited"
+
+
 def test_no_watcher_while_every_agent_is_idle_and_the_next_prompt_brings_it_back(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
     name = tmux.agents("spawn", "-d", "quiet one").stdout.strip()
     pane = wait_for(lambda: next((p for p in tmux.panes() if tmux.option(p, "@agent_name") == name), None), message="its pane")

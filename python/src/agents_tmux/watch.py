@@ -335,6 +335,8 @@ WATCH_OPTION = "@agent_watch"
 #: The suffix of a hook kind whose hooks are silent until the first prompt (see ``decide``).
 SCREEN_START = "+screen-start"
 SCREEN_OPTION = "@agent_screen"
+#: Printed by a state write that took place (ServerPanes.set_state).
+APPLIED = "agents-watch-applied"
 #: Keep serving this long after the last pane that needs its screen read went
 #: or went idle (an agent being restarted, a hook about to fire).
 LINGER_SECONDS = 5.0
@@ -445,15 +447,26 @@ class ServerPanes:
         return found
 
     def set_state(self, pane: str, previous: str, state: str) -> None:
+        """Write ``state`` unless the pane stopped being watched since its screen was read.
+
+        The agent may end between the read and this write: run-agent then
+        unmarks the pane (stop_watching) and sets ``exited``. Written
+        unconditionally, the older decision would land over ``exited`` and,
+        the pane no longer watched, stay there for good. The check and the
+        write are one tmux command, so nothing comes between them.
+        """
         now = str(int(time.time()))
-        args = ["set-option", "-pq", "-t", pane, "@agent_state", state, ";",
-                "set-option", "-pq", "-t", pane, "@agent_state_since", now]
+        sets = [f"set-option -pq -t {pane} @agent_state {state}",
+                f"set-option -pq -t {pane} @agent_state_since {now}"]
         if state in ("idle", "error"):
             # The screen says the turn ended with no Stop (an Esc, a denied
             # tool): no prompt is pending any more (see hook.TURNS_OPTION).
-            args += [";", "set-option", "-pq", "-t", pane, "@agent_turns", "0"]
-        self._call(args)
-        _notify(pane, previous, state)
+            sets.append(f"set-option -pq -t {pane} @agent_turns 0")
+        # Pane ids (%N), states and times are plain words: nothing to quote.
+        status, out = self._call(["if-shell", "-F", "-t", pane, f"#{{{WATCH_OPTION}}}",
+                                  " ; ".join([*sets, f"display-message -p {APPLIED}"])])
+        if status == 0 and APPLIED in out.decode("utf-8", "replace"):
+            _notify(pane, previous, state)
 
 
 def serve(server: ServerPanes, wake: int) -> None:
