@@ -33,8 +33,14 @@ def api() -> Iterator[FakeGemini]:
         yield server
 
 
+@pytest.fixture
+def ci_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI=true where tmux starts, as on a CI machine: Gemini CLI reads it as "no terminal"."""
+    monkeypatch.setenv("CI", "true")
+
+
 @needs("gemini")
-def test_gemini_state_matrix(api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
+def test_gemini_state_matrix(ci_environment: None, api: FakeGemini, tmux: Tmux, repo: Repo) -> None:
     """Every state a Gemini agent goes through, as the status line shows it, from one start."""
     rig = prepare_gemini(tmux, api, repo)
     user_settings = (rig.home / ".gemini" / "settings.json").read_text()
