@@ -142,3 +142,31 @@ def test_restore_with_no_server_starts_one_as_up_does(terminal: Terminal, repo: 
     assert _agent_rows(terminal, "-L", "agents") == ["project survive-a-reboot"]
     # Started as `up -d` starts it: conf and plugin loaded.
     assert "scripts/ask-task" in terminal.tmux("-L", "agents", "list-keys", "-T", "prefix")
+
+
+def test_an_agent_running_in_another_server_is_not_removed_from_here(terminal: Terminal, repo: Repo) -> None:
+    # From your own tmux (or a wrong -L, or no server at all) an agent of the
+    # `up` server has no pane: rm, park and merge --rm must not pull its
+    # worktree from under it. The refusal's hint, pasted, acts where it runs.
+    assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
+    terminal.tmux("-L", "agents", "set-option", "-g", "@agents-command", str(STANDIN))
+    assert terminal.agents("spawn", "Keep running", cwd=repo.path).returncode == 0
+    terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "mine")
+    worktree = repo.path.parent / "project.agents" / "keep-running"
+    assert worktree.is_dir()
+    for server in (["-L", "default"], ["-L", "nothing-runs-here"]):
+        for argv in (["rm", "keep-running"], ["rm", "keep-running", "--force"], ["rm", "keep-running", "--keep-worktree"],
+                     ["rm", "keep-running", "other"], ["park", "keep-running"], ["merge", "keep-running", "--rm"]):
+            out = terminal.agents(*argv, *server, cwd=repo.path)
+            assert out.returncode == 1, (server, argv, out)
+            assert "runs in another tmux server" in out.stderr and "nothing was changed" in out.stderr, (argv, out.stderr)
+            assert "Traceback" not in out.stderr
+            assert worktree.is_dir() and "agent/keep-running" in repo.branches()
+            assert _agent_rows(terminal, "-L", "agents") == ["project keep-running"]
+    out = terminal.agents("rm", "keep-running", "-L", "default", cwd=repo.path)
+    hint = out.stderr.split("run it there: ", 1)[1].strip()
+    pasted = subprocess.run(hint, shell=True, env={**terminal.env, "PATH": f"{AGENTS.parents[1] / '.bin'}:{terminal.env['PATH']}"},
+                            cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0, pasted.stderr
+    assert "removed keep-running" in pasted.stdout
+    assert not worktree.exists() and _agent_rows(terminal, "-L", "agents") == []

@@ -606,3 +606,24 @@ def close_pane(server: tmuxcmd.Server | None, ref: AgentRef) -> bool:
     panes.run(server, "kill-pane", "-t", ref.pane_id)
     panes.refresh_usage_summary(server)
     return True
+
+
+def refuse_if_elsewhere(server: tmuxcmd.Server | None, ref: AgentRef, command: str) -> None:
+    """Refuse when ``ref`` has no pane here but runs in another tmux server.
+
+    From another server (your own tmux, a wrong -L, none at all) the agent
+    looks gone: removing or parking it would pull its worktree out from under
+    the running agent. The hint names that server, so pasting it acts there.
+    """
+    if ref.live:
+        return
+    import shlex
+
+    from agents_tmux.restore import alive_elsewhere, server_socket
+
+    if alive_elsewhere(ref.entry, ref.repo, server_socket(server) if server is not None else ""):
+        socket = str(ref.entry.get("socket"))
+        raise AgentsError(
+            f"{ref.name} runs in another tmux server ({socket}); nothing was changed: "
+            f"run it there: agents -S {shlex.quote(socket)} {command} {shlex.quote(ref.name)}"
+        )

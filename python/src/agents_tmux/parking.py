@@ -60,6 +60,7 @@ def park(server: tmuxcmd.Server | None, ref: AgentRef, close_own_pane_later: boo
         raise AgentsError(f"{ref.name} is parked already (bring it back with agents unpark {ref.name})")
     if ref.status == registry.REMOVED:
         raise AgentsError(f"{ref.name} was removed: there is nothing to park")
+    lifecycle.refuse_if_elsewhere(server, ref, "park")
     work = lifecycle.inspect(ref)
     if not work.worktree_exists and not work.branch_exists:
         raise AgentsError(f"{ref.name} has neither its worktree {ref.worktree} nor its branch {ref.branch}: nothing to park")

@@ -84,6 +84,9 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
     if not _is_branch(root, ref.branch):
         raise AgentsError(f"the branch {ref.branch} of {ref.name} no longer exists")
 
+    if args.rm:
+        # Checked before merging, so a refusal changes nothing.
+        lifecycle.refuse_if_elsewhere(server, ref, "rm")
     # The agent's own unsaved work would silently stay behind.
     work = lifecycle.inspect(ref)
     if work.dirty:

@@ -177,6 +177,7 @@ def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_workt
     if ref.status == registry.REMOVED and not ref.live and not (ref.worktree and ref.worktree.is_dir() and ref.own_worktree):
         where = f"; its branch {ref.branch} is kept" if ref.branch else ""
         raise AgentsError(f"{ref.name} was removed already{where}")
+    lifecycle.refuse_if_elsewhere(server, ref, "rm")
 
     own_pane = bool(ref.pane_id) and os.environ.get("TMUX_PANE") == ref.pane_id
     if keep_worktree or not ref.own_worktree:
