@@ -28,6 +28,16 @@ def test_plugin_loaded_and_agent_present_is_all_good(tmux: Tmux, repo: Repo, sta
                      r"ok    the status bar shows the agents"):
         assert re.search(expected, out, re.M), (expected, out)
     assert "FIX" not in out
+    assert re.search(r"^  ok    the plugin is loaded .*; its spawn key is prefix \+ A$", out, re.M), out
+
+    # A key moved by the plugin is found under its new name; one taken over since is said.
+    tmux.run("set-option", "-g", "@agents-key", "N")
+    tmux.load_plugin()
+    assert re.search(r"its spawn key is prefix \+ N$", tmux.agents("doctor", check=False).stdout, re.M)
+    tmux.run("bind-key", "-T", "prefix", "N", "display-message", "mine")
+    taken = tmux.agents("doctor", check=False)
+    assert_plain(taken.stdout)
+    assert "warn  the plugin is loaded" in taken.stdout and "prefix + N no longer spawns" in taken.stdout, taken.stdout
     assert out.rstrip().endswith("all good")
     assert result.returncode == 0
 

@@ -133,14 +133,20 @@ def _check_plugin(report: Report, args: argparse.Namespace) -> None:
         report.warn("not inside tmux: start it with `scripts/agents up`, or load the plugin from your tmux.conf")
         return
     try:
-        keys = tmux_run(socket, "list-keys", "-T", "prefix")
         status = tmux_run(socket, "show-options", "-gv", "status-right") + tmux_run(socket, "show-options", "-gv", "status-left")
         cli = tmux_run(socket, "show-options", "-gqv", "@agents-cli").strip()
+        # The key the plugin says it bound, and what that key runs now: the
+        # binding itself may change shape, the plugin's folder stays in it.
+        key = tmux_run(socket, "show-options", "-gqv", "@agents-key-bound").strip()
+        # An unbound key is an error to tmux: an empty binding here.
+        binding = tmux_run(socket, "list-keys", "-T", "prefix", key, check=False) if key else ""
     except AgentsError as exc:
         report.warn(f"cannot ask tmux ({exc})")
         return
-    if "agents spawn" in keys or "agents-task" in keys:
-        report.ok("the plugin is loaded (its spawn key is bound)")
+    if cli and key and os.path.dirname(os.path.dirname(cli)) in binding:
+        report.ok(f"the plugin is loaded ({cli}); its spawn key is prefix + {key}")
+    elif cli and key:
+        report.warn(f"the plugin is loaded ({cli}), but prefix + {key} no longer spawns (bound to something else after it loaded?): reload the config")
     elif cli:
         report.ok(f"the plugin is loaded ({cli}); its spawn key is unbound (@agents-key)")
     else:
