@@ -170,6 +170,7 @@ def load(repo: Path | None, tmux_options: dict[str, str] | None = None, *, built
     # from its source folder (editable), and resources costs ~8 ms to import.
     text = DEFAULTS_FILE.read_text(encoding="utf-8")
     merged: dict[str, Any] = tomllib.loads(text)
+    builtin_kinds = tomllib.loads(text)["agents"]
     origin: dict[str, Path] = {}
     files = [] if builtin_only else config_files(repo)
     for path in files:
@@ -178,7 +179,7 @@ def load(repo: Path | None, tmux_options: dict[str, str] | None = None, *, built
     merged["defaults"].update(overrides)
     for key in overrides:
         origin.pop(f"defaults.{key}", None)
-    return _build(merged, origin, tuple(files), overrides)
+    return _build(merged, origin, tuple(files), overrides, builtin_kinds)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -392,7 +393,10 @@ _PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
 _BUDGET_KEYS = ("tokens_5h", "cost_5h", "tokens_day", "cost_day", "warn_percent")
 
 
-def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, ...], overrides: dict[str, Any]) -> Config:
+def _build(
+    merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, ...], overrides: dict[str, Any],
+    builtin_kinds: dict[str, Any],
+) -> Config:
     check = _Checker(origin, overrides)
     for key, value in merged.items():
         if key not in _TOP_KEYS:
@@ -424,7 +428,7 @@ def _build(merged: dict[str, Any], origin: dict[str, Path], files: tuple[Path, .
         raise check.fail("defaults.sync", f"expected merge or rebase, got {values['sync']!r}")
     if "{slug}" not in values["worktree_dir"]:
         raise check.fail("defaults.worktree_dir", "expected a path template containing {slug}")
-    agents = {name: _agent_kind(check, name, table) for name, table in merged["agents"].items()}
+    agents = {name: _agent_kind(check, name, table, builtin_kinds) for name, table in merged["agents"].items()}
     if "_command" in defaults:
         # @agents-command replaces the command of the default agent kind only.
         kind = agents.get(values["agent"])
@@ -479,7 +483,13 @@ def _budget(check: _Checker, table: Any) -> dict[str, float]:
     return budget
 
 
-def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
+#: How a program is run (its flags for a session id, resuming, a system prompt,
+#: how it takes the task, its environment): a kind naming a ``program`` takes
+#: these from that program's built-in kind, for the keys it does not set.
+_PROGRAM_KEYS = ("prompt", "session_id_flag", "resume", "continue", "system_prompt_flag", "add_dir_flag", "env")
+
+
+def _agent_kind(check: _Checker, name: str, table: Any, builtin_kinds: dict[str, Any]) -> AgentKind:
     prefix = f"agents.{name}"
     if not isinstance(table, dict):
         raise check.fail(prefix, f"expected a table, got {_shown(table)}")
@@ -488,10 +498,15 @@ def _agent_kind(check: _Checker, name: str, table: Any) -> AgentKind:
             raise check.fail(f"{prefix}.{key}", f"unknown key (expected one of: {', '.join(_AGENT_KEYS)})")
     if "command" not in table:
         raise check.fail(prefix, "expected a `command` for this agent kind")
+    program, hooks = _program_and_hooks(check, prefix, table)
+    # `program = "claude"` on a command of your own (a wrapper, the stand-in)
+    # is still Claude: without its flags a restart or restore would start a
+    # new conversation, and a team role's prompt would be dropped.
+    inherited = builtin_kinds.get(program, {}) if program != programs.GENERIC else {}
+    table = {**{key: inherited[key] for key in _PROGRAM_KEYS if key in inherited}, **table}
     prompt = check.get(table, prefix, "prompt", "str", "arg")
     if prompt not in PROMPT_MODES and not re.fullmatch(r"flag:-{1,2}[\w-]+", prompt):
         raise check.fail(f"{prefix}.prompt", f"expected arg, keys, none or flag:--NAME, got {prompt!r}")
-    program, hooks = _program_and_hooks(check, prefix, table)
     screen_table = table.get("screen", {})
     if not isinstance(screen_table, dict):
         raise check.fail(f"{prefix}.screen", f"expected a table, got {_shown(screen_table)}")
