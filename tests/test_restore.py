@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -175,10 +176,18 @@ def test_prune_after_a_server_restart_points_to_restore_and_retires_nothing_rest
 ) -> None:
     name, worktree, _ = spawn_with_a_turn(tmux, repo, "keep my conversation")
     restart_server(tmux)
-    dry = tmux.agents("prune").stdout
-    assert f"agents restore {name}" in dry and "run `agents restore`" in dry, dry
+    # Run from another folder with -C: the restore lines it prints work pasted there.
+    elsewhere = repo.path.parent
+    dry = tmux.agents("prune", "-C", str(repo.path), cwd=elsewhere).stdout
     assert "would remove" not in dry and "would retire" not in dry
+    each = re.search(r"`(agents [^`]*restore [^`]*)` resumes", dry)
+    summary = re.search(r"run `(agents [^`]*restore[^`]*)`", dry)
+    assert each and summary and f"restore {name}" in each.group(1), dry
     tmux.agents("prune", "--yes")
     assert registry(tmux.env)[name]["status"] == "active"
     assert worktree.is_dir() and f"agent/{name}" in repo.branches()
-    assert f"restored {name}: resumed session" in tmux.agents("restore").stdout
+    shell_env = {**tmux.env, "PATH": f"{ROOT / '.bin'}:{tmux.env['PATH']}"}
+    for hint in (summary.group(1), each.group(1)):
+        pasted = subprocess.run(hint, shell=True, cwd=elsewhere, env=shell_env, capture_output=True, text=True, timeout=60, check=False)
+        assert pasted.returncode == 0 and f"restored {name}: resumed session" in pasted.stdout, (hint, pasted)
+        restart_server(tmux)

@@ -145,6 +145,14 @@ def socket_of(args: argparse.Namespace) -> Socket:
     return Socket(name=args.socket_name, path=args.socket_path)
 
 
+def command_hint(args: argparse.Namespace, *words: str) -> str:
+    """``agents WORDS`` to paste into the shell this command ran in: quoted, on the same tmux server."""
+    import shlex
+
+    flags = ["-L", args.socket_name] if args.socket_name else ["-S", args.socket_path] if args.socket_path else []
+    return " ".join(shlex.quote(word) for word in ("agents", *flags, *words))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(_subcommand(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)

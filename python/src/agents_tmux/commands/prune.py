@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.errors import AgentsError
 
 HELP = "find gone agents and leftover worktrees; list the safe cleanup (--yes does it)"
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             agents = lifecycle.live_agents(server)
             live = {(a.name, a.repo) for a in agents}
             live_worktrees = {a.worktree for a in agents}
-            actions = plan(repo, live, live_worktrees, my_socket)
+            actions = plan(repo, live, live_worktrees, my_socket, partial(command_hint, args))
             planned += len(actions)
             for action in actions:
                 if action.do is None:
@@ -81,12 +83,30 @@ def run(args: argparse.Namespace) -> int:
     if restorable:
         count = len(restorable)
         print(f"{count} agent{'s' if count != 1 else ''} without a pane can be brought back with their conversation "
-              f"(after a tmux server restart): run `agents restore`{' --all' if args.all else ''}")
+              f"(after a tmux server restart): run `{_restore_hint(args, restorable)}`")
     return 0
 
 
-def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "") -> list[Action]:
-    """What pruning ``repo`` would do, safest first."""
+def _restore_hint(args: argparse.Namespace, restorable: list[Action]) -> str:
+    """The restore line that brings back what prune left alone, wherever it is pasted from."""
+    from agents_tmux import lifecycle
+
+    if args.all:
+        return command_hint(args, "restore", "--all")
+    if args.repo:
+        # Given with -C or --repo: the shell it is pasted into may be anywhere.
+        return command_hint(args, "restore", "--repo", str(lifecycle.repo_of(args.repo)))
+    return command_hint(args, "restore")
+
+
+def _plain_hint(*words: str) -> str:
+    return " ".join(("agents", *words))
+
+
+def plan(
+    repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "", hint: Callable[..., str] = _plain_hint,
+) -> list[Action]:
+    """What pruning ``repo`` would do, safest first; ``hint(*words)`` writes the commands it names."""
     from agents_tmux import gitops, lifecycle, registry
     from agents_tmux.restore import alive_elsewhere
 
@@ -117,14 +137,14 @@ def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_so
         if ref.worktree is not None:
             recorded.add(ref.worktree)
         if entry.get("status") == registry.STARTING:
-            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket)
+            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket, hint)
             continue
         if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
             continue
         if alive_elsewhere(entry, repo, my_socket):
             actions.append(Action(f"{name} ({ref.worktree}): runs in another tmux server ({entry.get('socket')}); left alone"))
             continue
-        actions += _checked(_plan_gone_agent, ref)
+        actions += _checked(partial(_plan_gone_agent, hint=hint), ref)
 
     # Worktrees spawn made that no registry entry knows (a lost registry).
     for path, info in worktrees.items():
@@ -139,7 +159,7 @@ def plan(repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_so
     return actions
 
 
-def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str) -> list[Action]:
+def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str, hint: Callable[..., str]) -> list[Action]:
     """A record still ``starting``: left alone while it may run, cleaned up like a gone agent once provably dead."""
     from agents_tmux import lifecycle, liveness, registry
 
@@ -154,7 +174,7 @@ def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, 
     if not ref.own_worktree:
         return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}",
                        lambda: registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True))]
-    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(_plan_gone_agent, ref)]
+    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, hint=hint), ref)]
 
 
 def _checked(planner: object, ref: object) -> list[Action]:
@@ -189,7 +209,7 @@ def _agent_name(repo: Path, path: Path, branch: str) -> str | None:
     return name if name and made_here == path else None
 
 
-def _plan_gone_agent(ref: object) -> list[Action]:
+def _plan_gone_agent(ref: object, hint: Callable[..., str]) -> list[Action]:
     from agents_tmux import lifecycle, registry
 
     assert isinstance(ref, lifecycle.AgentRef)
@@ -210,10 +230,10 @@ def _plan_gone_agent(ref: object) -> list[Action]:
     how = resumable(ref)
     if how:
         # After a server restart every agent looks gone: never retire one restore can bring back.
-        return [Action(f"{ref.name} ({ref.worktree}): pane gone; `agents restore {ref.name}` {how}; left alone", restorable=True)]
+        return [Action(f"{ref.name} ({ref.worktree}): pane gone; `{hint('restore', ref.name)}` {how}; left alone", restorable=True)]
     if losses:
         return [Action(f"{ref.name} ({ref.worktree}): pane gone but it holds {'; '.join(losses)} "
-                       f"(`agents rm {ref.name} --force` saves it, `agents restore {ref.name}` brings it back)")]
+                       f"(`{hint('rm', ref.name, '--force')}` saves it, `{hint('restore', ref.name)}` brings it back)")]
 
     def remove() -> None:
         _remove_if_still_clean(ref)

@@ -40,7 +40,12 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None and not args.session.strip():
         raise AgentsError("--session is empty: name the tmux session to restore into")
     socket = socket_of(args)
-    repos = lifecycle.target_repos(args.all, args.repo, "restore every repository")
+    if args.names and not args.all and not args.repo and lifecycle.repo_of(None) is None:
+        # Named agents are found in every known repository, as rm, park and restart find them:
+        # the `agents restore NAME` that prune and rm print works from any folder.
+        repos = _repos_holding(args.names)
+    else:
+        repos = lifecycle.target_repos(args.all, args.repo, "restore every repository")
     if args.names:
         known: set[str] = set()
         for repo in repos:
@@ -100,6 +105,30 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
     return 1 if (problems or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
+
+
+def _repos_holding(names: list[str]) -> list[object]:
+    """The known repositories whose registry names one of ``names``; a name active in several is refused."""
+    from agents_tmux import registry
+
+    holding: dict[str, list[object]] = {name: [] for name in names}
+    for repo in registry.known_repos():
+        try:
+            entries = registry.load(repo)
+        except AgentsError:
+            continue
+        for name in names:
+            entry = entries.get(name)
+            if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE:
+                holding[name].append(repo)
+    for name, repos in holding.items():
+        if len(repos) > 1:
+            raise AgentsError(f"several repositories have an agent called {name!r} ({', '.join(map(str, repos))}): "
+                              "say which with --repo DIR")
+    found = list(dict.fromkeys(repo for repos in holding.values() for repo in repos))
+    if not found:
+        raise AgentsError(f"no active agent is called {names[0]!r} in any known repository (see `agents list --all`)")
+    return found
 
 
 def _has_active(repo: object, names: list[str]) -> bool:
