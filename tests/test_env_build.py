@@ -19,16 +19,16 @@ import pytest
 from conftest import ROOT
 
 FAKE_PYTHON = f"""#!/bin/sh
-# A Python whose `-m venv DIR` fails (VENV_RC) or makes DIR/bin/python, whose pip fails with PIP_RC.
+# A Python whose `-m venv DIR` fails (VENV_RC) or makes a real environment (no pip, so
+# nothing is downloaded) whose `-m pip` is a stand-in that exits with PIP_RC.
 if [ "$1" = -m ] && [ "$2" = venv ]; then
     [ "${{VENV_RC:-0}}" = 0 ] || exit "$VENV_RC"
-    mkdir -p "$3/bin" && printf 'made by the build\\n' > "$3/marker"
-    cat > "$3/bin/python" <<'EOF'
-#!/bin/sh
-if [ "$1" = -m ] && [ "$2" = pip ]; then exit "${{PIP_RC:-0}}"; fi
-exec {sys.executable} "$@"
-EOF
-    chmod +x "$3/bin/python"
+    {sys.executable} -m venv --without-pip "$3" || exit 1
+    printf 'made by the build\\n' > "$3/marker"
+    site="$("$3/bin/python" -I -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || exit 1
+    mkdir -p "$site/pip" && : > "$site/pip/__init__.py"
+    printf 'import os, sys\\nsys.exit(int(os.environ.get("PIP_RC", "0")))\\n' > "$site/pip/__main__.py"
+    printf 'LAZY = True\\n' > "$site/probe.py"  # for a process to import late
     exit 0
 fi
 exec {sys.executable} "$@"
@@ -87,3 +87,65 @@ def test_a_successful_build_is_swapped_in_and_the_old_one_kept(plugin: Path) -> 
     os.utime(venv / ".agents-tmux-stamp", (0, 0))
     assert prepare(plugin, PIP_RC="1").returncode == 1
     assert os.readlink(venv) == first and (venv / "marker").is_file()
+
+
+def make_stale(plugin: Path) -> None:
+    """Make the environment in use out of date (python/pyproject.toml newer than its stamp): the next call rebuilds."""
+    os.utime(plugin / ".venv" / ".agents-tmux-stamp", (0, 0))
+    os.utime(plugin / "python" / "pyproject.toml")
+
+
+def test_rebuilds_delete_the_environments_before_the_previous_one(plugin: Path, tmp_path: Path) -> None:
+    # What a build killed midway left (a Python environment), and a folder of the user's that only looks like one of ours.
+    (plugin / ".venv-Killed").mkdir()
+    (plugin / ".venv-Killed" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (plugin / ".venv-mine01").mkdir()
+    (plugin / ".venv-mine01" / "notes.txt").write_text("mine\n")
+    assert prepare(plugin).returncode == 0
+    first = os.readlink(plugin / ".venv")
+    assert leftovers(plugin) == sorted([first, ".venv-mine01", *(p.name for p in plugin.glob(".venv-previous-*"))])
+    assert (plugin / ".venv-mine01" / "notes.txt").read_text() == "mine\n"
+
+    # A process started from the first environment, as ours are (through .venv), that imports only later.
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C.UTF-8"}
+    late = subprocess.Popen([str(plugin / ".venv" / "bin" / "python"), "-c",
+                             "import sys; sys.stdin.readline(); import probe; print(probe.__file__)"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        make_stale(plugin)
+        assert prepare(plugin).returncode == 0
+        second = os.readlink(plugin / ".venv")
+        assert second != first and (plugin / first).is_dir()  # the previous one stays
+        make_stale(plugin)
+        proc = prepare(plugin)
+        assert proc.returncode == 0, proc.stderr
+        third = os.readlink(plugin / ".venv")
+        assert not (plugin / first).exists()
+        assert {second, third, ".venv-mine01"} <= set(leftovers(plugin))
+        assert len(leftovers(plugin)) == 4  # and the .venv-previous-* moved aside: nothing else
+        assert (plugin / ".venv" / "marker").is_file()
+        out, _ = late.communicate("go\n", timeout=30)
+    finally:
+        late.kill()
+        late.wait()
+    # Its folder is gone, yet it imports, from the environment .venv is now.
+    assert late.returncode == 0 and out.strip() == str(next((plugin / ".venv" / "lib").glob("python*")) / "site-packages" / "probe.py")
+
+
+def test_without_flock_no_environment_is_deleted(plugin: Path, tmp_path: Path) -> None:
+    # No flock (macOS): builds are not serialised, so another may be filling any of the folders.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for folder in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(folder):
+            continue
+        for name in os.listdir(folder):
+            if name != "flock" and not os.path.lexists(bin_dir / name):
+                (bin_dir / name).symlink_to(Path(folder) / name)
+    built = []
+    for _ in range(3):
+        proc = prepare(plugin, PATH=str(bin_dir))
+        assert proc.returncode == 0, proc.stderr
+        built.append(os.readlink(plugin / ".venv"))
+        make_stale(plugin)
+    assert set(built) <= set(leftovers(plugin)) and len(set(built)) == 3
