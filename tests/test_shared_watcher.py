@@ -8,9 +8,14 @@ server (same socket, after a restart) gets a watcher of its own.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from conftest import Repo, Tmux, wait_for
+from conftest import ROOT, Repo, Tmux, wait_for
+
+WATCH_PY = ROOT / "python" / "src" / "agents_tmux" / "watch.py"
 
 
 def watchers() -> dict[int, str]:
@@ -125,3 +130,111 @@ def test_no_watcher_while_every_agent_is_idle_and_the_next_prompt_brings_it_back
     wait_for(lambda: len(serving(tmux)) == 1, timeout=20, message="the watcher back")
     tmux.run("send-keys", "-t", pane, "/esc", "Enter")  # the stand-in's Esc: no hook fires
     wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=30, message="Esc read off the screen: idle")
+
+
+
+def test_a_watcher_leaves_no_files_behind_even_when_killed(tmux: Tmux, tmp_path: Path) -> None:
+    # Its lock file and FIFO go as it leaves; those of one killed with SIGKILL go with the next watcher.
+    folder = tmp_path / "watch-run"
+    folder.mkdir(mode=0o700)
+    pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sleep", "600").strip()
+
+    def files() -> list[str]:
+        return sorted(name for name in os.listdir(folder) if name.startswith("watch."))
+
+    def launch() -> subprocess.Popen[bytes]:
+        """A watcher of the server as it runs now, started as run-agent starts it."""
+        env = {**tmux.env, "TMUX": f"{tmux.display('#{socket_path}')},{tmux.display('#{pid}')},0"}
+        return subprocess.Popen([sys.executable, "-I", "-S", str(WATCH_PY), "--server", str(folder)], env=env, stdin=subprocess.DEVNULL)
+
+    def held(proc: subprocess.Popen[bytes]) -> list[str]:
+        """The files of ``folder`` that ``proc`` has open."""
+        found = set()
+        for fd in os.listdir(f"/proc/{proc.pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{proc.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if os.path.dirname(target) == str(folder):
+                found.add(os.path.basename(target))
+        return sorted(found)
+
+    def start() -> tuple[subprocess.Popen[bytes], list[str]]:
+        """A watcher serving a pane that needs its screen read, and the files it serves with."""
+        tmux.run("set-option", "-p", "-t", pane, "@agent_state", "working", ";", "set-option", "-p", "-t", pane, "@agent_watch", "none")
+        proc = launch()
+        pid = tmux.display("#{pid}")
+        own = [f"watch.{pid}.fifo", f"watch.{pid}.lock"]
+        wait_for(lambda: held(proc) == own, timeout=20, message="the watcher serving with its lock and FIFO")
+        return proc, own
+
+    def leave(proc: subprocess.Popen[bytes]) -> None:
+        tmux.run("set-option", "-pu", "-t", pane, "@agent_watch")  # run-agent's stop_watching: nothing left to watch
+        assert proc.wait(timeout=30) == 0
+
+    watcher, own = start()
+    # A second one for the same server finds it serving and leaves, touching nothing.
+    assert launch().wait(timeout=30) == 0
+    assert files() == own and watcher.poll() is None
+    leave(watcher)
+    assert files() == []
+
+    # Killed: nothing of it removes its files; the next watcher of the server takes them over and removes them.
+    watcher, own = start()
+    watcher.send_signal(signal.SIGKILL)
+    watcher.wait()
+    assert files() == own
+    watcher, _ = start()
+    leave(watcher)
+    assert files() == []
+
+    # Killed, and its server gone: a watcher of the next server removes them.
+    watcher, stale = start()
+    watcher.send_signal(signal.SIGKILL)
+    watcher.wait()
+    tmux.restart()
+    pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sleep", "600").strip()
+    tmux.run("set-option", "-p", "-t", pane, "@agent_state", "working", ";", "set-option", "-p", "-t", pane, "@agent_watch", "none")
+    watcher = launch()
+    pid = tmux.display("#{pid}")
+    wait_for(lambda: held(watcher) == files() == [f"watch.{pid}.fifo", f"watch.{pid}.lock"], timeout=20,
+             message=f"the new watcher's files only ({stale} removed)")
+    # A plain kill (SIGTERM) is a leave too.
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(timeout=30) == 0
+    assert files() == []
+
+
+def test_removing_the_lock_file_as_it_leaves_never_lets_two_watchers_hold_it(tmp_path: Path) -> None:
+    # One that waited on the file its holder removed must not count as holding the lock while
+    # another locks the new file at that path: each round, exactly one holder.
+    import threading
+
+    from agents_tmux import watch
+
+    base = str(tmp_path / "watch.1")
+    holders: list[int] = []
+    most = [0]
+    rounds = [0]
+    guard = threading.Lock()
+
+    def contend() -> None:
+        for _ in range(60):
+            fd = watch.take_lock(base + ".lock", 30.0)
+            assert fd is not None
+            with guard:
+                holders.append(fd)
+                most[0] = max(most[0], len(holders))
+                rounds[0] += 1
+            threading.Event().wait(0.001)
+            with guard:
+                holders.remove(fd)
+            watch.release(fd, base)
+
+    threads = [threading.Thread(target=contend) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert rounds[0] == 240 and most[0] == 1
+    assert not os.path.exists(base + ".lock")

@@ -544,13 +544,93 @@ def open_fifo(path: str) -> int | None:
     return fd
 
 
+def take_lock(path: str, seconds: float) -> int | None:
+    """An open file holding the exclusive flock of the lock file at ``path`` (made if missing), trying for ``seconds``.
+
+    None when another watcher holds it all that time. A watcher removes its
+    lock file as it leaves (:func:`release`), while still holding it: one
+    waiting on that file then gets a lock on a file no longer at ``path``,
+    which locks nothing, so it opens ``path`` afresh and tries again.
+    """
+    from agents_tmux.atomic import flock_within
+
+    deadline = time.monotonic() + seconds
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        if not flock_within(fd, max(0.0, deadline - time.monotonic()), pause=0.05):
+            os.close(fd)
+            return None
+        if _still_at(fd, path):
+            return fd
+        os.close(fd)
+
+
+def _still_at(fd: int, path: str) -> bool:
+    """True when the file open as ``fd`` is the one at ``path``."""
+    try:
+        at = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(fd)
+    return (at.st_dev, at.st_ino) == (held.st_dev, held.st_ino)
+
+
+def release(fd: int, base: str, fifo: bool = True) -> None:
+    """Remove a server's FIFO (unless not ``fifo``) and lock file (``base`` + .fifo, .lock), then let go of its lock ``fd``.
+
+    The FIFO goes first: once the lock file is gone, a new watcher may make
+    its own lock file and FIFO, which are not ours to remove.
+    """
+    for path in ([base + ".fifo"] if fifo else []) + [base + ".lock"]:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    os.close(fd)
+
+
+def sweep(folder: str, keep: str) -> None:
+    """Remove the files of watchers that were killed (SIGKILL: no ``release``), except those of ``keep`` (a base).
+
+    A lock file nobody holds is such a leftover; it is removed the way its
+    watcher would have, holding its lock, so a watcher starting for that
+    server meanwhile keeps its own files.
+    """
+    import fcntl
+
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        stem, dot, ext = name.rpartition(".")
+        if not (dot and ext == "lock" and stem.startswith("watch.") and stem[6:].isdigit()):
+            continue
+        base = os.path.join(folder, stem)
+        if base == keep:
+            continue
+        try:
+            fd = os.open(base + ".lock", os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # its watcher runs
+            continue
+        if _still_at(fd, base + ".lock"):
+            release(fd, base)
+        else:
+            os.close(fd)
+
+
 def server_main(folder: str, tmux_env: str) -> int:
     """The one watcher of the tmux server in ``$TMUX``, or nothing if it already runs.
 
     Files in ``folder`` (private, checked by the caller): ``watch.<pid>.lock``,
-    held for the watcher's life, and ``watch.<pid>.fifo``, which hooks poke.
+    held for the watcher's life, and ``watch.<pid>.fifo``, which hooks poke;
+    both are removed as it leaves (or by the next watcher if it was killed).
     """
-    import fcntl
     import signal
 
     socket, _, rest = tmux_env.partition(",")
@@ -559,6 +639,8 @@ def server_main(folder: str, tmux_env: str) -> int:
         return 2
     # Outlive the pane that started us: a new session, and no hang-up from its terminal.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # A plain kill: leave as at the end, files removed (see main).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         os.setsid()
     except OSError:
@@ -569,28 +651,26 @@ def server_main(folder: str, tmux_env: str) -> int:
     info = os.lstat(folder)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o077:
         return 1  # only a private folder of ours (run-agent checked it; so does this)
-    lock = os.open(base + ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    from agents_tmux.atomic import flock_within
-
+    swept = False
     while True:
-        if not flock_within(lock, LOCK_WAIT_SECONDS, pause=0.05):
+        lock = take_lock(base + ".lock", LOCK_WAIT_SECONDS)
+        if lock is None:
             return 0  # another watcher serves this server
+        if not swept:
+            sweep(folder, base)
+            swept = True
         wake = open_fifo(base + ".fifo")
         if wake is None:
+            release(lock, base, fifo=False)  # something not ours is in its place: left alone
             return 1
         try:
             serve(server, wake)
         finally:
             os.close(wake)
-            try:
-                os.unlink(base + ".fifo")
-            except OSError:
-                pass
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            release(lock, base)
         # An agent may have needed its screen just as we decided to leave (its
         # hook found the FIFO still there, or its watcher the lock still held):
         # look once more. After this look, a hook finds no FIFO and starts one.
-        # (The lock file stays: removing it could let two watchers lock two files.)
         if not server.needed():
             return 0
 
@@ -600,7 +680,7 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] == "--server":
         try:
             return server_main(argv[2], os.environ.get("TMUX", ""))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             return 0
     if len(argv) != 3:
         return 2
