@@ -7,12 +7,15 @@ server (same socket, after a restart) gets a watcher of its own.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, Repo, Tmux, wait_for
 
 WATCH_PY = ROOT / "python" / "src" / "agents_tmux" / "watch.py"
@@ -97,7 +100,8 @@ def test_one_tmux_call_reads_every_due_screen(tmux: Tmux) -> None:
     assert set(server.screens(panes)) >= set(panes[:3])
 
 
-def test_a_state_read_before_the_agent_ended_is_not_written_over_exited(tmux: Tmux) -> None:
+@pytest.mark.parametrize("watcher", ["shared", "per-pane"])
+def test_a_state_read_before_the_agent_ended_is_not_written_over_exited(tmux: Tmux, watcher: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # The watcher read the screen (the agent still running), then the agent
     # ended: run-agent unmarked the pane and set exited. The state the watcher
     # decided on must not land over exited, or the pane shows it for good.
@@ -106,13 +110,42 @@ def test_a_state_read_before_the_agent_ended_is_not_written_over_exited(tmux: Tm
     pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sleep", "600").strip()
     tmux.run("set-option", "-p", "-t", pane, "@agent_state", "starting")
     tmux.run("set-option", "-p", "-t", pane, watch.WATCH_OPTION, "none")
-    server = watch.ServerPanes(tmux.display("#{socket_path}"), tmux.display("#{pid}"))
+    server: watch.TmuxCalls
+    if watcher == "shared":
+        server = watch.ServerPanes(tmux.display("#{socket_path}"), tmux.display("#{pid}"))
+    else:
+        monkeypatch.setenv("TMUX", f"{tmux.display('#{socket_path}')},{tmux.display('#{pid}')},0")  # as in its pane
+        server = watch.Pane(pane)
     server.set_state(pane, "starting", "working")  # still watched: written
     assert tmux.option(pane, "@agent_state") == "working"
     tmux.run("set-option", "-pu", "-t", pane, watch.WATCH_OPTION)  # run-agent's stop_watching, then finish
     tmux.run("set-option", "-p", "-t", pane, "@agent_state", "exited")
     server.set_state(pane, "working", "idle")
     assert tmux.option(pane, "@agent_state") == "exited"
+
+
+def test_the_per_pane_watcher_writes_a_state_only_while_the_pane_is_watched(tmux: Tmux, tmp_path: Path) -> None:
+    # `watch.py PANE FIFO` (the benchmark's baseline) writes the way the shared watcher does.
+    pane = tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sh", "-c", "echo READY; exec sleep 600").strip()
+    wait_for(lambda: "READY" in tmux.capture(pane), message="the screen drawn")
+    tmux.run("set-option", "-p", "-t", pane, "@agent_state", "working", ";", "set-option", "-p", "-t", pane, "@agent_watch", "none")
+    fifo = tmp_path / "wake"
+    os.mkfifo(fifo, 0o600)
+    env = {**tmux.env, "TMUX": f"{tmux.display('#{socket_path}')},{tmux.display('#{pid}')},0",
+           "AGENTS_TMUX_SCREEN": json.dumps({"idle": ["^READY$"]}), "AGENTS_TMUX_HOOKS": "none"}
+    proc = subprocess.Popen([sys.executable, "-I", "-S", str(WATCH_PY), pane, str(fifo)], env=env, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=20, message="idle read off the screen")
+        # No longer watched (the agent ended): what it reads (idle, once a second) is not written.
+        tmux.run("set-option", "-pu", "-t", pane, "@agent_watch", ";", "set-option", "-p", "-t", pane, "@agent_state", "working")
+        time.sleep(4)
+        assert tmux.option(pane, "@agent_state") == "working" and proc.poll() is None
+        # Watched again: the same reading lands.
+        tmux.run("set-option", "-p", "-t", pane, "@agent_watch", "none")
+        wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=20, message="idle written again")
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_no_watcher_while_every_agent_is_idle_and_the_next_prompt_brings_it_back(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:

@@ -1217,11 +1217,10 @@ def resident_round(sandbox: Sandbox, count: int, state: str, hooks: str, shared:
     procs: list[subprocess.Popen[bytes]] = []
     for i in range(count):
         pane = server.run("new-window", "-d", "-P", "-F", "#{pane_id}", "--", "sh", "-c", f'cat "{screen}"; exec sleep 1000000').strip()
-        marks = ["set-option", "-p", "-t", pane, "@agent_name", f"agent{i}", ";",
-                 "set-option", "-p", "-t", pane, "@agent_state", state]
-        if shared:
-            marks += [";", "set-option", "-p", "-t", pane, "@agent_screen", patterns, ";", "set-option", "-p", "-t", pane, "@agent_watch", hooks]
-        server.run(*marks)
+        # Marked watched either way: a watcher of either kind writes a state only to a marked pane.
+        server.run("set-option", "-p", "-t", pane, "@agent_name", f"agent{i}", ";",
+                   "set-option", "-p", "-t", pane, "@agent_state", state, ";",
+                   "set-option", "-p", "-t", pane, "@agent_screen", patterns, ";", "set-option", "-p", "-t", pane, "@agent_watch", hooks)
         if not shared:
             fifo = run_dir / f"bench-wake.{server.pid}.{i}"
             os.mkfifo(fifo, 0o600)

@@ -24,7 +24,8 @@ seconds is ``working``, a still screen ``idle``.
 
 ``watch.py PANE FIFO`` (``$AGENTS_TMUX_SCREEN``, ``$AGENTS_TMUX_HOOKS``)
 watches one pane alone, as every agent had its own watcher before; kept as
-the benchmark's baseline.
+the benchmark's baseline. It writes states as the shared watcher does: only
+while the pane is marked ``@agent_watch``.
 """
 
 from __future__ import annotations
@@ -222,36 +223,55 @@ def needs_screen(hooks: str, state: str) -> bool:
     return POLL.get((hooks != "none", state or "starting")) is not None
 
 
-class Pane:
-    """The watched pane, read and written with one tmux call each."""
+class TmuxCalls:
+    """tmux commands run as ``argv`` (the tmux binary and its options), and the one way a state is written."""
+
+    argv: list[str]
+
+    def _call(self, args: list[str]) -> tuple[int, bytes]:
+        try:
+            proc = subprocess.run([*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return -1, b""
+        return proc.returncode, proc.stdout
+
+    def set_state(self, pane: str, previous: str, state: str) -> None:
+        """Write ``state`` unless the pane stopped being watched since its screen was read.
+
+        The agent may end between the read and this write: run-agent then
+        unmarks the pane (stop_watching) and sets ``exited``. Written
+        unconditionally, the older decision would land over ``exited`` and,
+        the pane no longer watched, stay there for good. The check and the
+        write are one tmux command, so nothing comes between them.
+        """
+        now = str(int(time.time()))
+        sets = [f"set-option -pq -t {pane} @agent_state {state}",
+                f"set-option -pq -t {pane} @agent_state_since {now}"]
+        if state in ("idle", "error"):
+            # The screen says the turn ended with no Stop (an Esc, a denied
+            # tool): no prompt is pending any more (see hook.TURNS_OPTION).
+            sets.append(f"set-option -pq -t {pane} @agent_turns 0")
+        # Pane ids (%N), states and times are plain words: nothing to quote.
+        status, out = self._call(["if-shell", "-F", "-t", pane, f"#{{{WATCH_OPTION}}}",
+                                  " ; ".join([*sets, f"display-message -p {APPLIED}"])])
+        if status == 0 and APPLIED in out.decode("utf-8", "replace"):
+            _notify(pane, previous, state)
+
+
+class Pane(TmuxCalls):
+    """The one pane a per-pane watcher follows, on the server in ``$TMUX``; read with one tmux call."""
 
     def __init__(self, pane: str) -> None:
         self.pane = pane
-        self.tmux = shutil.which("tmux") or "tmux"
+        self.argv = [shutil.which("tmux") or "tmux", "-u"]
 
     def read(self) -> tuple[str, str] | None:
         """``(state, screen)``, or None when the pane or the server is gone."""
-        try:
-            proc = subprocess.run(
-                [self.tmux, "display-message", "-p", "-t", self.pane, "#{@agent_state}", ";",
-                 "capture-pane", "-p", "-t", self.pane],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=5, check=False,
-            )
-        except (OSError, subprocess.SubprocessError):
+        status, out = self._call(["display-message", "-p", "-t", self.pane, "#{@agent_state}", ";", "capture-pane", "-p", "-t", self.pane])
+        if status != 0:
             return None
-        if proc.returncode != 0:
-            return None
-        state, _, screen = proc.stdout.partition("\n")
+        state, _, screen = out.decode("utf-8", "replace").partition("\n")
         return state, screen
-
-    def set_state(self, previous: str, state: str) -> None:
-        now = str(int(time.time()))
-        subprocess.run(
-            [self.tmux, "set-option", "-pq", "-t", self.pane, "@agent_state", state, ";",
-             "set-option", "-pq", "-t", self.pane, "@agent_state_since", now],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=5, check=False,
-        )
-        _notify(self.pane, previous, state)
 
 
 def _notify(pane: str, previous: str, state: str) -> None:
@@ -304,7 +324,7 @@ def watch(pane_id: str, fifo: str, patterns: dict[str, list[re.Pattern[str]]], h
         current, screen = seen_state
         new = tracker.observe(current, screen, time.monotonic())
         if new is not None:
-            pane.set_state(current, new)
+            pane.set_state(pane.pane, current, new)
             current = new
         timeout = tracker.poll(current)
         if wait_for_wake(wake, IDLE_CHECK_SECONDS if timeout is None else timeout):
@@ -335,7 +355,7 @@ WATCH_OPTION = "@agent_watch"
 #: The suffix of a hook kind whose hooks are silent until the first prompt (see ``decide``).
 SCREEN_START = "+screen-start"
 SCREEN_OPTION = "@agent_screen"
-#: Printed by a state write that took place (ServerPanes.set_state).
+#: Printed by a state write that took place (TmuxCalls.set_state).
 APPLIED = "agents-watch-applied"
 #: Keep serving this long after the last pane that needs its screen read went
 #: or went idle (an agent being restarted, a hook about to fire).
@@ -359,7 +379,7 @@ class Watched:
         self.due = 0.0
 
 
-class ServerPanes:
+class ServerPanes(TmuxCalls):
     """The tmux server the watcher serves, read in as few tmux calls as possible.
 
     The server is the one at ``socket`` with process id ``server_pid``: a
@@ -372,13 +392,6 @@ class ServerPanes:
         self.server_pid = server_pid
         #: Compiled patterns by their JSON text.
         self.compiled: dict[str, dict[str, list[re.Pattern[str]]]] = {}
-
-    def _call(self, args: list[str]) -> tuple[int, bytes]:
-        try:
-            proc = subprocess.run([*self.argv, *args], stdin=subprocess.DEVNULL, capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return -1, b""
-        return proc.returncode, proc.stdout
 
     def needed(self) -> bool:
         """True when some marked pane needs its screen read now."""
@@ -445,28 +458,6 @@ class ServerPanes:
             if words and words[0] in panes:
                 found[words[0]] = (words[1] if len(words) > 1 else "", screen)
         return found
-
-    def set_state(self, pane: str, previous: str, state: str) -> None:
-        """Write ``state`` unless the pane stopped being watched since its screen was read.
-
-        The agent may end between the read and this write: run-agent then
-        unmarks the pane (stop_watching) and sets ``exited``. Written
-        unconditionally, the older decision would land over ``exited`` and,
-        the pane no longer watched, stay there for good. The check and the
-        write are one tmux command, so nothing comes between them.
-        """
-        now = str(int(time.time()))
-        sets = [f"set-option -pq -t {pane} @agent_state {state}",
-                f"set-option -pq -t {pane} @agent_state_since {now}"]
-        if state in ("idle", "error"):
-            # The screen says the turn ended with no Stop (an Esc, a denied
-            # tool): no prompt is pending any more (see hook.TURNS_OPTION).
-            sets.append(f"set-option -pq -t {pane} @agent_turns 0")
-        # Pane ids (%N), states and times are plain words: nothing to quote.
-        status, out = self._call(["if-shell", "-F", "-t", pane, f"#{{{WATCH_OPTION}}}",
-                                  " ; ".join([*sets, f"display-message -p {APPLIED}"])])
-        if status == 0 and APPLIED in out.decode("utf-8", "replace"):
-            _notify(pane, previous, state)
 
 
 def serve(server: ServerPanes, wake: int) -> None:
