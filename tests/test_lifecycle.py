@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -184,12 +185,22 @@ def test_rm_force_without_identity_and_with_failing_hooks(tmux: Tmux, quiet: Rep
 def test_rm_keep_worktree_keeps_everything(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "keep it")
     (worktree / "draft.txt").write_text("draft\n")
+    head = quiet.git("rev-parse", "HEAD", cwd=worktree).strip()
     out = tmux.agents("rm", name, "--keep-worktree").stdout
-    assert "kept" in out
+    # Where the work is, as every rm says it: the worktree, its branch and commit, what is not committed.
+    assert f"worktree {worktree} kept, its work on branch agent/keep-it, commit {head[:12]}, 1 uncommitted or untracked file in it" in out, out
     assert (worktree / "draft.txt").read_text() == "draft\n"
     assert "agent/keep-it" in quiet.branches()
     assert name not in agent_panes(tmux)
     assert registry_entry(tmux, name)["status"] == "removed"
+
+
+def test_rm_keep_worktree_names_the_branch_and_commit_when_the_worktree_is_gone(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "folder gone")
+    tip = quiet.git("rev-parse", "HEAD", cwd=worktree).strip()
+    shutil.rmtree(worktree)
+    out = tmux.agents("rm", name, "--keep-worktree").stdout
+    assert f"worktree {worktree} was gone already, branch agent/{name} kept, commit {tip[:12]}" in out, out
 
 
 def test_rm_of_an_agent_whose_pane_is_gone(tmux: Tmux, quiet: Repo) -> None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pexpect
+import pytest
 from conftest import AGENTS, Repo, Tmux, agent_panes, client_name, expect_text, wait_for
 from test_lifecycle import quiet, registry_entry, snapshot, spawn  # noqa: F401 - fixture
 from test_pr import commit_in
@@ -99,3 +101,120 @@ def test_a_merge_that_would_conflict_changes_nothing_and_offers_sync(
              timeout=20, message="the sync's merge in the agent's worktree")
     assert "<<<<<<<" in (worktree / "app.py").read_text()
     assert snapshot(quiet, quiet.path) == before
+
+
+# --------------------------------------------------------------------------
+# --rm after every way, and squash merges seen by rm
+
+
+def shared_file(repo: Repo) -> None:
+    """A file of ten lines on main, so the agent and main can each change their own end of it."""
+    commit_in(repo, repo.path, "shared.txt", "".join(f"line {n}\n" for n in range(10)), "Shared file")
+
+
+def test_merge_rm_removes_the_agent_whichever_the_way(tmux: Tmux, quiet: Repo) -> None:
+    shared_file(quiet)
+    for number, how in enumerate(("--merge-commit", "--squash", "--rebase", "--ff-only")):
+        name, worktree = spawn(tmux, f"Way {how}")
+        text = (worktree / "shared.txt").read_text()
+        change = f"line {9 - number} by {how}\n"
+        tip = commit_in(quiet, worktree, "shared.txt", text.replace(f"line {9 - number}\n", change), f"End {how}")
+        if how != "--ff-only":
+            # Main moves on in the same file meanwhile: the branch is neither ahead nor equal in it.
+            main_text = (quiet.path / "shared.txt").read_text()
+            commit_in(quiet, quiet.path, "shared.txt", main_text.replace(f"line {number}\n", f"line {number} before {how}\n"), f"Start {how}")
+        proc = tmux.agents("merge", name, how, "--rm", check=False)
+        assert proc.returncode == 0, (how, proc.stderr)
+        lines = proc.stdout.splitlines()
+        assert lines[0].startswith(f"merged agent/{name} ") and lines[1].startswith(f"removed {name}: "), (how, lines)
+        assert not worktree.exists() and name not in agent_panes(tmux)
+        assert registry_entry(tmux, name)["status"] == "removed"
+        assert change in (quiet.path / "shared.txt").read_text()
+        if how == "--squash":
+            # Its commits are not on main, their changes are: the branch stays, and the line says both.
+            assert quiet.git("rev-parse", f"agent/{name}").strip() == tip
+            assert f"branch agent/{name}, commit {tip[:12]}" in lines[1] and "its changes are all in main" in lines[1], lines[1]
+        else:
+            assert f"agent/{name}" not in quiet.branches() and "are on main" in lines[1], (how, lines[1])
+
+
+def late_hook(repo: Repo, worktree: Path, action: str) -> None:
+    """A post-commit hook that, once, does ``action`` in the agent's worktree right after the squash commit on main."""
+    hook = repo.path / ".git" / "hooks" / "post-commit"
+    hook.parent.mkdir(exist_ok=True)
+    marker = repo.path / ".git" / "late-hook-ran"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"[ -e '{marker}' ] && exit 0\n"
+        f"[ \"$(git rev-parse --show-toplevel)\" = '{repo.path}' ] || exit 0\n"
+        f"touch '{marker}'\n"
+        "unset GIT_DIR GIT_INDEX_FILE GIT_WORK_TREE GIT_PREFIX\n"
+        f"cd '{worktree}' && {action}\n"
+    )
+    hook.chmod(0o755)
+
+
+@pytest.mark.parametrize("late", ["uncommitted", "committed"])
+def test_merge_rm_refuses_work_that_came_after_the_merge(tmux: Tmux, quiet: Repo, late: str) -> None:
+    name, worktree = spawn(tmux, "Late work")
+    tip = commit_in(quiet, worktree, "done.txt", "done\n", "Done")
+    action = "echo late > late.txt" + (" && git add late.txt && git commit -q -m 'Late commit'" if late == "committed" else "")
+    late_hook(quiet, worktree, action)
+    proc = tmux.agents("merge", name, "--squash", "--rm", check=False)
+    assert proc.returncode == 1 and proc.stdout.startswith(f"merged agent/{name} ")
+    assert proc.stderr.count("\n") == 1 and f"the merge is done, but {name} was not removed" in proc.stderr, proc.stderr
+    assert ("untracked file (late.txt)" if late == "uncommitted" else "not merged into any other branch") in proc.stderr, proc.stderr
+    # Nothing deleted: the worktree with the late file, the branch, the pane and the record.
+    assert (worktree / "late.txt").read_text() == "late\n"
+    assert name in agent_panes(tmux) and registry_entry(tmux, name).get("status", "active") == "active"
+    branch_tip = quiet.git("rev-parse", f"agent/{name}").strip()
+    assert (branch_tip == tip) == (late == "uncommitted")
+
+
+def test_rm_and_rm_merged_see_a_branch_squash_merged_outside_the_plugin(tmux: Tmux, quiet: Repo) -> None:
+    shared_file(quiet)
+    # An agent that has finished (its shell is left): rm --merged leaves busy ones alone.
+    with (quiet.path / ".agents.toml").open("a") as config:
+        config.write('[agents.finished]\ncommand = ["true"]\nprompt = "none"\n')
+    squashed = tmux.agents("spawn", "Squashed by hand", "-d", "--agent", "finished").stdout.strip()
+    squashed_wt = tmux.cwd.parent / "project.agents" / squashed  # type: ignore[union-attr]
+    wait_for(lambda: tmux.option(agent_panes(tmux)[squashed], "@agent_state") == "exited", timeout=30, message="the agent to exit")
+    text = (squashed_wt / "shared.txt").read_text()
+    commit_in(quiet, squashed_wt, "shared.txt", text.replace("line 8\n", "line 8 by the agent\n"), "Agent step 1")
+    tip = commit_in(quiet, squashed_wt, "own.txt", "own\n", "Agent step 2")
+    again, again_wt = spawn(tmux, "Committed after the squash")
+    commit_in(quiet, again_wt, "again.txt", "first\n", "First")
+    undone, undone_wt = spawn(tmux, "Squashed then reverted")
+    commit_in(quiet, undone_wt, "undone.txt", "undone\n", "Undone")
+    for name in (squashed, again, undone):
+        quiet.git("merge", "-q", "--squash", f"agent/{name}")
+        quiet.git("commit", "-q", "-m", f"Squash {name}")
+    quiet.git("revert", "--no-edit", "HEAD")
+    commit_in(quiet, again_wt, "again.txt", "second\n", "Second, after the squash")
+    # Main moves on, in the squashed agent's file too.
+    main_text = (quiet.path / "shared.txt").read_text()
+    commit_in(quiet, quiet.path, "shared.txt", main_text.replace("line 1\n", "line 1 later on main\n"), "Later on main")
+
+    out = tmux.agents("rm", "--merged").stdout
+    assert len(out.splitlines()) == 1 and out.startswith(f"removed {squashed}: "), out
+    assert f"branch agent/{squashed}, commit {tip[:12]}" in out and "its changes are all in main" in out
+    assert not squashed_wt.exists() and quiet.git("rev-parse", f"agent/{squashed}").strip() == tip
+    # Not merged: a commit after the squash, a squash main undid. Plain rm refuses them, changing nothing.
+    for name, worktree in ((again, again_wt), (undone, undone_wt)):
+        proc = tmux.agents("rm", name, check=False)
+        assert proc.returncode == 1 and f"on agent/{name} not merged" in proc.stderr, proc.stderr
+        assert worktree.is_dir() and registry_entry(tmux, name).get("status", "active") == "active"
+
+
+def test_merging_a_branch_squash_merged_before_has_nothing_to_merge_and_rm_goes(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "Squashed on the forge")
+    tip = commit_in(quiet, worktree, "forge.txt", "forge\n", "Forge step")
+    quiet.git("merge", "-q", "--squash", f"agent/{name}")
+    quiet.git("commit", "-q", "-m", "Squash on the forge")
+    head = quiet.git("rev-parse", "HEAD")
+    for how in ("--merge-commit", "--squash"):
+        out = tmux.agents("merge", name, how).stdout
+        assert out == f"nothing to merge: the changes of agent/{name} are all in main already\n", out
+    assert quiet.git("rev-parse", "HEAD") == head
+    out = tmux.agents("merge", name, "--rm").stdout.splitlines()
+    assert out[1].startswith(f"removed {name}: ") and f"commit {tip[:12]}" in out[1] and not worktree.exists()

@@ -198,9 +198,32 @@ def merged_agents(server: tmuxcmd.Server | None, repo: Path) -> list[AgentRef]:
         base = f"refs/heads/{ref.base}"
         if not tip or tip == ref.base_commit:
             continue
-        if gitops.git(repo, "merge-base", "--is-ancestor", tip, base, check=False).returncode == 0:
+        # By ancestry, or by content: a branch squash-merged (here or on a forge) is merged too.
+        if gitops.git(repo, "merge-base", "--is-ancestor", tip, base, check=False).returncode == 0 or changes_in(repo, tip, ref.base):
             found.append(ref)
     return found
+
+
+def changes_in(repo: Path, commit: str, target: str) -> bool:
+    """True when everything ``commit`` changed since it forked from the local branch ``target`` is in ``target``.
+
+    Proved by merging once more without touching anything (``git merge-tree
+    --write-tree``, git 2.38 and newer): when that merge is clean and its
+    tree is ``target``'s own, ``commit`` brings nothing ``target`` lacks. So
+    a squash merge counts, and so do later commits of ``target`` elsewhere,
+    even in the same files; a commit made after the squash, or ``target``
+    having undone or rewritten part of the work, does not. False whenever
+    git cannot tell (older git, unrelated histories): never a guess.
+    """
+    target_ref = f"refs/heads/{target}"
+    if not target or not commit:
+        return False
+    proc = gitops.git(repo, "merge-tree", "--write-tree", "--no-messages", target_ref, commit, check=False)
+    if proc.returncode != 0:
+        return False
+    merged = proc.stdout.split("\n", 1)[0].strip()
+    own = gitops.git(repo, "rev-parse", "-q", "--verify", f"{target_ref}^{{tree}}", check=False).stdout.strip()
+    return bool(merged) and merged == own
 
 
 # --------------------------------------------------------------------------
@@ -231,6 +254,9 @@ class Work:
     branch_exists: bool = False
     #: The branch checked out in the worktree ("" when HEAD is detached).
     head_branch: str = ""
+    #: The branch that holds the changes of the branch's own commits when no branch holds those commits
+    #: (a squash merge): they are not counted in ``unmerged``, and the branch is kept.
+    changes_in: str = ""
 
     @property
     def dirty(self) -> bool:
@@ -270,6 +296,12 @@ def _status_entries(worktree: Path) -> list[tuple[str, str]]:
         if len(item) > 3:
             entries.append((item[:2], item[3:]))
     return entries
+
+
+def status_paths(worktree: Path) -> list[str]:
+    """The paths ``git status`` shows in ``worktree``: changed, staged or untracked (every untracked file)."""
+    out = gitops.git(worktree, "status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all", check=False).stdout
+    return [item[3:] for item in out.split("\0") if len(item) > 3]
 
 
 def unmerged_commits(repo: Path, ref: str, own_branch: str = "") -> int:
@@ -331,8 +363,13 @@ def _unchanged_copies(ref: AgentRef, untracked: list[str]) -> list[str]:
     return same
 
 
-def inspect(ref: AgentRef) -> Work:
-    """What the agent's worktree and branch hold that removing them would lose."""
+def inspect(ref: AgentRef, into: str = "") -> Work:
+    """What the agent's worktree and branch hold that removing them would lose.
+
+    With ``into`` (a local branch), commits of the agent's branch whose
+    changes are all in ``into`` (:func:`changes_in`) are not counted as
+    unmerged: the work is there, and the branch itself stays.
+    """
     work = Work()
     repo = ref.repo
     work.branch_exists = bool(ref.branch) and gitops.git(
@@ -366,7 +403,11 @@ def inspect(ref: AgentRef) -> Work:
         if not head:
             work.unmerged += unmerged_commits(ref.worktree, "HEAD")
     if work.branch_exists:
-        work.unmerged += unmerged_commits(repo, f"refs/heads/{ref.branch}", ref.branch)
+        unmerged = unmerged_commits(repo, f"refs/heads/{ref.branch}", ref.branch)
+        if unmerged and into and changes_in(repo, f"refs/heads/{ref.branch}", into):
+            work.changes_in = into
+        else:
+            work.unmerged += unmerged
     return work
 
 

@@ -11,7 +11,9 @@ conflict changes nothing and offers `agents sync NAME` instead, which hands
 the conflict to the agent in its own worktree. With --rm the agent is
 then removed as `agents rm NAME` would (refusing to lose anything; ignored
 files that are not disposable are checked before the merge, so it does
-not stop half way).
+not stop half way), whichever the way: after a squash its branch stays,
+its changes being in the target. A branch whose changes are all in the
+target already (squash-merged before) has nothing to merge.
 """
 
 from __future__ import annotations
@@ -114,7 +116,11 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
 
     if gitops.git(root, "merge-base", "--is-ancestor", branch_ref, "HEAD", check=False).returncode == 0:
         say(args, f"nothing to merge: {ref.branch} is already in {target}")
-        return _then_remove(args, server, ref)
+        return _then_remove(args, server, ref, target)
+    if lifecycle.changes_in(root, branch_ref, target):
+        # Squash-merged before (here or on a forge): merging again would change nothing.
+        say(args, f"nothing to merge: the changes of {ref.branch} are all in {target} already")
+        return _then_remove(args, server, ref, target)
 
     from agents_tmux import config as config_mod
     from agents_tmux import mergeways
@@ -128,17 +134,18 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
     notes = "".join(f"; {note}" for note in merged.notes)
     say(args, f"merged {ref.branch} ({merged.count} commit{plural}) into {target} in {root} by {merged.how}: "
                f"commit {merged.commit[:12]}{notes}")
-    return _then_remove(args, server, ref, squashed=how == "squash")
+    return _then_remove(args, server, ref, target)
 
 
-def _then_remove(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRef, squashed: bool = False) -> int:
+def _then_remove(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRef, target: str) -> int:
     """With --rm, remove the agent now that its branch is merged; a refusal says the merge itself is done.
 
-    A squash leaves the branch's own commits out of the target by design, so
-    plain rm would refuse them as unmerged: after a squash the removal saves
-    as ``rm --force`` does, which keeps that branch (never deleted while it
-    holds commits no other branch has) and commits anything written since the
-    checks above found the worktree clean.
+    Whatever the way, the removal is the refusing ``rm``, told that the
+    work's place is ``target``: a squash leaves the branch's commits out of
+    it, but their changes are in it (proved, not assumed: see
+    :func:`lifecycle.changes_in`), so the agent goes and its branch stays.
+    Anything the agent wrote or committed since the checks above is not in
+    the target: then nothing is removed.
     """
     if not args.rm:
         return 0
@@ -146,7 +153,7 @@ def _then_remove(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: A
     from agents_tmux.commands.rm import remove
 
     try:
-        line, own_pane = remove(server, ref, force=squashed, keep_worktree=False)
+        line, own_pane = remove(server, ref, force=False, keep_worktree=False, into=target)
     except AgentsError as exc:
         raise AgentsError(f"the merge is done, but {ref.name} was not removed: {exc}") from None
     say(args, line)

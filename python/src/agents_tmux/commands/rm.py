@@ -3,17 +3,20 @@
 Refuses when the worktree has uncommitted or untracked changes, ignored
 files that are not disposable (an edited .env, notes.log: see the config's
 ``disposable`` list), or the branch has commits no other branch holds, and
-says what would be lost. With --force it first commits everything
-(untracked files too) on the agent's branch and packs those ignored files
-into an archive under the repository's state folder, then removes the
-worktree and prints where each piece of work went (branch, commit,
-archive). The branch is deleted only when another branch holds all of it.
+says what would be lost; commits whose changes are all in the agent's
+base branch (squash-merged) are not lost, and their branch is kept.
+With --force it first commits everything (untracked files too) on the
+agent's branch and packs those ignored files into an archive under the
+repository's state folder, then removes the worktree and prints where
+each piece of work went (branch, commit, archive). The branch is deleted only when another branch holds all of it.
 Works from the registry alone when the pane is gone (tmux restarted).
 
 Several names are removed one by one, each refused or removed on its own,
 one line each; the exit status is 1 when any was refused. ``--merged``
 picks every agent of the repository whose branch is merged into its base
-and that holds nothing a removal would lose.
+(by ancestry, or by content as a squash merge leaves it) and that holds
+nothing a removal would lose. Every removal says where the work is: the
+branch and commit (and for --keep-worktree, the worktree left).
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ def _remove_merged_of(server: tmuxcmd.Server | None, repo: Path) -> int:
         try:
             reason = _busy(ref, my_socket)
             if not reason:
-                losses = lifecycle.inspect(ref).losses(ref.branch)
+                losses = lifecycle.inspect(ref, into=ref.base).losses(ref.branch)
                 reason = f"it holds {'; '.join(losses)}" if losses else ""
             if reason:
                 print(f"kept {ref.name}: {ref.branch} is merged into {ref.base}, but {reason}", flush=True)
@@ -165,8 +168,13 @@ def _busy(ref: AgentRef, my_socket: str) -> str:
     return ""
 
 
-def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_worktree: bool) -> tuple[str, AgentRef | None]:
+def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_worktree: bool,
+           into: str = "") -> tuple[str, AgentRef | None]:
     """Remove one agent, or raise saying why not; (what was done in one line, the agent if its pane is this command's own).
+
+    Commits of its branch whose changes are all in ``into`` (default: its
+    base branch), as after a squash merge, are not work to lose: the branch
+    is kept, and the line says where its changes are.
 
     Run from the agent's own pane (the shell left after the agent exited),
     closing that pane would end this very command: the caller closes it last.
@@ -183,10 +191,9 @@ def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_workt
     if keep_worktree or not ref.own_worktree:
         _retire(ref)
         closed = not own_pane and lifecycle.close_pane(server, ref)
-        where = f"worktree {ref.worktree} and branch {ref.branch} kept" if ref.own_worktree else "it worked in the main checkout, which is untouched"
-        return f"removed {ref.name}: {'pane closed, ' if closed else ''}{where}", ref if own_pane else None
+        return f"removed {ref.name}: {'pane closed, ' if closed else ''}{_left_as_it_is(ref)}", ref if own_pane else None
 
-    work = lifecycle.inspect(ref)
+    work = lifecycle.inspect(ref, into=into or ref.base)
     losses = work.losses(ref.branch)
     if losses and not force:
         raise AgentsError(
@@ -220,6 +227,28 @@ def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_workt
     return f"removed {ref.name}: " + "; ".join(lines), ref if own_pane else None
 
 
+def _left_as_it_is(ref: AgentRef) -> str:
+    """Where the work of an agent whose worktree stays is: that folder, its branch and commit, what is uncommitted."""
+    from agents_tmux import gitops, lifecycle
+
+    folder = ref.worktree if ref.own_worktree else ref.repo
+    where = f"worktree {folder} kept" if ref.own_worktree else f"it worked in the main checkout {folder}, which is untouched"
+    head = branch = ""
+    if folder is not None and folder.is_dir() and (not ref.own_worktree or lifecycle.is_worktree_of(ref.repo, folder)):
+        head = gitops.git(folder, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).stdout.strip()
+        branch = gitops.git(folder, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    elif ref.own_worktree and not folder.is_dir():
+        where = f"worktree {folder} was gone already"
+    if head:
+        where += f", its work on {f'branch {branch}' if branch else 'a detached HEAD'}, commit {lifecycle.short(head)}"
+        pending = len(lifecycle.status_paths(folder)) if ref.own_worktree and folder is not None else 0
+        if pending:
+            where += f", {pending} uncommitted or untracked file{'s' if pending != 1 else ''} in it"
+    elif lifecycle.branch_tip(ref):
+        where += f", branch {ref.branch} kept, commit {lifecycle.short(lifecycle.branch_tip(ref))}"
+    return where
+
+
 def _check_archive_folder(ref: AgentRef) -> None:
     """Refuse before anything is stopped when the archive for the ignored files cannot be written."""
     from agents_tmux import lifecycle
@@ -248,6 +277,8 @@ def _where_work_went(ref: AgentRef, work: Work, saved: Saved | None, tip: str, d
         lines.append(f"work {'saved' if saved.committed else 'is'} on branch {saved.branch}, commit {lifecycle.short(saved.commit)}")
     elif work.branch_exists and tip:
         lines.append(f"branch {ref.branch} kept, commit {lifecycle.short(tip)}")
+    if work.changes_in and not deleted:
+        lines.append(f"its changes are all in {work.changes_in}")
     return lines
 
 
