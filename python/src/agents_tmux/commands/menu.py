@@ -5,8 +5,10 @@ pressed it). Agents are listed most urgent first: waiting (longest first),
 working, starting, idle, exited; keys 1-9 and 0 choose the first ten. Below
 them: spawn an agent (the same prompt as ``prefix + A``), list the agents,
 the actions on the agent of the current pane (a second menu: jump, diff,
-log, merge, restart, remove...), restore and team, each only when that
-command is installed. ``--agent NAME`` opens the actions menu of NAME.
+log, merge, restart, remove...), the parked agents (a second menu:
+choosing one unparks it), restore and team, each only when that command is
+installed. ``--agent NAME`` opens the actions menu of NAME, ``--parked``
+the parked agents.
 ``--print`` prints the entries (key, label, tmux command; tab-separated).
 """
 
@@ -18,6 +20,7 @@ import subprocess
 import time
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux import paths
@@ -40,8 +43,8 @@ AGENT_KEYS = "1234567890"
 NAME_WIDTH = 24
 BRANCH_WIDTH = 32
 #: Rows a menu needs besides the agents: its border (2), a separator and the
-#: bottom entries (at most 7 here), plus the status line.
-FIXED_ROWS = 11
+#: bottom entries (at most 8 here), plus the status line.
+FIXED_ROWS = 12
 MAX_AGENT_ROWS = 30
 
 
@@ -59,7 +62,9 @@ class Item:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--agent", metavar="NAME", help="open the actions menu of this agent")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--agent", metavar="NAME", help="open the actions menu of this agent")
+    what.add_argument("--parked", action="store_true", help="open the menu of the parked agents (choosing one unparks it)")
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the entries instead of showing the menu")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", metavar="NAME", help="the tmux client to show the menu on (default: the current one)")
@@ -269,12 +274,53 @@ def main_items(agents: list[Agent], args: argparse.Namespace, icons: dict[str, s
         shown_name = fit_name(here.name, here.role, NAME_WIDTH).rstrip()
         items.append(Item(menu_text(f"Actions on {shown_name}" + ("" if shown_name.endswith("…") else "…")), "x",
                           for_menu(run_shell_command(submenu))))
+    parked = parked_agents() if installed("unpark") else []
+    if parked:
+        submenu = shell_line([*cli, "menu", "--from-key", "--parked"] + (["--client", client] if client else [])
+                             + (["--pane", pane] if pane else []))
+        items.append(Item(f"Parked agents ({len(parked)}): unpark…", "U", for_menu(run_shell_command(submenu))))
     if installed("restore"):
         items.append(Item("Restore agents", "R", for_menu(background_command(cli, ["restore"], "agents restore", client, pane))))
     if installed("team"):
         # As the team key does: check the folder, then ask for the task.
         items.append(Item("Start a team…", "t", for_menu(ask_task_command(pane, client, "team"))))
     return items
+
+
+def parked_agents() -> list[Agent]:
+    """The parked agents of every known repository, by repository then name; none when they cannot be read."""
+    from agents_tmux.parking import parked_agents as on_record
+
+    try:
+        return on_record()
+    except (AgentsError, OSError):
+        return []  # a damaged registry must not take the whole menu down; `agents doctor` reports it
+
+
+def parked_menu(args: argparse.Namespace, client: str | None) -> tuple[str, list[Item]]:
+    """One entry per parked agent (name, branch, time parked; its repository when several have some): choosing unparks it."""
+    from agents_tmux.commands.list import format_duration
+
+    cli = cli_words(args)
+    parked = parked_agents()
+    items: list[Item] = []
+    if parked:
+        name_width = min(NAME_WIDTH, max(display_width(a.name) for a in parked))
+        branch_width = min(BRANCH_WIDTH, max(display_width(a.branch or "-") for a in parked))
+        several = len({a.repo for a in parked}) > 1
+    for index, agent in enumerate(parked[:MAX_AGENT_ROWS]):
+        key = AGENT_KEYS[index] if index < len(AGENT_KEYS) else ""
+        label = (f"{fit_name(agent.name, agent.role, name_width)}  {fit(agent.branch or '-', branch_width)}  "
+                 f"parked {format_duration(agent.seconds_in_state)}")
+        if several:
+            label += f"  ({fit(Path(agent.repo).name, NAME_WIDTH).rstrip()})"
+        unpark = background_command(cli, ["unpark", agent.name, "--repo", agent.repo], f"agents unpark {agent.name}", client)
+        items.append(Item(menu_text(label.rstrip()), key, for_menu(unpark)))
+    if len(parked) > MAX_AGENT_ROWS:
+        items.append(Item(f"-… {len(parked) - MAX_AGENT_ROWS} more: agents list --all, then agents unpark NAME"))
+    if not parked:
+        items.append(Item("-no parked agents"))
+    return f" parked agents: {len(parked)} (choose one to unpark it) ", items
 
 
 def action_items(agent: Agent, args: argparse.Namespace, client: str | None) -> list[Item]:
@@ -397,6 +443,8 @@ def run(args: argparse.Namespace) -> int:
         if agent is None:
             raise AgentsError(f"no running agent is called {args.agent!r} (see `agents list`)")
         title, items = agent_menu(agent, args, client)
+    elif args.parked:
+        title, items = parked_menu(args, client)
     else:
         icons, prompt = plugin_look(server)
         rows = min(MAX_AGENT_ROWS, client_size(server, client) - FIXED_ROWS)
