@@ -41,6 +41,10 @@ def test_list_aligns_wide_characters_and_json_has_numbers(tmux: Tmux, repo: Repo
         assert isinstance(agent["window_index"], int) and isinstance(agent["pane_pid"], int)
         assert isinstance(agent["name"], str)
     assert {agent["name"] for agent in listed} == {"修复登录页面", "fix-login"}
+    # `sleep TASK` fails at once: the exit status is a pane fact, a number as the others.
+    wait_for(lambda: all(a["state"] == "exited" for a in json.loads(tmux.agents("list", "--json").stdout)), message="both to exit")
+    for agent in json.loads(tmux.agents("list", "--json").stdout):
+        assert agent["exit_status"] == 1, agent
 
 
 def test_log_renders_the_conversation_and_raw_gives_the_file(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:

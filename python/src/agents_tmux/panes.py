@@ -32,6 +32,7 @@ AGENT_FIELDS = (
     "pr",
     "port",
     "setup",
+    "exit_status",
 )
 #: Usage figures the hook puts on an agent's pane at the end of each turn
 #: (``@agent_tokens_in``...; see :mod:`agents_tmux.usage`). Numbers, or "" before the first turn.
@@ -89,6 +90,8 @@ class Agent:
     port: str = ""
     #: The setup command's outcome: "running", "ok", "failed" ("" when there is none).
     setup: str = ""
+    #: The agent program's exit status once it exited ("" while it runs).
+    exit_status: str = ""
     #: Usage (:data:`USAGE_FIELDS`), as the pane holds it: text, "" before the first turn.
     tokens_in: str = ""
     tokens_out: str = ""
