@@ -78,3 +78,12 @@ def test_no_server_is_a_warning_not_a_traceback(test_env: dict[str, str], repo: 
     assert_plain(result.stdout)
     assert result.stderr == ""
     assert re.search(r"^  warn  cannot ask tmux", result.stdout, re.M), result.stdout
+
+
+def test_outside_tmux_it_says_how_to_start_it_in_a_line_that_works_pasted(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> None:
+    # A plain terminal with no tmux server anywhere (private sockets), in the repository, not the plugin's folder.
+    env = {**test_env, "TMUX_TMPDIR": str(tmp_path / "sockets")}
+    (tmp_path / "sockets").mkdir()
+    result = subprocess.run([str(AGENTS), "doctor"], env=env, cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
+    assert_plain(result.stdout)
+    assert f"  warn  not inside tmux: start it with `{AGENTS} up`" in result.stdout, result.stdout

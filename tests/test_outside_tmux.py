@@ -6,6 +6,7 @@ Each test gets its own TMUX_TMPDIR, so "the default socket" and the socket
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,10 +82,38 @@ def test_outside_tmux_the_cli_finds_the_up_server_and_takes_socket_flags_anywher
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "missing" in bad.stderr
 
 
+def _hint(stderr: str) -> str:
+    found = re.search(r"start one with `([^`]+)`", stderr)
+    assert found, stderr
+    return found.group(1)
+
+
 def test_no_server_at_all_names_the_way_out(terminal: Terminal, repo: Repo) -> None:
     out = terminal.agents("list", cwd=repo.path)
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert "agents up" in out.stderr and "-L agents" in out.stderr
+    # The way out works pasted into the shell the error appeared in (the repository, not the plugin's folder).
+    assert _hint(out.stderr) == f"{AGENTS} up"
+    on_path = {**terminal.env, "PATH": f"{AGENTS.parents[1] / '.bin'}:{terminal.env['PATH']}"}
+    named = subprocess.run([str(AGENTS), "list", "-L", "mine"], env=on_path, cwd=repo.path, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert named.returncode == 1 and _hint(named.stderr) == "agents -L mine up", named.stderr
+    try:
+        started = subprocess.run(_hint(named.stderr), shell=True, env=on_path, cwd=repo.path, capture_output=True, text=True,
+                                 stdin=subprocess.DEVNULL, timeout=60, check=False)
+        assert started.returncode == 0 and "session project started" in started.stdout, started
+        assert "no agents" in terminal.agents("list", "-L", "mine", cwd=repo.path).stdout
+    finally:
+        terminal.tmux("-L", "mine", "kill-server")
+
+    # A shell that outlived its tmux server ($TMUX names a dead one) is told so, and where `up`'s server is.
+    assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
+    stale = {**terminal.env, "TMUX": f"{terminal.env['TMUX_TMPDIR']}/gone,4242,0"}
+    out = subprocess.run([str(AGENTS), "list"], env=stale, cwd=repo.path, capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=60, check=False)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "this shell ($TMUX:" in out.stderr and "/gone)" in out.stderr and "-L agents" in out.stderr, out.stderr
+    assert "neither on the default socket" not in out.stderr
 
 
 def test_spawn_from_outside_goes_to_the_repository_session_and_same_named_repos_never_collide(

@@ -7,6 +7,7 @@ A pane that dies takes its facts with it, so nothing here goes stale.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -137,11 +138,28 @@ def connect(socket: Socket) -> tmuxcmd.Server:
     """The tmux server for ``socket``, or a clear error when none runs there."""
     server = tmuxcmd.Server(socket_name=socket.name, socket_path=socket.path)
     if not server.is_alive():
-        if socket.path or socket.name:
-            raise AgentsError(f"no tmux server is running on {socket.path or socket.name} (start one with `scripts/agents up`, or run this inside tmux)")
-        raise AgentsError("no tmux server is running, neither on the default socket nor the one `agents up` starts (-L agents): "
-                          "start one with `scripts/agents up`, or run this inside tmux")
+        raise AgentsError(_no_server(socket))
     return server
+
+
+def _no_server(socket: Socket) -> str:
+    """Why no server answers, and the line that starts one, as the user's shell runs it."""
+    import shlex
+
+    from agents_tmux.cli import USER_PATH
+    from agents_tmux.paths import agents_word
+
+    agents = agents_word(USER_PATH)
+    if socket.path or socket.name:
+        flags = " ".join(shlex.quote(word) for word in socket.flags())
+        return f"no tmux server is running on {socket.path or socket.name} (start one with `{agents} {flags} up`, or run this inside tmux)"
+    if tmuxcmd.inside_tmux():
+        # $TMUX names a server that is gone (a shell that outlived it): say so, not "the default socket".
+        gone = os.environ.get("TMUX", "").split(",")[0]
+        elsewhere = "; `agents up` runs one: -L agents" if tmuxcmd.server_listens(tmuxcmd.UP_SOCKET) else ""
+        return f"the tmux server of this shell ($TMUX: {gone}) no longer runs: pick one with -L NAME or -S PATH{elsewhere}"
+    return ("no tmux server is running, neither on the default socket nor the one `agents up` starts (-L agents): "
+            f"start one with `{agents} up`, or run this inside tmux")
 
 
 def socket_of_server(server: tmuxcmd.Server) -> Socket:

@@ -54,6 +54,17 @@ def bin_dir() -> Path:
     return folder
 
 
+def agents_word(user_path: str) -> str:
+    """How a shell with ``user_path`` runs this command: ``agents`` when that finds it, else its full path (quoted)."""
+    import shlex
+    import shutil
+
+    found = shutil.which("agents", path=user_path)
+    if found and Path(found).resolve() == script("agents").resolve():
+        return "agents"
+    return shlex.quote(str(script("agents")))
+
+
 def path_with_bin(path: str) -> str:
     """``path`` (a PATH value) with :func:`bin_dir` first, unless it is there already."""
     folder = str(bin_dir())

@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from agents_tmux import cli as cli_mod
+from agents_tmux import paths
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import Socket
@@ -80,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             report.ok(f"{package} {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
-            report.fail(f"the Python package {package} is missing: delete the plugin's .venv folder and run scripts/agents again")
+            report.fail(f"the Python package {package} is missing: delete {paths.PLUGIN_DIR / '.venv'} and run {paths.script('agents')} again")
     _check_agents(report, Path(args.dir or os.getcwd()), socket_of(args))
     if tmux is not None:
         _check_plugin(report, args)
@@ -130,7 +132,7 @@ def _check_plugin(report: Report, args: argparse.Namespace) -> None:
 
     socket = socket_of(args)
     if not (socket.name or socket.path or os.environ.get("TMUX")):
-        report.warn("not inside tmux: start it with `scripts/agents up`, or load the plugin from your tmux.conf")
+        report.warn(f"not inside tmux: start it with `{paths.agents_word(cli_mod.USER_PATH)} up`, or load the plugin from your tmux.conf")
         return
     try:
         status = tmux_run(socket, "show-options", "-gv", "status-right") + tmux_run(socket, "show-options", "-gv", "status-left")
