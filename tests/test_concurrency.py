@@ -266,33 +266,30 @@ def test_spawn_killed_while_making_its_worktree_is_reported_then_pruned_without_
     assert quiet.git("cat-file", "-p", "main:precious.txt") == "keep me\n"
 
 
-def test_spawn_killed_after_its_pane_opened_is_never_pruned(tmux: Tmux, quiet: Repo) -> None:
-    # tmux runs this hook inside the spawn's split-window: the pane exists, spawn has not heard back.
+def test_spawn_killed_right_after_its_pane_opened_leaves_no_pane_and_nothing_to_lose(tmux: Tmux, quiet: Repo) -> None:
+    # Spawn opens the pane first (its placeholder shows at once), then makes the
+    # worktree. tmux runs this hook inside that split-window: spawn has not heard back.
     tmux.run("set-hook", "-g", "after-split-window", "run-shell 'sleep 60'")
+    origin = set(tmux.panes())
     doomed = start(tmux, "spawn", "half born", "-d")
-    worktree = worktree_of(tmux, "half-born")
-
-    def pane_in_worktree() -> bool:
-        paths = tmux.run("list-panes", "-a", "-F", "#{pane_current_path}").split()
-        return str(worktree) in paths
-
-    wait_for(pane_in_worktree, timeout=30, message="the agent's pane to open")
+    wait_for(lambda: set(tmux.panes()) - origin, timeout=30, message="the agent's pane to open")
+    (pane,) = set(tmux.panes()) - origin
+    wait_for(lambda: "starting half-born" in tmux.run("capture-pane", "-p", "-t", pane, check=False), message="the placeholder's line")
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(timeout=10)
     tmux.run("set-hook", "-gu", "after-split-window")
+    # The placeholder ends with its spawner, and its pane with it.
+    wait_for(lambda: set(tmux.panes()) == origin, timeout=10, message="the placeholder pane to close")
     assert registry(tmux)["half-born"]["status"] == "starting"
-    out = tmux.agents("prune", "--yes").stdout
-    assert "half-born" in out and "left alone" in out and "works in its worktree" in out, out
-    assert worktree.is_dir() and "agent/half-born" in quiet.branches()
-    assert "still starting" in tmux.agents("list").stdout
-    # Scripts see it too: state "starting", no pane, alive.
-    listed = {agent["name"]: agent for agent in json.loads(tmux.agents("list", "--json").stdout)}
-    assert listed["half-born"]["state"] == "starting" and listed["half-born"]["pane_id"] == "", listed
-    assert listed["half-born"]["live"] is True and listed["half-born"]["worktree"] == str(worktree)
-    # The cap counts it: it runs.
-    tmux.run("set-option", "-g", "@agents-max", "1")
-    capped = tmux.agents("spawn", "one more", "-d", check=False)
-    assert capped.returncode == 1 and "1 agents are running" in capped.stderr, capped.stderr
+    worktree = worktree_of(tmux, "half-born")
+    assert not worktree.exists() and "agent/half-born" not in quiet.branches()
+    listed = tmux.agents("list").stdout
+    assert "half-born: not running" in listed and "stopped part-way" in listed, listed
+    # Nothing was made but the record: prune takes it back, and the name is free again.
+    pruned = tmux.agents("prune", "--yes").stdout
+    assert "half-born" in pruned, pruned
+    assert registry(tmux).get("half-born", {}).get("status", "removed") == "removed"
+    assert tmux.agents("spawn", "half born", "-d").stdout.strip() == "half-born"
 
 
 def _blobs_on_branches(repo: Repo) -> set[str]:
@@ -364,7 +361,8 @@ def test_merge_killed_part_way_loses_nothing_and_the_next_command_says_where_thi
 
 
 def test_spawn_killed_after_its_pane_was_tagged_is_listed_and_prune_records_it_active(tmux: Tmux, quiet: Repo) -> None:
-    # With the pane log on, spawn's last tmux call before it marks the agent active is pipe-pane: hold it there.
+    # With the pane log on, spawn's last tmux call before it marks the agent active is pipe-pane,
+    # right after the agent replaced the placeholder in its pane: hold it there.
     tmux.run("set-option", "-g", "@agents-log", "on")
     tmux.run("set-hook", "-g", "after-pipe-pane", "run-shell 'sleep 60'")
     doomed = start(tmux, "spawn", "almost there", "-d")

@@ -106,3 +106,67 @@ def test_prefix_A_keeps_a_trailing_semicolon(tmux: Tmux, repo: Repo, client: pex
     panes = wait_for(lambda: agent_panes(tmux), message="the agent pane")
     assert tmux.option(panes["fix-it"], "@agent_task") == "Fix it;"
     assert tmux.display("#{window_id}", panes["fix-it"]) == tmux.display("#{window_id}", origin)
+
+
+def _waiting_spawns(tmux: Tmux) -> list[str]:
+    """Command lines of the spawn key's processes still waiting for an Enter, on this test's server."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"--key-token" in words and tmux.socket.encode() in environ:
+            found.append(" ".join(w.decode(errors="replace") for w in words))
+    return found
+
+
+def test_a_cancelled_prompt_leaves_no_spawn_behind(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # The spawn starts as the prompt opens (it gets ready while the task is typed).
+    client.send(PREFIX)
+    client.send("A")
+    client.expect("task:")
+    client.send("never mind")
+    wait_for(lambda: _waiting_spawns(tmux), timeout=30, message="the spawn waiting for Enter")
+    client.send("\x1b")  # Escape: the prompt closes, no Enter will come
+    press_spawn_key(client, "the real one")
+    panes = wait_for(lambda: agent_panes(tmux), message="the agent pane")
+    assert list(panes) == ["the-real-one"]
+    # The first prompt's spawn ended when the second prompt opened: nothing waits any more.
+    wait_for(lambda: not _waiting_spawns(tmux), timeout=30, message="no spawn left waiting")
+    assert list(agent_panes(tmux)) == ["the-real-one"]
+    assert [b for b in repo.branches() if b.startswith("agent/")] == ["agent/the-real-one"]
+
+
+def test_a_refused_spawn_keeps_the_typed_task(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # Found while the task is typed, said after Enter: the typed task stays in a buffer.
+    tmux.run("set-option", "-g", "@agents-command", "no-such-agent-program --flag")
+    branches = repo.branches()
+    press_spawn_key(client, "Fix the flaky test")
+    expect_text(client, "no-such-agent-program")
+    assert tmux.run("show-buffer", "-b", "agents-task") == "Fix the flaky test"
+    assert agent_panes(tmux) == {}
+    assert repo.branches() == branches
+    assert len(tmux.panes()) == 1
+
+
+def test_the_pane_shows_before_the_worktree_is_ready(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # A checkout that takes seconds (a large repository): the pane is there, saying so, all along.
+    marker = repo.path.parent / "checking-out"
+    hook = repo.path / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f'#!/bin/sh\ntouch "{marker}"\nsleep 3\n')
+    hook.chmod(0o755)
+    origin = set(tmux.panes())
+    press_spawn_key(client, "Big checkout")
+    wait_for(marker.exists, timeout=30, message="the checkout to start")
+    new = set(tmux.panes()) - origin
+    assert len(new) == 1, "the pane opens before the worktree is made"
+    (pane,) = new
+    assert "starting big-checkout" in tmux.run("capture-pane", "-p", "-t", pane)
+    assert agent_panes(tmux) == {}
+    # Then the agent replaces the placeholder, in the same pane, in its worktree.
+    panes = wait_for(lambda: agent_panes(tmux), timeout=30, message="the agent")
+    assert panes == {"big-checkout": pane}
+    start = agent_start(tmux.env)
+    assert start["cwd"] == str(repo.path.parent / "project.agents" / "big-checkout")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import subprocess
 from collections.abc import Sequence
 
 from agents_tmux import tmuxcmd
@@ -69,3 +70,72 @@ def confirm_then_rerun(server: tmuxcmd.Server, args: argparse.Namespace, words: 
     # Formats are expanded twice on the way: by confirm-before when the answer
     # is "y", then by run-shell. tmux_quote doubles '#' once; double it again.
     panes.run(server, "confirm-before", *client, "-p", no_formats(prompt), f"run-shell -b {tmux_quote(no_formats(shell))}")
+
+
+#: The server option holding, per client, the token of the spawn key's prompt a waiter waits on.
+WAITING_OPTION = "@agents-key-waiting-"
+#: How often a waiting spawn checks that its client is still there (seconds).
+CLIENT_CHECK = 20.0
+
+
+def task_buffer(token: str) -> str:
+    """The tmux buffer the spawn key's prompt with ``token`` leaves the typed task in."""
+    return f"agents-task-{token}"
+
+
+def enter_channel(token: str) -> str:
+    """The ``wait-for`` channel the spawn key's prompt with ``token`` signals on Enter."""
+    return f"agents-key-{token}"
+
+
+def _waiting_option(client: str) -> str:
+    """A server option name for ``client`` (``/dev/pts/3`` → ``@agents-key-waiting-dev-pts-3``)."""
+    word = "".join(ch if ch.isalnum() else "-" for ch in client).strip("-")
+    return WAITING_OPTION + (word or "none")
+
+
+def claim_prompt(server: tmuxcmd.Server, client: str, token: str) -> None:
+    """Become the one spawn waiting on ``client``'s prompt, and release an earlier one.
+
+    A client has one prompt at a time: a new spawn key means the earlier
+    prompt was answered (its spawn is at work, and ignores this) or
+    cancelled with Escape (its spawn, still waiting, wakes, finds no task
+    and ends).
+    """
+    option = _waiting_option(client)
+    result = server.cmd("show-options", "-sqv", option, ";", "set-option", "-sq", option, token)
+    earlier = result.stdout[0].strip() if result.returncode == 0 and result.stdout else ""
+    if earlier and earlier != token and earlier.isalnum():
+        server.cmd("wait-for", "-S", enter_channel(earlier))
+
+
+def wait_for_enter(server: tmuxcmd.Server, token: str, client: str | None) -> bool:
+    """Wait until the prompt with ``token`` is answered: True then, False when it never will be.
+
+    tmux's ``wait-for`` returns at once when the channel was signalled
+    before (the user typed faster than this process started). While it
+    waits, the client is checked now and then: once it is gone (detached,
+    killed), so is its prompt.
+    """
+    proc = subprocess.Popen([tmuxcmd.tmux_binary(), *server.socket.flags(), "wait-for", enter_channel(token)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                return proc.wait(timeout=CLIENT_CHECK) == 0
+            except subprocess.TimeoutExpired:
+                if client and server.cmd("display-message", "-p", "-c", client, "#{client_name}").returncode != 0:
+                    return False
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def take_typed_task(server: tmuxcmd.Server, token: str) -> str | None:
+    """The task the prompt with ``token`` left (its buffer then deleted), or None when it was cancelled."""
+    buffer = task_buffer(token)
+    result = server.cmd("show-buffer", "-b", buffer, ";", "delete-buffer", "-b", buffer)
+    if result.returncode != 0:
+        return None
+    return "\n".join(result.stdout).strip()

@@ -379,9 +379,25 @@ def require_program(kind: AgentKind) -> None:
         )
 
 
-def spawn(server: tmuxcmd.Server, request: SpawnRequest) -> Spawned:
-    """Create the worktree, branch and pane for ``request``; start the agent."""
-    stem = request.slug or slugify(request.task)
+@dataclass(frozen=True)
+class Prepared:
+    """What a spawn reads before it is told the task: the origin, repository, config and agent kind.
+
+    The spawn key reads it while the user types (see ``keyflow.wait_for_enter``),
+    so that pressing Enter leaves only the deciding and the making.
+    """
+
+    origin_pane: str | None
+    repo: gitops.Repo
+    cfg: Config
+    kind: AgentKind
+    target: str
+    focus: bool
+    log_option: str | None
+
+
+def prepare(server: tmuxcmd.Server, request: SpawnRequest) -> Prepared:
+    """Everything :func:`spawn` checks that does not depend on the task or on the agents running now."""
     directory, origin_pane, options = origin_facts(server, request)
     repo = gitops.find_repo(directory)
     cfg = config_mod.load(repo.root, options)
@@ -391,13 +407,6 @@ def spawn(server: tmuxcmd.Server, request: SpawnRequest) -> Spawned:
     target = request.target or cfg.spawn_target
     if request.placement is None and target not in config_mod.SPAWN_TARGETS:
         raise AgentsError(f"unknown target {target!r} (expected one of: {', '.join(config_mod.SPAWN_TARGETS)})")
-    base_name, base_commit = gitops.resolve_base(repo, request.base)
-    if not request.force:
-        check_budget(cfg)
-    else:
-        from agents_tmux import usage
-
-        usage.write_settings(dict(cfg.prices), dict(cfg.budget))
     focus = cfg.focus if request.focus is None else request.focus
     if origin_pane is None and request.placement is None:
         # From outside tmux: the repository's own session (made if missing), never
@@ -405,6 +414,30 @@ def spawn(server: tmuxcmd.Server, request: SpawnRequest) -> Spawned:
         from agents_tmux import sessions
 
         origin_pane = f"={sessions.ensure(panes.socket_of_server(server), repo.root)[0]}:"
+    return Prepared(origin_pane, repo, cfg, kind, target, focus, options.get("@agents-log"))
+
+
+def warm_imports() -> None:
+    """Import now what :func:`spawn` imports on its way, for a caller that prepares before it acts."""
+    from agents_tmux import liveness, panelog, repolock, usage  # noqa: F401
+
+
+def spawn(server: tmuxcmd.Server, request: SpawnRequest, prepared: Prepared | None = None) -> Spawned:
+    """Create the worktree, branch and pane for ``request``; start the agent.
+
+    ``prepared`` is what :func:`prepare` read earlier for this request (the
+    spawn key reads it while the task is typed); without it, it is read now.
+    """
+    stem = request.slug or slugify(request.task)
+    ready = prepared or prepare(server, request)
+    repo, cfg = ready.repo, ready.cfg
+    base_name, base_commit = gitops.resolve_base(repo, request.base)
+    if not request.force:
+        check_budget(cfg)
+    else:
+        from agents_tmux import usage
+
+        usage.write_settings(dict(cfg.prices), dict(cfg.budget))
 
     # Decide (the cap, the name) and act (record, worktree, pane) as one step:
     # no other spawn, rm or prune of this repository runs in between.
@@ -417,8 +450,8 @@ def spawn(server: tmuxcmd.Server, request: SpawnRequest) -> Spawned:
         use_worktree = request.worktree
         made = _Made(repo, name, branch if use_worktree else "", worktree if use_worktree else None)
         try:
-            return _make(server, request, repo, cfg, kind, target, origin_pane, focus, base_name, base_commit, made,
-                         options.get("@agents-log"))
+            return _make(server, request, repo, cfg, ready.kind, ready.target, ready.origin_pane, ready.focus, base_name,
+                         base_commit, made, ready.log_option)
         except BaseException:
             made.undo(server)
             raise
@@ -491,6 +524,11 @@ def _make(
         },
     )
     made.recorded = True
+    # The pane first, so that it shows as soon as the name is decided; the
+    # worktree (seconds on a large repository) is made while it says so, then
+    # the agent replaces the placeholder (scripts/starting) in the same pane.
+    made.pane_id, then = open_pane(server, target, origin_pane, repo.root, placeholder_program(name), name, focus,
+                                   request.placement, cfg.layout, cfg.min_pane_size)
     if made.worktree is not None:
         _add_worktree(repo, made, base_commit)
         copy_files(repo, worktree, cfg.copy_files)
@@ -502,8 +540,6 @@ def _make(
     if launch.session_id != session_id:
         registry.update(repo.root, name, session_id=launch.session_id)
     program = agent_program(launch, cfg, kind, name, port)
-    made.pane_id, then = open_pane(server, target, origin_pane, worktree, program, name, focus, request.placement,
-                                   cfg.layout, cfg.min_pane_size)
     facts = {
         "@agent_name": name,
         "@agent_kind": kind.name,
@@ -520,22 +556,22 @@ def _make(
         **request.extra_options,
     }
     # One tmux call: the window's new layout if it needs one, the pane's title
-    # (shown in borders and choose-tree; set after the program starts so its
-    # first title change does not overwrite it), its facts, then what Claude
-    # reported if it started (SessionStart) before the pane had its options:
-    # keep its transcript too.
-    started = panes.run(
+    # (shown in borders and choose-tree), its facts, then the agent in place of
+    # the placeholder: every option is there before the agent's first hook.
+    panes.run(
         server, *then, "select-pane", "-t", made.pane_id, "-T", no_formats(name), ";",
-        *panes.option_commands(made.pane_id, facts, keep_existing=("@agent_state", "@agent_state_since", "@agent_session_id")),
-        "display-message", "-p", "-t", made.pane_id, "#{@agent_session_id}\t#{@agent_transcript}",
+        *panes.option_commands(made.pane_id, facts),
+        "respawn-pane", "-k", "-t", made.pane_id, "-c", no_formats(str(worktree)), *program,
     )
     # issue 5: the pane log (@agents-log on).
     panelog.start_if_enabled(server, made.pane_id, repo.root, name, log_option)
     registry.update(repo.root, name, status=registry.ACTIVE)
-    reported_id, _, transcript = (started[0] if started else "").partition("\t")
-    if reported_id and transcript:
-        registry.remember_session(repo.root, name, reported_id, transcript)
     return Spawned(name=name, pane_id=made.pane_id, branch=branch, worktree=worktree, repo=repo.root, session_id=launch.session_id)
+
+
+def placeholder_program(name: str) -> list[str]:
+    """What a new pane runs until the agent replaces it: scripts/starting, which ends if this process dies first."""
+    return ["--", str(paths.script("starting")), str(os.getpid()), name]
 
 
 def _add_worktree(repo: gitops.Repo, made: _Made, base_commit: str) -> None:

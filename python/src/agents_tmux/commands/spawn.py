@@ -7,11 +7,14 @@ from the tmux buffer the prompt filled, and messages go to the status line.
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Callable
+from typing import Any
 
 from agents_tmux.cli import socket_of
 from agents_tmux.config import SPAWN_TARGETS
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import display_message
+from agents_tmux.tmuxcmd import display_message, literal_args
 
 HELP = "start an agent on TASK in a new worktree and pane"
 #: The tmux buffer the prompt of the spawn key writes the task into.
@@ -31,11 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", "-f", action="store_true", help="start even when @agents-max agents already run or a [budget] is near")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    # The spawn key starts `spawn --from-key --key-token T` as its prompt opens:
+    # it reads everything it can while the task is typed, then waits for Enter.
+    parser.add_argument("--key-token", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.key_token:
+        return _run_at_enter(args)
     from agents_tmux.keyflow import origin_and_text
-    from agents_tmux.spawn import BudgetNear, CapReached, SpawnRequest, spawn
+    from agents_tmux.spawn import SpawnRequest, spawn
 
     socket = socket_of(args)
     # spawn checks the origin pane itself, in the call that reads its folder.
@@ -50,24 +58,92 @@ def run(args: argparse.Namespace) -> int:
         task=task, agent=args.agent, base=args.base, target=args.target, origin_pane=origin,
         directory=args.dir, focus=args.focus, force=args.force,
     )
+    return _spawn_and_say(server, args, origin, lambda: spawn(server, request), TASK_BUFFER)
+
+
+def _spawn_and_say(server: Any, args: argparse.Namespace, origin: str | None, start: Callable[[], Any], buffer: str | None,
+                   keep_task: Callable[[], object] = lambda: None) -> int:
+    """Run ``start``; from a key, ask before going over the cap or a budget, and say what was started.
+
+    The question's "y" runs ``spawn --from-key --force``, which reads the task
+    from the ``agents-task`` buffer: ``keep_task`` puts it there first.
+    """
+    from agents_tmux.spawn import BudgetNear, CapReached
+
     try:
-        spawned = spawn(server, request)
+        spawned = start()
     except CapReached as exc:
         if not args.from_key:
             raise
+        keep_task()
         _confirm_over_cap(server, args, origin, f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)")
         return 0
     except BudgetNear as exc:
         if not args.from_key:
             raise
+        keep_task()
         _confirm_over_cap(server, args, origin, f"{exc.description}. Start one more? (y/n)")
         return 0
     if args.from_key:
-        server.cmd("delete-buffer", "-b", TASK_BUFFER)
-        display_message(socket, f"agents: started {spawned.name} on {spawned.branch or 'the main checkout'}", args.client)
+        if buffer:
+            server.cmd("delete-buffer", "-b", buffer)
+        display_message(socket_of(args), f"agents: started {spawned.name} on {spawned.branch or 'the main checkout'}", args.client)
     else:
         print(spawned.name)
     return 0
+
+
+def _run_at_enter(args: argparse.Namespace) -> int:
+    """The spawn key's own path: read what can be read while the task is typed, then wait for Enter.
+
+    Started by scripts/ask-task as the prompt opens. Python's start-up, the
+    imports, the origin pane, repository, config and agent kind all come
+    before Enter; after it, only the deciding (cap, name) and the making
+    (record, worktree, pane) under the repository lock are left. Whatever
+    is refused is said after Enter, as for any other spawn, and the typed
+    task is kept in the ``agents-task`` buffer then.
+    """
+    from agents_tmux import keyflow, panes
+    from agents_tmux import spawn as spawn_mod
+
+    token = args.key_token
+    if not token.isalnum():
+        raise AgentsError("--key-token: letters and digits only")
+    server = panes.connect(socket_of(args))
+    origin = args.pane or os.environ.get("TMUX_PANE") or None
+    request = spawn_mod.SpawnRequest(task="", agent=args.agent, base=args.base, target=args.target, origin_pane=origin,
+                                     directory=args.dir, focus=args.focus, force=args.force)
+    if args.client:
+        keyflow.claim_prompt(server, args.client, token)
+    refused: AgentsError | None = None
+    prepared = None
+    try:
+        prepared = spawn_mod.prepare(server, request)
+        spawn_mod.warm_imports()
+    except AgentsError as exc:
+        refused = exc
+    if not keyflow.wait_for_enter(server, token, args.client):
+        return 0
+    task = keyflow.take_typed_task(server, token)
+    if task is None:  # the prompt was cancelled, and a later one took over
+        return 0
+
+    def keep() -> None:
+        # Nothing typed is lost: it stays where the key's other paths leave it.
+        server.cmd(*literal_args(["set-buffer", "-b", TASK_BUFFER, "--", task]))
+
+    try:
+        if refused is not None:
+            raise refused
+        if not task:
+            raise AgentsError("say what the agent should do: agents spawn \"TASK\"")
+        if len(task) > 4000:
+            raise AgentsError("the task is longer than 4000 characters: put the details in a file and name it in the task")
+        request.task = task
+        return _spawn_and_say(server, args, origin, lambda: spawn_mod.spawn(server, request, prepared), None, keep)
+    except BaseException:
+        keep()
+        raise
 
 
 def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, prompt: str) -> None:
