@@ -89,7 +89,7 @@ def enter_channel(token: str) -> str:
 
 
 def _waiting_option(client: str) -> str:
-    """A server option name for ``client`` (``/dev/pts/3`` → ``@agents-key-waiting-dev-pts-3``)."""
+    """The server option for ``client``: :data:`WAITING_OPTION` and its name in letters, digits and ``-`` (``dev-pts-3``)."""
     word = "".join(ch if ch.isalnum() else "-" for ch in client).strip("-")
     return WAITING_OPTION + (word or "none")
 
