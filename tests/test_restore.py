@@ -191,3 +191,27 @@ def test_prune_after_a_server_restart_points_to_restore_and_retires_nothing_rest
         pasted = subprocess.run(hint, shell=True, cwd=elsewhere, env=shell_env, capture_output=True, text=True, timeout=60, check=False)
         assert pasted.returncode == 0 and f"restored {name}: resumed session" in pasted.stdout, (hint, pasted)
         restart_server(tmux)
+
+
+def test_restore_takes_several_names_and_reports_each(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    back, _, _ = spawn_with_a_turn(tmux, repo, "come back")
+    parked, _, _ = spawn_with_a_turn(tmux, repo, "stay parked")
+    removed, _, _ = spawn_with_a_turn(tmux, repo, "stay removed")
+    tmux.agents("park", parked)
+    tmux.agents("rm", removed)
+    restart_server(tmux)
+    out = tmux.agents("restore", back, "no-such-agent", parked, removed, back, check=False)
+    # The one that can come back does; every other name gets its own line saying why not.
+    assert out.returncode == 1
+    assert out.stdout.splitlines() == [line for line in out.stdout.splitlines() if line.startswith(f"restored {back}:")]
+    assert len(out.stdout.splitlines()) == 1, out.stdout
+    assert set(agent_panes(tmux)) == {back}
+    errors = out.stderr.splitlines()
+    assert len(errors) == 3, errors
+    assert any("'no-such-agent'" in line for line in errors)
+    assert any(parked in line and f"agents unpark {parked}" in line for line in errors), errors
+    assert any(removed in line and "removed" in line for line in errors), errors
+    # A parked agent alone is not "every active agent is running".
+    alone = tmux.agents("restore", parked, check=False)
+    assert alone.returncode == 1 and "every active agent is running" not in alone.stdout + alone.stderr
+    assert f"agents unpark {parked}" in alone.stderr

@@ -181,6 +181,16 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
             if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE
             and (not names or name in names) and (name, repo) not in live
         ]
+        for name in dict.fromkeys(names):
+            # Asked for by name but not restorable: say why, never "every agent is running".
+            status = entries[name].get("status", registry.ACTIVE) if isinstance(entries.get(name), dict) else None
+            why = {
+                registry.REMOVED: "was removed with `agents rm`: removed agents are not restored",
+                "parked": f"is parked: bring it back with `agents unpark {name}`",
+                registry.STARTING: "is still being spawned (on record as starting; `agents prune` tells whether that spawn died)",
+            }.get(status or "")
+            if why:
+                outcomes.append(Outcome(name, repo, False, why))
         if not pending:
             return outcomes
         cfg = config_mod.load(repo, panes.plugin_options(server))

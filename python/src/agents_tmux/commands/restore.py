@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None and not args.session.strip():
         raise AgentsError("--session is empty: name the tmux session to restore into")
     socket = socket_of(args)
-    if args.names and not args.all and not args.repo and lifecycle.repo_of(None) is None:
+    anywhere = bool(args.names) and not args.all and not args.repo and lifecycle.repo_of(None) is None
+    if anywhere:
         # Named agents are found in every known repository, as rm, park and restart find them:
         # the `agents restore NAME` that prune and rm print works from any folder.
         repos = _repos_holding(args.names)
@@ -56,10 +57,15 @@ def run(args: argparse.Namespace) -> int:
             except AgentsError:
                 if not args.all:
                     raise
-        unknown = [name for name in args.names if name not in known]
-        if unknown:
-            where = "any known repository" if args.all else str(repos[0])
-            raise AgentsError(f"no agent is called {unknown[0]!r} in {where} (see `agents list`; other repositories need --repo DIR)")
+        unknown = list(dict.fromkeys(name for name in args.names if name not in known))
+        where = "any known repository" if args.all or anywhere else str(repos[0])
+        missing = [f"no agent is called {name!r} in {where} (see `agents list`; other repositories need --repo DIR)" for name in unknown]
+        if missing and len(unknown) == len(set(args.names)):
+            raise AgentsError(missing[0])
+        # The others are restored, each reported, as rm handles several names.
+        args.names = [name for name in args.names if name not in unknown]
+    else:
+        missing = []
     if not args.from_key and not panes.is_running(socket):
         # No server at all (after a reboot): start one as `agents up -d` does, then restore into it.
         from agents_tmux.commands.up import start_server_for
@@ -92,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     # What was not restored is a refusal: on stderr (exit status 1), as rm's are.
     refused = [f"not restored {o.name} ({o.repo}): {o.message}" for o in outcomes if not o.restored]
     refused += [f"skipped {p}" for p in problems]
+    refused += missing
     if args.from_key:
         summary = f"agents: restored {len(restored)} agent{'s' if len(restored) != 1 else ''}"
         if refused:
@@ -104,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(f"agents restore: {line}" for line in refused), file=sys.stderr)
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
-    return 1 if (problems or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
+    return 1 if (problems or missing or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
 
 
 def _repos_holding(names: list[str]) -> list[object]:
