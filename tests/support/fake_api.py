@@ -30,15 +30,13 @@ scripted flow. Every request is recorded (``requests``, ``main_requests``, ``log
 
 from __future__ import annotations
 
-import itertools
 import json
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_http import FakeServer, JsonHandler
+from tests.support import fake_http
+from tests.support.fake_http import JsonHandler, ScriptedFake, endpoint
 from tests.support.fake_llm import content_text, sample_for_schema
 
 __all__ = [
@@ -309,18 +307,11 @@ class Reply:
 
 
 @dataclass
-class Recorded:
+class Recorded(fake_http.Recorded):
     """One HTTP request the server received (every method and path)."""
 
-    method: str
-    path: str
-    body: JsonDict | None
-    main: bool = False
-    answer: Answer | None = None
-    aborted: bool = False
     #: The usage the answer reported (``input_tokens``, ``output_tokens``, cache counts), for messages.
     usage: JsonDict | None = None
-    at: float = field(default_factory=time.monotonic)
 
 
 # --------------------------------------------------------------------------- #
@@ -425,96 +416,25 @@ def sse_events(
 # --------------------------------------------------------------------------- #
 
 
+def _is_message(entry: Recorded) -> bool:
+    """Tell whether ``entry`` is a ``POST /v1/messages`` (count_tokens is not)."""
+    return entry.method == "POST" and endpoint(entry.path).endswith("/v1/messages")
+
+
 class _Handler(JsonHandler):
     """Request handler; all logic lives on the owning :class:`FakeAnthropic`."""
 
     extra_headers = (("request-id", "req_fake"),)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        """Answer any GET with ``{}``."""
-        self.server.owner._record(Recorded("GET", self.path, None))
-        self.send_json(200, {})
-
     def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
         """Answer any HEAD with an empty 200."""
-        self.server.owner._record(Recorded("HEAD", self.path, None))
+        self.server.owner.record(Recorded("HEAD", self.path, None))
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        """Dispatch a POST: messages, count_tokens, or anything else (``{}``)."""
-        body = self.read_body()
-        path = self.path.split("?", 1)[0].rstrip("/")
-        owner = self.server.owner
-        if path.endswith("/v1/messages/count_tokens"):
-            owner._record(Recorded("POST", self.path, body))
-            self.send_json(200, {"input_tokens": _estimate_tokens(body or {})})
-            return
-        if not path.endswith("/v1/messages"):
-            owner._record(Recorded("POST", self.path, body))
-            self.send_json(200, {})
-            return
-        body = body or {}
-        main = is_main_request(body)
-        answer: Answer
-        if not main:
-            answer, delay = side_answer(body, owner.side_reply), 0.0
-        else:
-            rule = owner._choose(body)
-            if rule is not None:
-                answer, delay = rule.answer, rule.delay
-            else:
-                answer, delay = owner.default, owner.default_delay
-        entry = Recorded("POST", self.path, body, main=main, answer=answer)
-        owner._record(entry, message=True)
-        ids = owner._next_ids()
-        model = str(body.get("model") or "claude-fake")
-        tokens = _estimate_tokens(body)
-        if isinstance(answer, ApiError):
-            self.send_json(answer.status, answer.body())
-            return
-        usage = owner.usage(int(ids[0][len("msg_fake"):]), body) if main and owner.usage else None
-        entry.usage = usage or {"input_tokens": tokens, "output_tokens": _output_tokens(answer)}
-        try:
-            if body.get("stream"):
-                self._stream(answer, delay, model=model, ids=ids, tokens=tokens, usage=usage)
-            else:
-                if delay:
-                    time.sleep(delay)
-                message = message_object(
-                    answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage
-                )
-                self.send_json(200, message)
-        except (BrokenPipeError, ConnectionResetError):
-            entry.aborted = True
-            owner._notify()
 
-    def _stream(
-        self, answer: Answer, delay: float, *, model: str, ids: tuple[str, str], tokens: int, usage: JsonDict | None
-    ) -> None:
-        """Write ``answer`` as server-sent events, pausing ``delay`` after ``message_start``."""
-        self.start_stream()
-        events = sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens, usage=usage)
-        for name, data in events:
-            self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
-            self.wfile.flush()
-            if name == "message_start" and delay > 0:
-                self._sleep_watching(delay)
-
-    def _sleep_watching(self, delay: float) -> None:
-        """Sleep ``delay`` seconds, sending SSE pings so a client that left is noticed."""
-        deadline = time.monotonic() + delay
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            time.sleep(min(0.25, left))
-            self.wfile.write(b'event: ping\ndata: {"type": "ping"}\n\n')
-            self.wfile.flush()
-
-
-class FakeAnthropic(FakeServer):
+class FakeAnthropic(ScriptedFake[Reply]):
     """A fake Anthropic Messages API on ``127.0.0.1:<ephemeral port>``, run in a thread.
 
     ``rules`` are tried in order on main-conversation requests; ``default`` answers when none
@@ -527,6 +447,7 @@ class FakeAnthropic(FakeServer):
     """
 
     handler = _Handler
+    recorded = Recorded
     name = "FakeAnthropic"
 
     def __init__(
@@ -538,72 +459,66 @@ class FakeAnthropic(FakeServer):
         side_reply: str = "Test session",
         usage: Callable[[int, JsonDict], JsonDict] | None = None,
     ) -> None:
-        self.rules: list[Reply] = list(rules)
-        self.default: Answer = default
+        super().__init__(rules, default=default, side_reply=side_reply)
         self.default_delay = default_delay
-        self.side_reply = side_reply
         #: ``usage(n, body)``: the usage to report for the n-th message (main conversation only);
         #: None reports estimates (about 4 bytes a token).
         self.usage = usage
-        self._lock = threading.Condition()
-        self._requests: list[JsonDict] = []
-        self._log: list[Recorded] = []
-        self._fired: dict[int, int] = {}
-        self._ids = itertools.count(1)
 
-    # -- scripting ---------------------------------------------------------
+    # -- answering ---------------------------------------------------------
 
-    def add(self, *rules: Reply) -> None:
-        """Append rules while the server runs (they are tried after the existing ones)."""
-        with self._lock:
-            self.rules.extend(rules)
-
-    def _choose(self, body: JsonDict) -> Reply | None:
-        """Return the first rule that matches a main-conversation body, counting its use."""
-        with self._lock:
-            for index, rule in enumerate(self.rules):
-                used = self._fired.get(index, 0)
-                if rule.times is not None and used >= rule.times:
-                    continue
-                if rule.predicate(body):
-                    self._fired[index] = used + 1
-                    return rule
-        return None
-
-    def _next_ids(self) -> tuple[str, str]:
-        """Return a fresh ``(message id, tool_use id)`` pair."""
-        n = next(self._ids)
-        return f"msg_fake{n:06d}", f"toolu_fake{n:06d}"
+    def handle_post(self, handler: JsonHandler, path: str, body: JsonDict) -> None:
+        """Answer a POST: messages, count_tokens, or anything else (``{}``)."""
+        if endpoint(path).endswith("/v1/messages/count_tokens"):
+            self.unscripted(handler, body, 200, {"input_tokens": _estimate_tokens(body)})
+            return
+        if not endpoint(path).endswith("/v1/messages"):
+            self.unscripted(handler, body, 200, {})
+            return
+        main = is_main_request(body)
+        answer: Answer
+        if not main:
+            answer, delay = side_answer(body, self.side_reply), 0.0
+        else:
+            rule = self.pick(body)
+            if rule is not None:
+                answer, delay = rule.answer, rule.delay
+            else:
+                answer, delay = self.default, self.default_delay
+        entry = handler.answering = self.record(Recorded("POST", path, body, main=main, answer=answer))
+        n = self.next_id()
+        ids = f"msg_fake{n:06d}", f"toolu_fake{n:06d}"
+        model = str(body.get("model") or "claude-fake")
+        tokens = _estimate_tokens(body)
+        if isinstance(answer, ApiError):
+            handler.send_json(answer.status, answer.body())
+            return
+        usage = self.usage(n, body) if main and self.usage else None
+        entry.usage = usage or {"input_tokens": tokens, "output_tokens": _output_tokens(answer)}
+        if not body.get("stream"):
+            handler.pause(delay, None)
+            handler.send_json(200, message_object(answer, model=model, message_id=ids[0], tool_id=ids[1],
+                                                  input_tokens=tokens, usage=usage))
+            return
+        handler.start_stream()
+        for name, data in sse_events(answer, model=model, message_id=ids[0], tool_id=ids[1], input_tokens=tokens,
+                                     usage=usage):
+            handler.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+            if name == "message_start":
+                # Pings while Claude waits, so a Claude that hangs up (an interrupt) is noticed.
+                handler.pause(delay, b'event: ping\ndata: {"type": "ping"}\n\n')
 
     # -- records -----------------------------------------------------------
-
-    def _record(self, entry: Recorded, *, message: bool = False) -> None:
-        with self._lock:
-            self._log.append(entry)
-            if message and entry.body is not None:
-                self._requests.append(entry.body)
-            self._lock.notify_all()
-
-    def _notify(self) -> None:
-        with self._lock:
-            self._lock.notify_all()
 
     @property
     def requests(self) -> list[JsonDict]:
         """Bodies of every ``POST /v1/messages`` so far, in order (a copy)."""
-        with self._lock:
-            return list(self._requests)
+        return [e.body for e in self.log if _is_message(e)]
 
     @property
     def main_requests(self) -> list[JsonDict]:
         """Bodies of the main-conversation ``POST /v1/messages`` so far, in order."""
         return [b for b in self.requests if is_main_request(b)]
-
-    @property
-    def log(self) -> list[Recorded]:
-        """Every request received (any method and path), in order (a copy)."""
-        with self._lock:
-            return list(self._log)
 
     def wait_for_request(
         self, predicate: Predicate | None = None, timeout: float = 10.0, *, start: int = 0
@@ -613,16 +528,8 @@ class FakeAnthropic(FakeServer):
         Blocks until one arrives; raises :class:`TimeoutError` after ``timeout`` seconds.
         Pass ``start=len(api.requests)`` to wait only for requests yet to come.
         """
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                for body in self._requests[start:]:
-                    if predicate is None or predicate(body):
-                        return body
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no matching request within {timeout}s ({len(self._requests)} seen)")
-                self._lock.wait(left)
+        return self.wait_among(lambda log: [e.body for e in log if _is_message(e)], predicate or (lambda _b: True),
+                               timeout, start=start)
 
     def iter_requests(self) -> Iterator[JsonDict]:
         """Iterate over a snapshot of the recorded ``/v1/messages`` bodies."""

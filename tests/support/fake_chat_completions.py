@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+from tests.support.fake_http import endpoint
 from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, content_text
 
 __all__ = ["FakeChatCompletions", "Rule", "Shell", "Text", "Failure", "turn_of", "reply_text"]
@@ -64,13 +65,13 @@ class FakeChatCompletions(FakeLLM):
         return self.url + "/v1"
 
     def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:
-        if not path.split("?", 1)[0].rstrip("/").endswith("/chat/completions"):
-            self.record(Recorded("POST", path, body))
-            handler.send_json(404, {"error": {"message": f"no such endpoint {path}", "type": "invalid_request_error"}})
+        if not endpoint(path).endswith("/chat/completions"):
+            self.unscripted(handler, body, 404, {"error": {"message": f"no such endpoint {path}",
+                                                           "type": "invalid_request_error"}})
             return
         turn = turn_of(body)
         answer, rule = self.choose(turn)
-        self.record(Recorded("POST", path, body, main=True, turn=turn, answer=answer))
+        handler.answering = self.record(Recorded("POST", path, body, main=True, turn=turn, answer=answer))
         n = self.next_id()
         model = str(body.get("model") or "fake")
         if isinstance(answer, Failure):

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.fake_http import endpoint
 from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, sample_for_schema
 
 __all__ = ["FakeGemini", "Rule", "Shell", "Text", "Failure", "turn_of"]
@@ -87,14 +88,13 @@ class FakeGemini(FakeLLM):
     usage: Callable[[int], JsonDict] | None = None
 
     def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:
-        method = path.split("?", 1)[0].rsplit(":", 1)[-1]
+        method = endpoint(path).rsplit(":", 1)[-1]
         if method == "countTokens":
-            self.record(Recorded("POST", path, body))
-            handler.send_json(200, {"totalTokens": max(1, len(json.dumps(body)) // 4)})
+            self.unscripted(handler, body, 200, {"totalTokens": max(1, len(json.dumps(body)) // 4)})
             return
         if method not in ("streamGenerateContent", "generateContent"):
-            self.record(Recorded("POST", path, body))
-            handler.send_json(404, {"error": {"code": 404, "message": f"no such method {path}", "status": "NOT_FOUND"}})
+            self.unscripted(handler, body, 404, {"error": {"code": 404, "message": f"no such method {path}",
+                                                           "status": "NOT_FOUND"}})
             return
         turn = turn_of(body)
         config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
@@ -108,7 +108,7 @@ class FakeGemini(FakeLLM):
             answer = Text(json.dumps(sample_for_schema(schema, self.side_reply)))
         else:
             answer = Text(self.side_reply)
-        self.record(Recorded("POST", path, body, main=main, turn=turn, answer=answer))
+        handler.answering = self.record(Recorded("POST", path, body, main=main, turn=turn, answer=answer))
         handler.hold(rule, None)
         if isinstance(answer, Failure):
             handler.send_json(answer.status, {"error": {"code": answer.status, "message": answer.message,

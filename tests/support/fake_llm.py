@@ -21,14 +21,13 @@ Every request is recorded (``log``; main ones in ``main_requests``).
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from tests.support.fake_http import FakeServer, JsonHandler
+from tests.support import fake_http
+from tests.support.fake_http import JsonHandler, ScriptedFake
 
 __all__ = ["Answer", "FakeLLM", "Failure", "Handler", "Recorded", "Rule", "Shell", "Text", "Turn", "content_text",
            "sample_for_schema"]
@@ -125,18 +124,10 @@ class Rule:
 
 
 @dataclass
-class Recorded:
-    """One HTTP request the server received."""
+class Recorded(fake_http.Recorded):
+    """One HTTP request the server received; a main one carries how its rules read it."""
 
-    method: str
-    path: str
-    body: JsonDict | None
-    main: bool = False
     turn: Turn | None = None
-    answer: Answer | None = None
-    #: The program hung up before the answer was complete (an interrupt).
-    aborted: bool = False
-    at: float = field(default_factory=time.monotonic)
 
 
 def content_text(item: JsonDict) -> str:
@@ -188,126 +179,35 @@ def sample_for_schema(schema: Any, text: str) -> Any:
     return text
 
 
-class Hangup(Exception):
-    """The program closed the connection while an answer was being written."""
-
-
 class Handler(JsonHandler):
     """HTTP plumbing; what to answer is decided by the owning :class:`FakeLLM`."""
 
     protocol_version = "HTTP/1.1"
 
-    def write(self, data: bytes) -> None:
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError) as exc:
-            raise Hangup from exc
-
     def hold(self, rule: Rule | None, keepalive: bytes | None) -> None:
-        """Wait as ``rule`` says, writing ``keepalive`` now and then so a hang-up is noticed."""
-        if rule is None or (rule.gate is None and rule.delay <= 0):
-            return
-        deadline = time.monotonic() + (rule.delay if rule.gate is None else 600.0)
-        while time.monotonic() < deadline:
-            if rule.gate is not None and rule.gate.wait(0.25):
-                return
-            if rule.gate is None:
-                time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
-            if keepalive:
-                self.write(keepalive)
-            elif self._peer_gone():
-                raise Hangup
-
-    def _peer_gone(self) -> bool:
-        """Tell (without writing) whether the program closed its end."""
-        import select
-        import socket
-
-        try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
-
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-        self.server.owner.record(Recorded("GET", self.path, None))
-        self.send_json(200, {})
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-        body = self.read_body()
-        owner = self.server.owner
-        try:
-            owner.handle_post(self, self.path, body or {})
-        except Hangup:
-            owner.mark_aborted()
+        """Wait as ``rule`` says (its ``delay`` or its ``gate``), writing ``keepalive`` now and then."""
+        if rule is not None:
+            self.pause(rule.delay, keepalive, rule.gate)
 
 
-class FakeLLM(FakeServer):
+class FakeLLM(ScriptedFake[Rule]):
     """A fake model API on ``127.0.0.1:<ephemeral port>``, served from a daemon thread.
 
     Subclasses implement :meth:`handle_post` with :meth:`choose` and :meth:`record`.
     """
 
     handler = Handler
+    recorded = Recorded
     name = "fake-llm"
 
     def __init__(self, rules: Sequence[Rule] = (), *, default: Answer = Text("OK."),
                  side_reply: str = "Test session") -> None:
-        self.rules: list[Rule] = list(rules)
-        self.default = default
-        self.side_reply = side_reply
-        self._lock = threading.Condition()
-        self._log: list[Recorded] = []
-        self._fired: dict[int, int] = {}
-        self._ids = itertools.count(1)
-
-    # -- scripting ---------------------------------------------------------
-
-    def add(self, *rules: Rule) -> None:
-        """Append rules while serving."""
-        with self._lock:
-            self.rules.extend(rules)
+        super().__init__(rules, default=default, side_reply=side_reply)
 
     def choose(self, turn: Turn) -> tuple[Answer, Rule | None]:
         """The answer to a main request (counting the rule's use)."""
-        with self._lock:
-            for index, rule in enumerate(self.rules):
-                used = self._fired.get(index, 0)
-                if rule.times is not None and used >= rule.times:
-                    continue
-                if rule.predicate(turn):
-                    self._fired[index] = used + 1
-                    return rule.answer, rule
-        return self.default, None
-
-    def next_id(self) -> int:
-        return next(self._ids)
-
-    def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    # -- records -----------------------------------------------------------
-
-    def record(self, entry: Recorded) -> Recorded:
-        with self._lock:
-            self._log.append(entry)
-            self._lock.notify_all()
-        return entry
-
-    def mark_aborted(self) -> None:
-        """The newest main request's answer was cut short by the program."""
-        with self._lock:
-            for entry in reversed(self._log):
-                if entry.main:
-                    entry.aborted = True
-                    break
-            self._lock.notify_all()
-
-    @property
-    def log(self) -> list[Recorded]:
-        with self._lock:
-            return list(self._log)
+        rule = self.pick(turn)
+        return (rule.answer, rule) if rule is not None else (self.default, None)
 
     @property
     def main_requests(self) -> list[Recorded]:
@@ -315,17 +215,8 @@ class FakeLLM(FakeServer):
 
     def wait_for(self, predicate: Callable[[Recorded], bool], timeout: float = 30.0, *, start: int = 0) -> Recorded:
         """The first main request at index >= ``start`` (in ``main_requests``) matching ``predicate``."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                mains = [e for e in self._log if e.main]
-                for entry in mains[start:]:
-                    if predicate(entry):
-                        return entry
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{self.name}: no matching request within {timeout}s ({len(mains)} main seen)")
-                self._lock.wait(left)
+        return self.wait_among(lambda log: [e for e in log if e.main], predicate, timeout, start=start,
+                               what="main request")
 
     def wait_user(self, text: str, timeout: float = 30.0) -> Recorded:
         """The first main request whose user text contains ``text``."""

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.fake_http import endpoint
 from tests.support.fake_llm import Answer, Failure, FakeLLM, Handler, Recorded, Rule, Shell, Text, Turn, content_text
 
 __all__ = ["FakeResponses", "Rule", "Shell", "Text", "Failure", "turn_of"]
@@ -122,9 +123,9 @@ class FakeResponses(FakeLLM):
         return self.url + "/v1"
 
     def handle_post(self, handler: Handler, path: str, body: JsonDict) -> None:
-        if not path.split("?", 1)[0].rstrip("/").endswith("/responses"):
-            self.record(Recorded("POST", path, body))
-            handler.send_json(404, {"error": {"message": f"no such endpoint {path}", "type": "invalid_request_error"}})
+        if not endpoint(path).endswith("/responses"):
+            self.unscripted(handler, body, 404, {"error": {"message": f"no such endpoint {path}",
+                                                           "type": "invalid_request_error"}})
             return
         main = bool(body.get("tools"))
         turn = turn_of(body)
@@ -134,7 +135,7 @@ class FakeResponses(FakeLLM):
             answer, rule = self.choose(turn)
         else:
             answer = Text(self.side_reply)
-        self.record(Recorded("POST", path, body, main=main, turn=turn, answer=answer))
+        handler.answering = self.record(Recorded("POST", path, body, main=main, turn=turn, answer=answer))
         n = self.next_id()
         if isinstance(answer, Failure):
             handler.hold(rule, None)
