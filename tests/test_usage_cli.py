@@ -201,3 +201,17 @@ def test_a_repository_path_holding_separators_is_read_whole(tmux: Tmux, repo: Re
     rows = wait_for(lambda: usage_json(tmux, "--by", "repo")["rows"], timeout=20, message="the usage rows")
     assert [row["repo"] for row in rows] == [odd]
     assert [row["agent"] for row in usage_json(tmux)["rows"]] == [name]
+
+
+def test_usage_table_stays_aligned_with_wide_names(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    from agents_tmux.columns import display_width
+
+    for task in ("修复登录页面 🚀", "fix it"):
+        _, pane, transcript = spawn_standin(tmux, task)
+        end_turn(tmux, pane, transcript, reply(f"msg_{len(task)}", (100, 20, 1000, 5000), at=NOW))
+    wait_for(lambda: len(usage_json(tmux)["rows"]) == 2, timeout=20, message="both agents' usage")
+    table = tmux.agents("usage").stdout.splitlines()
+    body = table[: table.index(next(line for line in table if line.startswith("costs are estimates")))]
+    assert any(line.startswith("修复登录页面") for line in body), body
+    # Every line (header, rows, rule, total) ends in the right-aligned cost column: the same width on a terminal.
+    assert len({display_width(line) for line in body}) == 1, body

@@ -12,6 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from agents_tmux.cli import socket_of
+from agents_tmux.columns import display_width, pad
 
 if TYPE_CHECKING:
     import libtmux
@@ -123,27 +124,6 @@ def json_facts(facts: dict[str, object]) -> dict[str, object]:
             value = out[key]
             out[key] = int(value) if isinstance(value, str) and value.lstrip("-").isdigit() else (value if isinstance(value, int) else None)
     return out
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes on a terminal: wide (CJK, emoji) characters take two, combining marks none.
-
-    >>> display_width("fix"), display_width("修复"), display_width("🚀a"), display_width("é")
-    (3, 4, 3, 1)
-    """
-    import unicodedata
-
-    width = 0
-    for char in text:
-        if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return width
-
-
-def pad(text: str, width: int) -> str:
-    """``text`` padded with spaces to ``width`` terminal columns."""
-    return text + " " * max(0, width - display_width(text))
 
 
 def _starting_records(server: libtmux.Server | None, agents: list[Any]) -> list[tuple[Agent, bool, str]]:

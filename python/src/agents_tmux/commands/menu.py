@@ -18,13 +18,13 @@ import argparse
 import shlex
 import subprocess
 import time
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agents_tmux import paths
 from agents_tmux.cli import _available, socket_of
+from agents_tmux.columns import display_width, fit
 from agents_tmux.commands.jump import NEEDS_YOU, find_client, focus_commands, waiting_order
 from agents_tmux.errors import AgentsError
 from agents_tmux.tmuxcmd import tmux_binary
@@ -73,24 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # ---------------------------------------------------------------------------
 # text
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal (wide characters count two)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 0 if unicodedata.combining(ch) else 1 for ch in text)
-
-
-def fit(text: str, width: int) -> str:
-    """``text`` cut to ``width`` columns (with an ellipsis) and padded to it.
-
-    >>> fit("fix-login", 12) + "|", fit("a-very-long-agent-name", 10) + "|", fit("⏳", 2) + "|"
-    ('fix-login   |', 'a-very-lo…|', '⏳|')
-    """
-    if display_width(text) > width:
-        while text and display_width(text) > width - 1:
-            text = text[:-1]
-        text += "…"
-    return text + " " * (width - display_width(text))
-
 
 def menu_text(text: str) -> str:
     """Text shown in a menu label or title: its '#' kept literal (tmux expands formats there)."""

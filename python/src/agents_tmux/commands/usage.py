@@ -161,9 +161,12 @@ def run(args: argparse.Namespace) -> int:
     for row in [*rows, {**{k: "" for k in keys}, keys[0]: "total", **total}]:
         cost = "?" if row["cost"] is None else usage.human_cost(row["cost"])
         lines.append([str(row[k]) for k in keys] + [f"{row[k]:,}" for k in (*usage.KINDS, "total")] + [cost])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    from agents_tmux.columns import display_width, pad, pad_left
+
+    # By terminal columns: an agent or repository name may be CJK or hold emoji.
+    widths = [max(display_width(line[i]) for line in lines) for i in range(len(header))]
     for number, line in enumerate(lines):
-        cells = [cell.ljust(widths[i]) if i < len(keys) else cell.rjust(widths[i]) for i, cell in enumerate(line)]
+        cells = [pad(cell, widths[i]) if i < len(keys) else pad_left(cell, widths[i]) for i, cell in enumerate(line)]
         if number == len(lines) - 1:
             print("  ".join("-" * w for w in widths))
         print("  ".join(cells).rstrip())
