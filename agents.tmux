@@ -73,7 +73,7 @@ set_hooks() {
 publish() {
 	# For other plugins, scripts and the user: where the command line lives.
 	tmux set-option -gq @agents-cli "$AGENTS_CLI"
-	if [ "$(get_tmux_option "$path_option" "$path_default")" = "on" ]; then
+	if option_is_on "$path_option" "$path_default"; then
 		# `agents ...` in any new pane: a folder holding only that command is
 		# put first on the server's PATH (scripts/ itself has a `test`).
 		local bin path
@@ -110,7 +110,7 @@ auto_restore() {
 	# @agents-restore on: bring back the agents that are not running, once per
 	# tmux server start. The guard is a global option, which lives exactly as
 	# long as the server: a reload finds it set and does nothing.
-	[ "$(get_tmux_option "$restore_option" "$restore_default")" = "on" ] || return 0
+	option_is_on "$restore_option" "$restore_default" || return 0
 	[ -n "$(tmux show-option -gqv @agents-restore-started)" ] && return 0
 	tmux set-option -gq @agents-restore-started "$(date +%s)"
 	("$AGENTS_CLI" restore --all --quiet --wait-session 10 </dev/null >/dev/null 2>&1 &)
@@ -121,7 +121,7 @@ main() {
 		tmux display-message "agents.tmux needs tmux 3.2 or newer (this is $(tmux -V)); it did not load"
 		return 0
 	fi
-	if [ "$(get_tmux_option "$sensible_option" "$sensible_default")" = "on" ]; then
+	if option_is_on "$sensible_option" "$sensible_default"; then
 		agents_apply_sensible
 	fi
 	bind_keys

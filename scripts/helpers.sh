@@ -23,6 +23,22 @@ get_tmux_option() {
 	fi
 }
 
+# option_is_on NAME DEFAULT: whether an on/off option is on. on, yes, true, 1
+# (any case) are on and off, no, false, 0 off, as the Python side reads them;
+# anything else is said on the status line and the default is used.
+option_is_on() {
+	local value
+	value="$(get_tmux_option "$1" "$2")"
+	case "$(printf '%s' "$value" | tr '[:upper:]' '[:lower:]')" in
+	on | yes | true | 1) return 0 ;;
+	off | no | false | 0) return 1 ;;
+	esac
+	# No client yet (the server is starting): printed, run-shell shows it in the pane.
+	tmux display-message "agents.tmux: $1 is '${value//#/##}': expected on or off; using $2" 2>/dev/null ||
+		printf 'agents.tmux: %s is %s: expected on or off; using %s\n' "$1" "'$value'" "$2"
+	[ "$2" = on ]
+}
+
 # plugin_python: the Python that runs stdlib-only helpers (the plugin's venv if ready).
 plugin_python() {
 	if [ -x "$PLUGIN_DIR/.venv/bin/python" ]; then

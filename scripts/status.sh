@@ -116,7 +116,7 @@ update_status_formats() {
 		esac
 	fi
 	local icon="" option value
-	if [ "$(get_tmux_option "$window_status_option" "$window_status_default")" = "on" ]; then
+	if option_is_on "$window_status_option" "$window_status_default"; then
 		icon="$(window_icon_format)"
 	fi
 	# Turned off since the last load: the icon comes out again.

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import ROOT, STANDIN, Repo, Tmux, stop_server, wait_for
+from conftest import ROOT, STANDIN, Repo, Tmux, expect_text, stop_server, wait_for
 
 CONF = ROOT / "conf" / "tmux.conf"
 PLUGIN = ROOT / "agents.tmux"
@@ -230,3 +230,24 @@ def test_changed_icon_replaces_the_segment_on_reload_without_placeholder(tmux: T
     tmux.load_plugin()
     for option in ("window-status-format", "window-status-current-format"):
         assert "@agent_state" not in tmux.run("show-options", "-gv", option)
+
+
+def test_on_off_options_read_like_the_python_side_and_junk_is_said(tmux: Tmux, attach) -> None:  # type: ignore[no-untyped-def]
+    # yes/true/1 mean on for every on/off option, as they do for @agents-focus or @agents-log.
+    tmux.run("set-option", "-g", "@agents-window-status", "Yes")
+    tmux.run("set-option", "-g", "@agents-restore", "true")
+    tmux.run("set-environment", "-g", "PATH", "/usr/bin:/bin")
+    tmux.run("set-option", "-g", "@agents-path", "1")
+    tmux.load_plugin()
+    assert "@agent_state" in tmux.run("show-options", "-gv", "window-status-format")
+    assert tmux.run("show-options", "-gqv", "@agents-restore-started").strip()
+    assert tmux.run("show-environment", "-g", "PATH").startswith(f"PATH={ROOT / '.bin'}:")
+    # no/false/0 mean off; junk is one line on the status line, and the default holds.
+    tmux.run("set-option", "-g", "@agents-window-status", "FALSE")
+    tmux.load_plugin()
+    assert "@agent_state" not in tmux.run("show-options", "-gv", "window-status-format")
+    client = attach()
+    tmux.run("set-option", "-g", "@agents-window-status", "onn")
+    tmux.load_plugin()
+    expect_text(client, "agents.tmux: @agents-window-status is 'onn': expected on or off; using on")
+    assert "@agent_state" in tmux.run("show-options", "-gv", "window-status-format")
