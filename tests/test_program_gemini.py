@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from agents_tmux import config, programs
+from agents_tmux.programs import gemini
 from conftest import Repo, Tmux
 
 from tests.support.fake_gemini import FakeGemini
@@ -135,3 +136,82 @@ def test_hooks_go_into_a_gemini_folder_of_ours_only_where_the_repository_is_trus
     # A .gemini folder of the repository's own is never written into.
     (worktree / ".gemini" / ".gitignore").write_text("mine\n")
     assert program.prepare(kind, worktree) is None
+
+
+def test_in_the_main_checkout_the_hooks_are_taken_back_and_a_users_gemini_folder_is_never_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_env: dict[str, str], repo: Repo
+) -> None:
+    """An agent without a worktree of its own runs in the user's checkout: what agents.tmux writes
+    there goes when the last agent of the program there goes, and only what it wrote, unchanged."""
+    from agents_tmux import lifecycle, registry
+
+    for key in ("XDG_STATE_HOME", "XDG_CONFIG_HOME"):
+        monkeypatch.setenv(key, test_env[key])
+    kind = config.load(None, builtin_only=True).agents["gemini"]
+    program = programs.get("gemini")
+    _home(tmp_path, monkeypatch, {str(repo.path): "TRUST_FOLDER"})
+    folder = repo.path / ".gemini"
+    clean = repo.git("status", "--porcelain", "--ignored")
+
+    def run_there(*names: str) -> None:
+        assert program.prepare(kind, repo.path) is not None
+        for name in names:
+            registry.record(repo.path, {"name": name, "kind": "gemini", "worktree": str(repo.path), "branch": ""})
+
+    def remove(name: str) -> list[str]:
+        registry.update(repo.path, name, status=registry.REMOVED)
+        return lifecycle.release_program_files(repo.path, name, "gemini", repo.path)
+
+    # Two agents there: the first to go leaves the hooks to the other; the last takes them back.
+    run_there("one", "two")
+    assert remove("one") == [] and (folder / "settings.json").is_file()
+    assert remove("two") == [".gemini/settings.json", ".gemini/.gitignore"]
+    assert not folder.exists() and repo.git("status", "--porcelain", "--ignored") == clean
+    # An agent of another program in the checkout does not keep them.
+    run_there("three")
+    registry.record(repo.path, {"name": "claude-there", "kind": "claude", "worktree": str(repo.path), "branch": ""})
+    assert remove("three") == [".gemini/settings.json", ".gemini/.gitignore"]
+
+    # Settings someone edited are theirs now: never overwritten, never removed.
+    run_there("four")
+    edited = json.loads((folder / "settings.json").read_text())
+    edited["ui"] = {"theme": "dark"}
+    (folder / "settings.json").write_text(json.dumps(edited))
+    assert program.prepare(kind, repo.path) is None
+    assert json.loads((folder / "settings.json").read_text())["ui"] == {"theme": "dark"}
+    assert remove("four") == [] and (folder / ".gitignore").is_file()
+    # A file added beside ours keeps the folder too.
+    (folder / "settings.json").write_text(json.dumps(gemini.settings(), indent=2) + "\n")
+    (folder / "GEMINI.md").write_text("notes\n")
+    assert remove("four") == [] and (folder / "GEMINI.md").is_file() and (folder / "settings.json").is_file()
+
+    # The user's own .gemini folder: nothing written into it, nothing taken from it.
+    for leftover in folder.iterdir():
+        leftover.unlink()
+    (folder / "settings.json").write_text('{"ui": {"theme": "mine"}}\n')
+    assert program.prepare(kind, repo.path) is None
+    assert program.release(repo.path) == [] and lifecycle.release_program_files(repo.path, "four", "gemini", repo.path) == []
+    assert sorted(p.name for p in folder.iterdir()) == ["settings.json"]
+    assert (folder / "settings.json").read_text() == '{"ui": {"theme": "mine"}}\n'
+
+
+def test_prune_of_a_dead_spawn_in_the_main_checkout_takes_its_hooks_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, test_env: dict[str, str], tmux: Tmux, repo: Repo
+) -> None:
+    """A spawn killed after preparing the main checkout: `agents prune --yes` retires it and takes back its files."""
+    import subprocess
+    import sys
+
+    from agents_tmux import registry
+
+    monkeypatch.setenv("XDG_STATE_HOME", test_env["XDG_STATE_HOME"])
+    _home(tmp_path, monkeypatch, {str(repo.path): "TRUST_FOLDER"})
+    kind = config.load(None, builtin_only=True).agents["gemini"]
+    assert programs.get("gemini").prepare(kind, repo.path) is not None
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    registry.record(repo.path, {"name": "gone", "kind": "gemini", "worktree": str(repo.path), "branch": "",
+                                "status": registry.STARTING, "spawner_pid": int(dead.stdout), "spawner_started": 1})
+    out = tmux.agents("prune", "--yes").stdout
+    assert "retire gone" in out, out
+    assert registry.load(repo.path)["gone"]["status"] == registry.REMOVED
+    assert not (repo.path / ".gemini").exists()

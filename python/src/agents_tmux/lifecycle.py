@@ -455,6 +455,44 @@ def _program_files(ref: AgentRef) -> list[str]:
         return []
 
 
+def release_program_files(repo: Path, name: str, kind: str, folder: Path) -> list[str]:
+    """Take back what agents.tmux wrote into ``folder`` (the main checkout) for agent ``name``'s program.
+
+    Not while another agent of the same program, or of a kind no longer in
+    the config, still works there: the files are its hooks too. A kind not
+    in the config any more: each adapter takes back only what is provably its
+    own. Returns the paths removed, relative to ``folder``.
+    """
+    from agents_tmux import config as config_mod
+    from agents_tmux import programs
+
+    try:
+        kinds = config_mod.load(repo).agents
+    except AgentsError:
+        kinds = {}
+
+    def program_of(kind_name: str) -> str | None:
+        found = kinds.get(kind_name)
+        return found.program if found is not None else None
+
+    mine = program_of(kind)
+    try:
+        target = folder.resolve()
+        entries = registry.load(repo)
+    except (OSError, AgentsError):
+        return []
+    for other, entry in entries.items():
+        worktree = entry.get("worktree") if isinstance(entry, dict) else None
+        if other == name or not isinstance(worktree, str) or not worktree or entry.get("status") == registry.REMOVED:
+            continue
+        if Path(worktree).resolve() == target and program_of(str(entry.get("kind") or "")) in (mine, None):
+            return []
+    gone: list[str] = []
+    for program in [mine] if mine is not None else programs.names():
+        gone += programs.get(program).release(folder)
+    return gone
+
+
 def _is_context_link(ref: AgentRef, path: str) -> bool:
     """True for the shared context link in the worktree (or a folder holding only it).
 

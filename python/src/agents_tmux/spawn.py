@@ -470,6 +470,8 @@ class _Made:
         self.worktree_made = False
         self.pane_id = ""
         self.port = 0
+        #: The agent kind, once its program may have prepared the folder it runs in.
+        self.kind = ""
 
     def undo(self, server: tmuxcmd.Server) -> None:
         """Kill the pane, remove the worktree and branch (still at their base), release the port, drop the record."""
@@ -486,6 +488,11 @@ class _Made:
                 registry.forget(self.repo.root, self.name)
             except AgentsError:
                 pass
+        if self.worktree is None and self.kind:
+            from agents_tmux import lifecycle
+
+            # In the main checkout: what its program's prepare wrote there goes with it.
+            lifecycle.release_program_files(self.repo.root, self.name, self.kind, self.repo.root)
 
 
 def _make(
@@ -536,6 +543,7 @@ def _make(
     # The shared context folder, at the same path in every checkout.
     context_mod.prepare(repo, cfg, made.worktree)
     add_dirs = context_mod.extra_dirs(repo.root, cfg, made.worktree)
+    made.kind = kind.name
     launch = start_command(kind, request.task, system_prompt, name, add_dirs, workdir=worktree, session_id=session_id)
     if launch.session_id != session_id:
         registry.update(repo.root, name, session_id=launch.session_id)

@@ -546,6 +546,13 @@ def undo(server: tmuxcmd.Server, repo: gitops.Repo, made: list[Member]) -> str:
                 agents.pop(member.name, None)
 
     registry.change(repo.root, forget)
+    from agents_tmux.lifecycle import release_program_files
+
+    for member in made:
+        if not member.branch:
+            # Worked in the main checkout: what its program's prepare wrote there goes with it.
+            kind = entries.get(member.name, {}).get("kind", "")
+            release_program_files(repo.root, member.name, kind if isinstance(kind, str) else "", repo.root)
     names = ", ".join(m.name for m in made)
     if kept:
         return f"stopped {names}; kept the worktrees with changes: {', '.join(kept)}"

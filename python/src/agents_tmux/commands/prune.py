@@ -172,8 +172,12 @@ def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, 
     if verdict.live:
         return [Action(f"{ref.name} ({ref.worktree}): on record as starting, {verdict.why}; left alone")]
     if not ref.own_worktree:
-        return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}",
-                       lambda: registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True))]
+        def retire() -> None:
+            registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True)
+            # What its program's prepare wrote into the main checkout goes with it (unless another agent uses it).
+            lifecycle.release_program_files(ref.repo, ref.name, ref.kind, ref.worktree or ref.repo)
+
+        return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}", retire)]
     return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, hint=hint), ref)]
 
 

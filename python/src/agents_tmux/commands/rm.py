@@ -191,7 +191,11 @@ def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_workt
     if keep_worktree or not ref.own_worktree:
         _retire(ref)
         closed = not own_pane and lifecycle.close_pane(server, ref)
-        return f"removed {ref.name}: {'pane closed, ' if closed else ''}{_left_as_it_is(ref)}", ref if own_pane else None
+        released: list[str] = []
+        if not ref.own_worktree:
+            # Stopped first: the hook settings written there for it go once no agent uses them.
+            released = lifecycle.release_program_files(ref.repo, ref.name, ref.kind, ref.worktree or ref.repo)
+        return f"removed {ref.name}: {'pane closed, ' if closed else ''}{_left_as_it_is(ref, released)}", ref if own_pane else None
 
     work = lifecycle.inspect(ref, into=into or ref.base)
     losses = work.losses(ref.branch)
@@ -227,12 +231,17 @@ def remove(server: tmuxcmd.Server | None, ref: AgentRef, force: bool, keep_workt
     return f"removed {ref.name}: " + "; ".join(lines), ref if own_pane else None
 
 
-def _left_as_it_is(ref: AgentRef) -> str:
-    """Where the work of an agent whose worktree stays is: that folder, its branch and commit, what is uncommitted."""
+def _left_as_it_is(ref: AgentRef, released: list[str] | None = None) -> str:
+    """Where the work of an agent whose worktree stays is: that folder, its branch and commit, what is uncommitted.
+
+    ``released``: the files agents.tmux had written into the main checkout for the agent, now removed.
+    """
     from agents_tmux import gitops, lifecycle
 
     folder = ref.worktree if ref.own_worktree else ref.repo
     where = f"worktree {folder} kept" if ref.own_worktree else f"it worked in the main checkout {folder}, which is untouched"
+    if released and not ref.own_worktree:
+        where = f"it worked in the main checkout {folder}, where the files agents.tmux wrote for it ({', '.join(released)}) were removed"
     head = branch = ""
     if folder is not None and folder.is_dir() and (not ref.own_worktree or lifecycle.is_worktree_of(ref.repo, folder)):
         head = gitops.git(folder, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False).stdout.strip()

@@ -10,7 +10,7 @@ lists the programs (:func:`names` reads this folder).
 
 What an adapter answers (every method has a working default here):
 
-* **Starting** (:meth:`Program.prepare`, :meth:`Program.hook_args`, :meth:`Program.session_args`,
+* **Starting** (:meth:`Program.prepare`, :meth:`Program.release`, :meth:`Program.hook_args`, :meth:`Program.session_args`,
   :meth:`Program.prompt_args`): the arguments that wire the program's hooks to
   agents.tmux, that choose its session id up front, and that pass the task.
 * **Bringing a conversation back** (:meth:`Program.resume_args`,
@@ -157,6 +157,16 @@ class Program:
 
         Removing the worktree loses nothing of the user's in them, so
         ``agents rm`` does not count them as work.
+        """
+        del workdir
+        return []
+
+    def release(self, workdir: Path) -> list[str]:
+        """Take back what :meth:`prepare` wrote into ``workdir``, a folder that outlives the agent; what went.
+
+        Called for the main checkout once no agent of this program works there
+        any more (an agent's own worktree goes with it). Only files exactly as
+        :meth:`prepare` wrote them go; anything the user added or changed stays.
         """
         del workdir
         return []

@@ -8,8 +8,14 @@ Facts (Gemini CLI 0.61, /work/shared/AGENT-CLIS.md and the recordings in tests/s
   user's file: it writes the workspace file in the agent's own worktree, in a
   ``.gemini`` folder it creates there with a ``.gitignore`` of ``*`` (so git never
   sees either file, and nothing shared such as ``.git/info/exclude`` changes).
-  Where the checkout already has a ``.gemini`` folder of its own, nothing is
-  written and the screen alone tells the state.
+  Where the checkout already has a ``.gemini`` folder of its own, or someone
+  edited the settings agents.tmux wrote, nothing is written and the screen alone
+  tells the state. (Gemini's system settings would avoid the workspace file, but
+  it reads them only from a root-owned file.)
+* An agent without a worktree of its own (a team role with ``worktree = false``)
+  runs in the user's main checkout: the folder is written there too, and
+  :meth:`Gemini.release` takes it back, file by file as it was written, when the
+  last such agent is removed.
 * A worktree is a new path to Gemini's folder trust. agents.tmux trusts it for the
   agent's process (``GEMINI_CLI_TRUST_WORKSPACE=true``; the ``--skip-trust`` flag comes
   too late to load workspace settings) only when the user already trusts the
@@ -178,12 +184,14 @@ def write_workspace_settings(workdir: Path) -> bool:
 
     folder = workdir / ".gemini"
     marker = folder / ".gitignore"
-    if folder.exists():
+    if folder.exists() or folder.is_symlink():
         try:
-            ours = marker.read_text(encoding="utf-8") == GITIGNORE
+            ours = not folder.is_symlink() and marker.read_text(encoding="utf-8") == GITIGNORE
         except OSError:
             ours = False
-        if not ours:
+        written = folder / "settings.json"
+        if not ours or (written.exists() and not only_our_hooks(_read_json(str(written)))):
+            # Someone's own folder, or our settings edited since: theirs now, never overwritten.
             return False
     else:
         folder.mkdir()
@@ -232,6 +240,22 @@ class Gemini(Program):
         if only_our_hooks(_read_json(str(folder / "settings.json"))):
             mine.append(".gemini/settings.json")
         return mine
+
+    def release(self, workdir: Path) -> list[str]:
+        folder = workdir / ".gemini"
+        mine = self.own_files(workdir)
+        gone: list[str] = []
+        try:
+            if not mine or folder.is_symlink() or {f".gemini/{entry.name}" for entry in folder.iterdir()} != set(mine):
+                # Anything else in it (edited settings, a file of the user's or Gemini's): left as it is.
+                return []
+            for rel in reversed(mine):  # the marker last: a folder half taken back is still ours
+                (workdir / rel).unlink()
+                gone.append(rel)
+            folder.rmdir()
+        except OSError:
+            return gone
+        return gone
 
     def transcript_paths(self, worktree: Path, session_id: str, recorded: str = "") -> list[Path]:
         from pathlib import Path
