@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from conftest import Repo, Tmux
 
 from tests.support.fake_gemini import FakeGemini
 from tests.support.fake_llm import Text
-from tests.support.program_rigs import VERSIONS, needs, prepare_gemini
+from tests.support.program_rigs import VERSIONS, agents_config, needs, prepare_gemini
 from tests.support.state_matrix import Matrix, matrix_rules
 
 
@@ -91,6 +92,70 @@ def test_gemini_state_matrix(ci_environment: None, api: FakeGemini, tmux: Tmux, 
         assert not worktree.exists()
     finally:
         matrix.close()
+
+
+def _pane_environ(tmux: Tmux, pane: str) -> dict[str, str]:
+    """The environment the pane's process (the agent's wrapper) started with."""
+    raw = Path(f"/proc/{tmux.display('#{pane_pid}', pane)}/environ").read_bytes()
+    return dict(item.partition("=")[::2] for item in raw.decode().split("\0") if item)
+
+
+@needs("gemini")
+def test_a_users_own_gemini_kind_in_the_main_checkout_restarts_interactive_and_leaves_nothing(
+    api: FakeGemini, tmux: Tmux, repo: Repo
+) -> None:
+    """A kind of the user's with ``program = "gemini"`` and its own ``env`` (which replaces the
+    built-in kind's), CI=true where tmux runs, working in the main checkout (a team role with
+    ``worktree = false``): `agents restart` brings it back interactive, and `agents rm` leaves
+    nothing of agents.tmux's in the user's checkout."""
+    rig = prepare_gemini(tmux, api, repo)
+    agents_config(rig.home, "mygem", [rig.binary], "\n".join([
+        'program = "gemini"',
+        'prompt = "flag:--prompt-interactive"',
+        'session_id_flag = "--session-id"',
+        'resume = ["--resume", "{session_id}"]',
+        'env = { MY_GEMINI_NOTE = "kept" }',
+        "[roles.reviewer]", 'agent = "mygem"', "worktree = false",
+        "[layouts.review]", 'panes = [{ role = "reviewer" }]',
+    ]) + "\n")
+    for name in ("CI", "GITHUB_ACTIONS"):
+        tmux.run("set-environment", "-g", name, "true")
+    ignored_before = repo.git("status", "--porcelain", "--ignored")
+    out = tmux.agents("team", "review", "--task", "Say hello", "--pane", tmux.panes()[0]).stdout
+    _role, name, _branch, pane = out.splitlines()[0].split("\t")
+    assert tmux.option(pane, "@agent_worktree") == str(repo.path)
+    api.wait_user("Say hello")
+    rig.wait_state(pane, "idle")
+    environ = _pane_environ(tmux, pane)
+    assert (environ["CI"], environ["GITHUB_ACTIONS"], environ["MY_GEMINI_NOTE"]) == ("", "", "kept")
+    # Its hooks are in the main checkout while it runs there, invisible to git.
+    assert (repo.path / ".gemini" / "settings.json").is_file()
+    assert repo.git("status", "--porcelain") == ""
+    session_id = tmux.option(pane, "@agent_session_id")
+    assert session_id
+
+    rig.keys(pane, "C-c")
+    time.sleep(0.3)
+    rig.keys(pane, "C-c")
+    rig.wait_state(pane, "exited")
+    tmux.agents("restart", name)
+    rig.wait(lambda: f"--resume {session_id}" in tmux.display("#{pane_start_command}", pane), pane, "the restart")
+    # Headless, it would read an empty stdin and exit (42): interactive, it takes the next prompt.
+    rig.type(pane, "Go on")
+    api.wait_user("Go on")
+    rig.wait_state(pane, "idle")
+    assert "No input provided via stdin" not in rig.screen(pane)
+
+    rig.keys(pane, "C-c")
+    time.sleep(0.3)
+    rig.keys(pane, "C-c")
+    rig.wait_state(pane, "exited")
+    removed = tmux.agents("rm", name).stdout
+    assert ".gemini/settings.json" in removed
+    assert not (repo.path / ".gemini").exists()
+    # Only the shared context folder (.agents/, team.md in it) stays: the team's, by design.
+    left = repo.git("status", "--porcelain", "--ignored").replace("!! .agents/\n", "")
+    assert left == ignored_before
 
 
 # -- where the hooks go, without running Gemini -------------------------------

@@ -178,3 +178,43 @@ def test_a_bad_pattern_of_a_user_is_still_a_located_error(user_config) -> None: 
         user_config('[agents.claude]\ncommand = "claude"\n[agents.claude.screen]\nidle = ["(unclosed"]\n')
     with pytest.raises(config.ConfigError, match=r"agents\.tool\.screen\.idle: invalid regular expression"):
         user_config('[agents.tool]\ncommand = "tool"\n[agents.tool.screen]\nidle = ["[x"]\n')
+
+
+def _pane_envs(kind: config.AgentKind) -> list[dict[str, str]]:
+    """The pane environments spawn and restart/restore give an agent of ``kind`` (built without tmux)."""
+    from agents_tmux.spawn import pane_environment
+
+    cfg = config.load(None)
+    return [pane_environment(launch, cfg, kind, "a") for launch in (
+        start_command(kind, "Fix it"), start_command(kind, ""),
+        resume_command(kind, "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"), resume_command(kind, ""),
+    )]
+
+
+@pytest.mark.parametrize("table", [
+    "",  # the built-in kind
+    '[agents.mine]\ncommand = ["/opt/bin/gemini", "-m", "x"]\nprogram = "gemini"\nenv = { GEMINI_MODEL = "x" }\n',
+    '[agents.mine]\ncommand = ["gemini"]\nprogram = "gemini"\nhooks = "none"\nenv = { PATH = "/usr/bin:/bin" }\n',
+    # No adapter named, but the command runs gemini: the same trap, the same fix.
+    '[agents.mine]\ncommand = ["gemini", "--yolo"]\nprompt = "flag:--prompt-interactive"\n',
+    '[agents.gemini]\ncommand = ["gemini"]\nprogram = "gemini"\nenv = { FOO = "bar" }\n',
+])
+def test_every_gemini_pane_gets_ci_emptied(user_config, monkeypatch: pytest.MonkeyPatch, table: str) -> None:  # type: ignore[no-untyped-def]
+    """With CI=true Gemini CLI takes itself for headless: any kind running it has CI and GITHUB_ACTIONS emptied."""
+    monkeypatch.setenv("CI", "true")
+    cfg = user_config(table)
+    kind = cfg.agent_kind("mine" if "agents.mine" in table else "gemini")
+    for env in _pane_envs(kind):
+        assert (env["CI"], env["GITHUB_ACTIONS"]) == ("", "")
+        assert all(env[key] == value for key, value in kind.env.items())
+
+
+def test_a_kind_may_still_set_ci_itself_and_other_programs_keep_it(user_config) -> None:  # type: ignore[no-untyped-def]
+    cfg = user_config(
+        '[agents.mine]\ncommand = ["gemini"]\nprogram = "gemini"\nenv = { CI = "true" }\n'
+        '[agents.other]\ncommand = ["gemini-tools", "x"]\n'
+    )
+    assert {env["CI"] for env in _pane_envs(cfg.agent_kind("mine"))} == {"true"}
+    for name in ("claude", "codex", "aider", "other"):
+        for env in _pane_envs(cfg.agent_kind(name)):
+            assert "CI" not in env and "GITHUB_ACTIONS" not in env, name

@@ -23,7 +23,8 @@ class Launch:
     #: False when the program's hooks could not be wired in its working folder:
     #: the screen alone tells its state.
     hooks: bool = True
-    #: Environment the program needs for its hooks (set on the pane with ``-e``).
+    #: Environment the program needs (set on the pane with ``-e``): its
+    #: adapter's :attr:`~agents_tmux.programs.Program.pane_env`, and its hooks'.
     env: dict[str, str] = field(default_factory=dict)
     #: Hooks will say nothing until the first prompt (none was given): the screen
     #: says when the program is up and idle (see ``Program.reports_start``).
@@ -31,13 +32,18 @@ class Launch:
 
 
 def _prepare(program: programs.Program, kind: AgentKind, workdir: Path | None) -> tuple[bool, dict[str, str]]:
-    """Whether the kind's hooks are on, and their environment, after preparing ``workdir``."""
+    """Whether the kind's hooks are on, and the pane's environment, after preparing ``workdir``.
+
+    The program's own variables (:func:`agents_tmux.programs.pane_env`) come
+    with or without hooks: they are about running it at all.
+    """
+    env = programs.pane_env(kind)
     if kind.hooks == "none":
-        return False, {}
+        return False, env
     if workdir is None:
-        return True, {}
-    env = program.prepare(kind, workdir)
-    return (False, {}) if env is None else (True, env)
+        return True, env
+    hook_env = program.prepare(kind, workdir)
+    return (False, env) if hook_env is None else (True, {**env, **hook_env})
 
 
 def _base_argv(kind: AgentKind, add_dirs: Sequence[str]) -> list[str]:

@@ -11,8 +11,9 @@ lists the programs (:func:`names` reads this folder).
 What an adapter answers (every method has a working default here):
 
 * **Starting** (:meth:`Program.prepare`, :meth:`Program.release`, :meth:`Program.hook_args`, :meth:`Program.session_args`,
-  :meth:`Program.prompt_args`): the arguments that wire the program's hooks to
-  agents.tmux, that choose its session id up front, and that pass the task.
+  :meth:`Program.prompt_args`, :attr:`Program.pane_env`): the arguments that wire the program's hooks to
+  agents.tmux, that choose its session id up front, and that pass the task;
+  the variables its pane always needs (see :func:`pane_env`).
 * **Bringing a conversation back** (:meth:`Program.resume_args`,
   :meth:`Program.continue_args`, :meth:`Program.transcript_paths`,
   :meth:`Program.transcript`,
@@ -70,6 +71,15 @@ class Program:
     #: first prompt (Codex fires SessionStart only then): started without a
     #: task, its screen says when it is idle.
     reports_start = True
+    #: Command names (the first word of a kind's ``command``, without its
+    #: folder) that run this program: a kind that names no ``program`` but
+    #: runs one of these still gets its :attr:`pane_env`.
+    commands: tuple[str, ...] = ()
+    #: Variables the program's pane gets however it starts (spawn, restart,
+    #: restore), whatever the kind's own ``env`` table holds besides: what the
+    #: program needs to behave in a terminal. The kind's ``env`` still wins
+    #: for a variable it sets itself.
+    pane_env: dict[str, str] = {}
 
     # ---------------------------------------------------------------- hooks
 
@@ -284,6 +294,24 @@ def names() -> list[str]:
 def valid_name(name: str) -> bool:
     """True when ``name`` could be a module of this package (letters, digits, ``_``)."""
     return bool(name) and name[0].isalpha() and name.isascii() and name.replace("_", "a").isalnum() and name.islower()
+
+
+def pane_env(kind: AgentKind) -> dict[str, str]:
+    """The variables the pane of a ``kind`` agent gets from its program's adapter.
+
+    A kind with no ``program`` whose command runs a program an adapter knows
+    (``command = ["gemini", ...]``) gets that adapter's: the variables are a
+    matter of the program that runs, not of the state it reports.
+    """
+    program = get(kind.program)
+    if program.name == GENERIC and kind.command:
+        command = os.path.basename(kind.command[0])
+        for name in names():
+            candidate = get(name)
+            if command in candidate.commands:
+                program = candidate
+                break
+    return dict(program.pane_env)
 
 
 def get(name: str) -> Program:

@@ -29,6 +29,11 @@ Facts (Gemini CLI 0.61, /work/shared/AGENT-CLIS.md and the recordings in tests/s
   ``[no response text]`` and the screen shows ``✕ [API Error: ...]``: the watcher
   decides those. SessionEnd fires several times per exit; the pane's wrapper
   reports the exit instead.
+* ``CI=true`` or ``GITHUB_ACTIONS=true`` (exactly ``"true"``) makes Gemini take itself for
+  headless whatever its terminal (``isHeadlessMode``): started without a prompt, as
+  ``agents restart`` starts it (``--resume <id>``), it reads an empty stdin and exits 42.
+  Its pane is a terminal, so the adapter empties both (:attr:`Gemini.pane_env`), for
+  every kind that runs ``gemini``; a kind's own ``env`` may still set them.
 """
 
 from __future__ import annotations
@@ -215,6 +220,9 @@ class Gemini(Program):
     name = "gemini"
     hook_events = EVENTS
     screen = SCREEN
+    commands = ("gemini",)
+    # Empty, not unset (a pane's -e cannot unset): Gemini tests for "true" only.
+    pane_env = {"CI": "", "GITHUB_ACTIONS": ""}
 
     def state_for(self, payload: dict[str, object]) -> str | None:
         return state_for(payload)
