@@ -94,3 +94,24 @@ def test_list_all_shows_the_parked_agents_with_no_tmux_server(tmux: Tmux, quiet:
     # Without --all the live agents are asked for: no server is one line and exit status 1.
     plain = tmux.agents("list", check=False)
     assert plain.returncode == 1 and plain.stderr.count("\n") == 1 and "no tmux server" in plain.stderr
+
+
+def test_park_unpark_and_restart_take_several_names_and_report_each(tmux: Tmux, quiet: Repo) -> None:
+    first, _ = spawn(tmux, "First one")
+    second, _ = spawn(tmux, "Second one")
+    out = tmux.agents("park", first, "no-such-agent", second, first, check=False)
+    # Each known one is parked with its own line; the unknown one is a refusal on stderr; exit status 1.
+    assert out.returncode == 1
+    assert [line.split(":")[0] for line in out.stdout.splitlines()] == [f"parked {first}", f"parked {second}"], out.stdout
+    assert out.stderr.splitlines() == [line for line in out.stderr.splitlines() if "'no-such-agent'" in line] and out.stderr.strip()
+    assert {registry_entry(tmux, n)["status"] for n in (first, second)} == {"parked"}
+
+    back = tmux.agents("unpark", first, second)
+    assert [line.split(":")[0] for line in back.stdout.splitlines()] == [f"unparked {first}", f"unparked {second}"], back.stdout
+    wait_for(lambda: {first, second} <= set(agent_panes(tmux)), message="both back")
+    still = tmux.agents("restart", first, second, check=False)
+    assert still.returncode == 1 and len(still.stderr.splitlines()) == 2 and "still running" in still.stderr, still
+    again = tmux.agents("restart", first, second, "--force")
+    assert [line.split(":")[0] for line in again.stdout.splitlines()] == [f"restarted {first}", f"restarted {second}"], again.stdout
+    one = tmux.agents("restart", "no-such-agent", check=False)
+    assert one.returncode == 1 and one.stderr.count("\n") == 1 and "'no-such-agent'" in one.stderr

@@ -8,6 +8,7 @@ not load tmux or git code.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,3 +49,53 @@ def say(args: argparse.Namespace, message: str) -> None:
         display_message(socket_of(args), f"agents: {message}", args.client)
     else:
         print(message, flush=True)
+
+
+def add_names_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """NAME..., one or more agents (see :func:`each_name`)."""
+    parser.add_argument("names", nargs="+", metavar="NAME", help=help_text)
+
+
+def each_name(args: argparse.Namespace, one: Callable[[argparse.Namespace], int]) -> int:
+    """Run ``one`` for every agent named in ``args.names`` (as ``args.name``), as ``agents rm`` does with several.
+
+    One name: its refusal is the command's error. Several: each is done in
+    turn and reports its own line, refusals on stderr; the exit status is 1 if
+    any was refused. The agent of the pane this runs in (its shell after it
+    exited) goes last: acting on it may end this very command.
+    """
+    import os
+    import sys
+
+    from agents_tmux.errors import AgentsError
+
+    names = list(dict.fromkeys(args.names))
+    if len(names) == 1:
+        args.name = names[0]
+        return one(args)
+    own = _own_agent_name()
+    names.sort(key=lambda name: name in (own, os.environ.get("TMUX_PANE")))
+    refused = 0
+    for name in names:
+        args.name = name
+        try:
+            one(args)
+        except AgentsError as exc:
+            refused += 1
+            print(f"agents {args.command}: {exc}", file=sys.stderr, flush=True)
+    return 1 if refused else 0
+
+
+def _own_agent_name() -> str:
+    """The agent whose pane this command runs in ('' outside one)."""
+    import os
+    import subprocess
+
+    from agents_tmux.tmuxcmd import tmux_binary
+
+    pane = os.environ.get("TMUX_PANE")
+    if not pane:
+        return ""
+    result = subprocess.run([tmux_binary(), "display-message", "-p", "-t", pane, "#{@agent_name}"],
+                            capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    return result.stdout.strip() if result.returncode == 0 else ""

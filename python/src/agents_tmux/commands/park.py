@@ -13,17 +13,21 @@ from __future__ import annotations
 import argparse
 import os
 
-from agents_tmux.commands._agent import add_repo_and_key_arguments, find_agent, say
+from agents_tmux.commands._agent import add_names_argument, add_repo_and_key_arguments, each_name, find_agent, say
 
 HELP = "stop an agent and free its worktree and pane, keeping its work and conversation (agents unpark)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="the agent (its name or pane id)")
+    add_names_argument(parser, "the agents (names or pane ids)")
     add_repo_and_key_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    return each_name(args, _park)
+
+
+def _park(args: argparse.Namespace) -> int:
     from agents_tmux import lifecycle, parking
     from agents_tmux.repolock import repo_lock
 

@@ -24,11 +24,19 @@ HELP = "start an exited agent again in its pane, resuming its conversation"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="the agent (its name or pane id)")
+    from agents_tmux.commands._agent import add_names_argument
+
+    add_names_argument(parser, "the agents (names or pane ids)")
     parser.add_argument("--force", "-f", action="store_true", help="restart it even if it is still running (kills it)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents_tmux.commands._agent import each_name
+
+    return each_name(args, _run_one)
+
+
+def _run_one(args: argparse.Namespace) -> int:
     from agents_tmux import panes, repolock
     from agents_tmux.lifecycle import resolve
 

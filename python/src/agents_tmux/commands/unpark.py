@@ -24,7 +24,9 @@ HELP = "bring a parked agent back in its worktree, resuming its conversation"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="the parked agent")
+    from agents_tmux.commands._agent import add_names_argument
+
+    add_names_argument(parser, "the parked agents")
     parser.add_argument("--repo", "-C", metavar="DIR", help="the agent's repository (default: found from the name)")
     parser.add_argument("--session", "-s", metavar="NAME",
                         help="open its window in this session (default: the current one, else one named after the repository)")
@@ -35,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents_tmux.commands._agent import each_name
+
+    return each_name(args, _unpark_one)
+
+
+def _unpark_one(args: argparse.Namespace) -> int:
     from agents_tmux import lifecycle, panes, registry
     from agents_tmux.commands._agent import say
     from agents_tmux.parking import unpark
