@@ -142,3 +142,28 @@ def test_up_attaches_and_prefix_A_spawns(up_server: UpServer, repo: Repo) -> Non
         assert up_server.sessions() == ["project"]
     finally:
         child.terminate(force=True)
+
+
+def test_up_from_a_pane_of_its_own_server_switches_instead_of_nesting(
+    up_server: UpServer, repo: Repo, tmp_path: Path, test_env: dict[str, str]
+) -> None:
+    from conftest import init_repo
+
+    other = init_repo(tmp_path / "other", test_env, {"a.txt": "a\n"})
+    assert up_server.up("-d", str(other.path)).returncode == 0
+    child = pexpect.spawn(
+        str(AGENTS), ["-L", up_server.socket, "up", str(repo.path)], env=up_server.env, cwd=str(repo.path),
+        dimensions=(50, 200), encoding="utf-8", codec_errors="replace", timeout=30,
+    )
+    try:
+        wait_for(lambda: up_server.run("list-clients", "-F", "#{client_session}", check=False).split() == ["project"],
+                 timeout=30, message="the client attached to the project session")
+        child.expect_exact("project:1.1")
+        # In the session's shell, `agents up OTHER` (as a user types it there) moves this client to the other session.
+        child.send(f"{AGENTS} -L {up_server.socket} up {other.path}\r")
+        wait_for(lambda: up_server.run("list-clients", "-F", "#{client_session}", check=False).split() == ["other"],
+                 timeout=30, message="the same client on the other session")
+        # No second client was started inside the pane (tmux drawn within itself).
+        assert "tmux" not in up_server.run("list-panes", "-a", "-F", "#{pane_current_command}")
+    finally:
+        child.terminate(force=True)

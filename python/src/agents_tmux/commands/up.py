@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agents_tmux import paths, sessions
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import UP_SOCKET, Socket, literal_args, no_formats, tmux_binary, tmux_quote
+from agents_tmux.tmuxcmd import UP_SOCKET, Socket, literal_args, no_formats, socket_file, tmux_binary, tmux_quote
 
 HELP = "start or attach to a tmux session for this repository, plugin loaded"
 DEFAULT_SOCKET = UP_SOCKET
@@ -138,7 +138,17 @@ def run(args: argparse.Namespace) -> int:
         if tip:
             print(tip)
         return 0
-    if os.environ.get("TMUX"):
+    inside = os.environ.get("TMUX", "")
+    here = inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else ""
+    if here and os.path.realpath(here) == os.path.realpath(socket.path or socket_file(socket.name or DEFAULT_SOCKET)):
+        # A pane of that very server: switch this client to the session. A client
+        # attached inside its own server's pane would draw that server within itself.
+        switched = subprocess.run([tmux, *socket.flags(), *literal_args(["switch-client", "-t", f"={name}"])],
+                                  capture_output=True, text=True, check=False)
+        if switched.returncode != 0:
+            raise AgentsError(f"could not switch to session {name}: {(switched.stderr or switched.stdout).strip()}")
+        return 0
+    if inside:
         print(f"agents up: you are inside tmux already; attaching to {name} on its own server (detach with prefix + d)")
     os.execvpe(tmux, [tmux, *socket.flags(), *literal_args(["attach-session", "-t", f"={name}"])], env)
     return 0  # not reached
