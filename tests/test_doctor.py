@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from conftest import AGENTS, Repo, Tmux
+from conftest import AGENTS, ROOT, Repo, Tmux
 
 LINE = re.compile(r"^(agents\.tmux doctor|  (ok|warn|FIX) {2,4}\S.*|all good|some things need fixing \(lines marked FIX\))$")
 
@@ -59,6 +59,11 @@ def test_plugin_not_loaded_is_a_fix(tmux: Tmux, repo: Repo, standin_agent: Path)
     assert_plain(result.stdout)
     assert result.returncode == 1
     assert re.search(r"^  FIX   the plugin is not loaded", result.stdout, re.M), result.stdout
+    # Both ways out name this plugin's own file; the one for now works pasted into a shell.
+    assert f"run-shell {ROOT / 'agents.tmux'}` (or the TPM line)" in result.stdout
+    now = result.stdout.split("or load it now: ", 1)[1].splitlines()[0]
+    assert subprocess.run(now, shell=True, env=tmux.env, check=False).returncode == 0
+    assert tmux.agents("doctor").returncode == 0
 
 
 def test_spawn_key_turned_off_still_counts_as_loaded(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:

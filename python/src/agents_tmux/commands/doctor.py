@@ -152,7 +152,12 @@ def _check_plugin(report: Report, args: argparse.Namespace) -> None:
     elif cli:
         report.ok(f"the plugin is loaded ({cli}); its spawn key is unbound (@agents-key)")
     else:
-        report.fail("the plugin is not loaded in this tmux server: add `run-shell /path/to/agents.tmux` (or the TPM line) to tmux.conf")
+        import shlex
+
+        entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
+        now = " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), "run-shell", str(paths.PLUGIN_DIR / "agents.tmux")])
+        report.fail(f"the plugin is not loaded in this tmux server: add `run-shell {entry}` (or the TPM line) to tmux.conf, "
+                    f"or load it now: {now}")
     if "@agent_state" in status:
         report.ok("the status bar shows the agents")
     elif "#{agents_status}" in status:
