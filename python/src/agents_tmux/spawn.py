@@ -499,18 +499,25 @@ def _make(
     server: tmuxcmd.Server, request: SpawnRequest, repo: gitops.Repo, cfg: Config, kind: AgentKind, target: str,
     origin_pane: str | None, focus: bool, base_name: str, base_commit: str, made: _Made, log_option: str | None = None,
 ) -> Spawned:
-    """Record the agent (``starting``), make its worktree and pane, then mark it ``active``."""
+    """Open the agent's pane, record it (``starting``), make its worktree, start it there, then mark it ``active``."""
     from agents_tmux import liveness, panelog
 
     name, branch = made.name, made.branch
     worktree = made.worktree or repo.root
+    # The pane first, so that it shows as soon as the name is decided (the
+    # repository lock keeps the name ours); it says so while the rest is made,
+    # then the agent replaces the placeholder (scripts/starting) in the same
+    # pane. The placeholder ends with this process: killed from here on, a
+    # spawn leaves no pane behind.
+    made.pane_id, then = open_pane(server, target, origin_pane, repo.root, placeholder_program(name), name, focus,
+                                   request.placement, cfg.layout, cfg.min_pane_size)
     system_prompt = request.system_prompt
     if request.system_prompt_for is not None:
         system_prompt = request.system_prompt_for(name, branch, worktree)
     made.port = port = ports.for_agent(cfg.ports, repo.root, name)
     session_id = chosen_session_id(kind)
-    # On record before anything exists: prune and the cap see it from here on,
-    # and a spawn killed part-way leaves a record saying so (see liveness).
+    # On record before its worktree exists: prune and the cap see it from here
+    # on, and a spawn killed part-way leaves a record saying so (see liveness).
     registry.record(
         repo.root,
         {
@@ -531,11 +538,6 @@ def _make(
         },
     )
     made.recorded = True
-    # The pane first, so that it shows as soon as the name is decided; the
-    # worktree (seconds on a large repository) is made while it says so, then
-    # the agent replaces the placeholder (scripts/starting) in the same pane.
-    made.pane_id, then = open_pane(server, target, origin_pane, repo.root, placeholder_program(name), name, focus,
-                                   request.placement, cfg.layout, cfg.min_pane_size)
     if made.worktree is not None:
         _add_worktree(repo, made, base_commit)
         copy_files(repo, worktree, cfg.copy_files)
