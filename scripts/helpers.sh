@@ -33,10 +33,15 @@ option_is_on() {
 	on | yes | true | 1) return 0 ;;
 	off | no | false | 0) return 1 ;;
 	esac
-	# No client yet (the server is starting): printed, run-shell shows it in the pane.
-	tmux display-message "agents.tmux: $1 is '${value//#/##}': expected on or off; using $2" 2>/dev/null ||
-		printf 'agents.tmux: %s is %s: expected on or off; using %s\n' "$1" "'$value'" "$2"
+	say_bad_option "$1" "$value" "on or off" "$2"
 	[ "$2" = on ]
+}
+
+# say_bad_option NAME VALUE EXPECTED DEFAULT: one line about an option's bad value.
+say_bad_option() {
+	local line="agents.tmux: $1 is '$2': expected $3; using $4"
+	# No client yet (the server is starting): printed, run-shell shows it in the pane.
+	tmux display-message "${line//#/##}" 2>/dev/null || printf '%s\n' "$line"
 }
 
 # plugin_python: the Python that runs stdlib-only helpers (the plugin's venv if ready).

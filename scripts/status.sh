@@ -111,6 +111,11 @@ update_status_formats() {
 			case "$position" in
 			right) tmux set-option -gq status-right "$segment$right" ;;
 			left) tmux set-option -gq status-left "$left$segment" ;;
+			none) ;;
+			*)
+				say_bad_option "$status_position_option" "$position" "right, left or none" "$status_position_default"
+				tmux set-option -gq status-right "$segment$right"
+				;;
 			esac
 			;;
 		esac

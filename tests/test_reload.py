@@ -251,3 +251,11 @@ def test_on_off_options_read_like_the_python_side_and_junk_is_said(tmux: Tmux, a
     tmux.load_plugin()
     expect_text(client, "agents.tmux: @agents-window-status is 'onn': expected on or off; using on")
     assert "@agent_state" in tmux.run("show-options", "-gv", "window-status-format")
+
+
+def test_a_junk_status_position_is_said_and_the_segment_goes_right(tmux: Tmux, attach) -> None:  # type: ignore[no-untyped-def]
+    client = attach()
+    tmux.run("set-option", "-g", "@agents-status-position", "rihgt")
+    tmux.load_plugin()
+    expect_text(client, "agents.tmux: @agents-status-position is 'rihgt': expected right, left or none; using right")
+    assert "@agent_state" in tmux.run("show-options", "-gv", "status-right")
