@@ -218,3 +218,117 @@ def test_merging_a_branch_squash_merged_before_has_nothing_to_merge_and_rm_goes(
     assert quiet.git("rev-parse", "HEAD") == head
     out = tmux.agents("merge", name, "--rm").stdout.splitlines()
     assert out[1].startswith(f"removed {name}: ") and f"commit {tip[:12]}" in out[1] and not worktree.exists()
+
+
+# --------------------------------------------------------------------------
+# prune sees squash merges as rm does; --squashed deletes the branches kept
+
+
+def test_prune_removes_a_gone_agent_squash_merged_by_agents_merge(tmux: Tmux, quiet: Repo) -> None:
+    name, worktree = spawn(tmux, "Squash then prune")
+    commit_in(quiet, worktree, "one.txt", "1\n", "First step")
+    tip = commit_in(quiet, worktree, "two.txt", "2\n", "Second step")
+    tmux.agents("merge", name, "--squash")
+    tmux.run("kill-pane", "-t", agent_panes(tmux)[name])
+
+    dry = tmux.agents("prune").stdout
+    assert f"would remove {name}: pane gone, worktree {worktree} clean, its changes are all in main; " \
+           f"branch agent/{name} kept, commit {tip[:12]}" in dry, dry
+    assert "--squashed` deletes it" in dry and "kept:" not in dry, dry
+    assert worktree.is_dir() and registry_entry(tmux, name).get("status", "active") == "active"
+    out = tmux.agents("prune", "--yes").stdout
+    assert f"done: remove {name}: " in out and "its changes are all in main" in out, out
+    assert not worktree.exists() and registry_entry(tmux, name)["status"] == "removed"
+    # The branch stays, as after rm: its commits are on no other branch.
+    assert quiet.git("rev-parse", f"agent/{name}").strip() == tip
+    assert tmux.agents("prune").stdout == "nothing to prune\n"
+
+
+def test_prune_after_a_squash_by_hand_keeps_what_came_after_it(tmux: Tmux, quiet: Repo) -> None:
+    shared_file(quiet)
+    squashed, squashed_wt = spawn(tmux, "Squashed by hand")
+    text = (squashed_wt / "shared.txt").read_text()
+    squashed_tip = commit_in(quiet, squashed_wt, "shared.txt", text.replace("line 8\n", "line 8 by the agent\n"), "Agent step")
+    later, later_wt = spawn(tmux, "One more commit after the squash")
+    commit_in(quiet, later_wt, "later.txt", "first\n", "First")
+    folderless, folderless_wt = spawn(tmux, "Squashed and folder deleted")
+    folderless_tip = commit_in(quiet, folderless_wt, "folderless.txt", "gone\n", "Folderless step")
+    for name in (squashed, later, folderless):
+        quiet.git("merge", "-q", "--squash", f"agent/{name}")
+        quiet.git("commit", "-q", "-m", f"Squash {name}")
+    later_tip = commit_in(quiet, later_wt, "later.txt", "second\n", "Second, after the squash")
+    # Main moves on in the squashed agent's file too.
+    main_text = (quiet.path / "shared.txt").read_text()
+    commit_in(quiet, quiet.path, "shared.txt", main_text.replace("line 1\n", "line 1 later on main\n"), "Later on main")
+    panes = agent_panes(tmux)
+    for name in (squashed, later, folderless):
+        tmux.run("kill-pane", "-t", panes[name])
+    subprocess.run(["rm", "-rf", str(folderless_wt)], check=True)
+
+    out = tmux.agents("prune", "--yes").stdout
+    assert f"done: remove {squashed}: " in out and f"branch agent/{squashed} kept, commit {squashed_tip[:12]}" in out, out
+    assert f"done: retire {folderless} " in out and "its pane and worktree are gone; its changes are all in main" in out, out
+    assert f"kept: {later} ({later_wt}): pane gone but it holds 2 commits on agent/{later} not merged" in out, out
+    assert not squashed_wt.exists() and registry_entry(tmux, squashed)["status"] == "removed"
+    assert registry_entry(tmux, folderless)["status"] == "removed"
+    # The commit made after the squash is not in main: everything of that agent stays.
+    assert (later_wt / "later.txt").read_text() == "second\n"
+    assert registry_entry(tmux, later).get("status", "active") == "active"
+    for name, tip in ((squashed, squashed_tip), (folderless, folderless_tip), (later, later_tip)):
+        assert quiet.git("rev-parse", f"agent/{name}").strip() == tip, name
+
+
+def test_prune_squashed_deletes_only_branches_no_agent_uses_whose_changes_are_in_main(tmux: Tmux, quiet: Repo) -> None:
+    def squash_by_hand(branch: str) -> None:
+        quiet.git("merge", "-q", "--squash", branch)
+        quiet.git("commit", "-q", "-m", f"Squash {branch}")
+
+    # Removed by merge --squash --rm: its branch was kept.
+    merged, merged_wt = spawn(tmux, "Merged and removed")
+    merged_tip = commit_in(quiet, merged_wt, "merged.txt", "merged\n", "Merged step")
+    tmux.agents("merge", merged, "--squash", "--rm")
+    # Squash-merged, then a commit of its own, then removed saving it: not all in main.
+    after, after_wt = spawn(tmux, "Work after the squash")
+    commit_in(quiet, after_wt, "after.txt", "one\n", "One")
+    squash_by_hand(f"agent/{after}")
+    after_tip = commit_in(quiet, after_wt, "after.txt", "two\n", "Two, after the squash")
+    tmux.agents("rm", after, "--force")
+    # Squash-merged agents still on record: one running, one parked.
+    running, running_wt = spawn(tmux, "Still running")
+    commit_in(quiet, running_wt, "running.txt", "run\n", "Running step")
+    squash_by_hand(f"agent/{running}")
+    parked, parked_wt = spawn(tmux, "Parked")
+    commit_in(quiet, parked_wt, "parked.txt", "park\n", "Parked step")
+    squash_by_hand(f"agent/{parked}")
+    tmux.agents("park", parked)
+    # A gone agent, squash-merged: removed, and with --squashed its branch goes too.
+    gone, gone_wt = spawn(tmux, "Gone")
+    gone_tip = commit_in(quiet, gone_wt, "gone.txt", "gone\n", "Gone step")
+    squash_by_hand(f"agent/{gone}")
+    tmux.run("kill-pane", "-t", agent_panes(tmux)[gone])
+    # Not an agent branch: never touched.
+    quiet.git("branch", "feature/mine", f"agent/{merged}")
+    branches_before = {b: quiet.git("rev-parse", b).strip() for b in quiet.branches()}
+
+    plain = tmux.agents("prune").stdout
+    assert "delete branch" not in plain and f"would remove {gone}:" in plain, plain
+    dry = tmux.agents("prune", "--squashed").stdout
+    assert f"would delete branch agent/{merged}, commit {merged_tip[:12]} (no agent uses it): its changes are all in main" in dry, dry
+    assert f"would remove {gone}: pane gone, worktree {gone_wt} clean, its changes are all in main; " \
+           f"delete branch agent/{gone}, commit {gone_tip[:12]}" in dry, dry
+    for name in (after, running, parked):
+        assert f"agent/{name}" not in dry, dry
+    assert {b: quiet.git("rev-parse", b).strip() for b in quiet.branches()} == branches_before
+
+    out = tmux.agents("prune", "--squashed", "--yes").stdout
+    assert f"done: delete branch agent/{merged}, commit {merged_tip[:12]}" in out and f"done: remove {gone}:" in out, out
+    assert not gone_wt.exists() and registry_entry(tmux, gone)["status"] == "removed"
+    left = set(quiet.branches())
+    assert f"agent/{merged}" not in left and f"agent/{gone}" not in left
+    assert {f"agent/{after}", f"agent/{running}", f"agent/{parked}", "feature/mine"} <= left, left
+    assert quiet.git("rev-parse", f"agent/{after}").strip() == after_tip
+    assert running_wt.is_dir() and registry_entry(tmux, parked)["status"] == "parked"
+    # The commit named is still there to bring the branch back with.
+    quiet.git("branch", "restored", merged_tip)
+    assert quiet.git("show", "restored:merged.txt") == "merged\n"
+    assert "delete branch" not in tmux.agents("prune", "--squashed").stdout

@@ -4,8 +4,12 @@ Looks at the registry entries whose pane is gone and at the worktrees in the
 agents folder, and lists what it would do (a dry run; --yes does it):
 retire entries whose worktree is gone, remove worktrees that are clean and
 whose branch another branch holds entirely (and that branch), and let git
-forget worktrees whose folder was deleted. Anything holding work that is
-not saved anywhere else is reported and left alone (`agents rm NAME --force`
+forget worktrees whose folder was deleted. A branch whose changes are all in
+the agent's base (squash-merged, rebased, cherry-picked: proved as rm proves
+it, see :func:`lifecycle.changes_in`) holds nothing to lose either: its
+worktree goes, the branch stays, as with rm. --squashed deletes such
+branches too, naming each one's commit. Anything holding work that is not
+saved anywhere else is reported and left alone (`agents rm NAME --force`
 saves it).
 """
 
@@ -29,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("--repo", "-C", metavar="DIR", help="the repository (default: the one of the current folder)")
     scope.add_argument("--all", "-a", action="store_true", help="every repository agents.tmux knows")
     parser.add_argument("--yes", "-y", action="store_true", help="do the cleanup (default: only say what it would do)")
+    parser.add_argument("--squashed", action="store_true",
+                        help="also delete agent branches no agent uses whose changes are all in their base (squash-merged)")
 
 
 @dataclass
@@ -57,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             agents = lifecycle.live_agents(server)
             live = {(a.name, a.repo) for a in agents}
             live_worktrees = {a.worktree for a in agents}
-            actions = plan(repo, live, live_worktrees, my_socket, partial(command_hint, args))
+            actions = plan(repo, live, live_worktrees, my_socket, partial(command_hint, args), squashed=args.squashed)
             planned += len(actions)
             for action in actions:
                 if action.do is None:
@@ -105,8 +111,13 @@ def _plain_hint(*words: str) -> str:
 
 def plan(
     repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "", hint: Callable[..., str] = _plain_hint,
+    squashed: bool = False,
 ) -> list[Action]:
-    """What pruning ``repo`` would do, safest first; ``hint(*words)`` writes the commands it names."""
+    """What pruning ``repo`` would do, safest first; ``hint(*words)`` writes the commands it names.
+
+    ``squashed``: also delete the branches whose changes are all in their
+    base, of the agents it removes and of no agent at all.
+    """
     from agents_tmux import gitops, lifecycle, registry
     from agents_tmux.restore import alive_elsewhere
 
@@ -137,14 +148,14 @@ def plan(
         if ref.worktree is not None:
             recorded.add(ref.worktree)
         if entry.get("status") == registry.STARTING:
-            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket, hint)
+            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket, hint, squashed)
             continue
         if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
             continue
         if alive_elsewhere(entry, repo, my_socket):
             actions.append(Action(f"{name} ({ref.worktree}): runs in another tmux server ({entry.get('socket')}); left alone"))
             continue
-        actions += _checked(partial(_plan_gone_agent, hint=hint), ref)
+        actions += _checked(partial(_plan_gone_agent, hint=hint, squashed=squashed), ref)
 
     # Worktrees spawn made that no registry entry knows (a lost registry).
     for path, info in worktrees.items():
@@ -156,10 +167,13 @@ def plan(
             continue
         ref = lifecycle.AgentRef(name=name, repo=repo, worktree=path, branch=branch)
         actions += _checked(_plan_orphan, ref)
+    if squashed:
+        actions += _plan_squashed_branches(repo, entries, worktrees)
     return actions
 
 
-def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str, hint: Callable[..., str]) -> list[Action]:
+def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str, hint: Callable[..., str],
+                   squashed: bool = False) -> list[Action]:
     """A record still ``starting``: left alone while it may run, cleaned up like a gone agent once provably dead."""
     from agents_tmux import lifecycle, liveness, registry
 
@@ -178,7 +192,7 @@ def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, 
             lifecycle.release_program_files(ref.repo, ref.name, ref.kind, ref.worktree or ref.repo)
 
         return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}", retire)]
-    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, hint=hint), ref)]
+    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, hint=hint, squashed=squashed), ref)]
 
 
 def _checked(planner: object, ref: object) -> list[Action]:
@@ -213,23 +227,38 @@ def _agent_name(repo: Path, path: Path, branch: str) -> str | None:
     return name if name and made_here == path else None
 
 
-def _plan_gone_agent(ref: object, hint: Callable[..., str]) -> list[Action]:
+def _plan_gone_agent(ref: object, hint: Callable[..., str], squashed: bool = False) -> list[Action]:
     from agents_tmux import lifecycle, registry
 
     assert isinstance(ref, lifecycle.AgentRef)
-    work = lifecycle.inspect(ref)
+    # Commits whose changes are all in the base (a squash merge) are not lost, as for rm.
+    work = lifecycle.inspect(ref, into=ref.base)
     losses = work.losses(ref.branch)
+    tip = lifecycle.branch_tip(ref) if work.changes_in else ""
+    if work.changes_in and not squashed:
+        branch_fate = f"branch {ref.branch} kept, commit {lifecycle.short(tip)} (`{hint('prune', '--squashed')}` deletes it)"
+    else:
+        branch_fate = f"delete branch {ref.branch}, commit {lifecycle.short(tip)}"
 
     def retire() -> None:
         registry.update(ref.repo, ref.name, status=registry.REMOVED, removed=int(time.time()), pruned=True)
+
+    def delete_if_squashed() -> None:
+        # After the record is retired: a branch that cannot go is said, the agent is gone all the same.
+        if work.changes_in and squashed:
+            delete_squashed_branch(ref.repo, ref.branch, tip, work.changes_in)
 
     if not work.worktree_exists:
         def forget() -> None:
             lifecycle.delete_branch_if_merged(ref)
             retire()
+            delete_if_squashed()
 
-        what = "delete its merged branch" if work.branch_exists and not work.unmerged else (
-            f"keep branch {ref.branch}" if work.branch_exists else "no branch left")
+        if work.changes_in:
+            what = f"its changes are all in {work.changes_in}: {branch_fate}"
+        else:
+            what = "delete its merged branch" if work.branch_exists and not work.unmerged else (
+                f"keep branch {ref.branch}" if work.branch_exists else "no branch left")
         return [Action(f"retire {ref.name} ({ref.repo}): its pane and worktree are gone; {what}", forget)]
     how = resumable(ref)
     if how:
@@ -240,12 +269,14 @@ def _plan_gone_agent(ref: object, hint: Callable[..., str]) -> list[Action]:
                        f"(`{hint('rm', ref.name, '--force')}` saves it, `{hint('restore', ref.name)}` brings it back)")]
 
     def remove() -> None:
-        _remove_if_still_clean(ref)
+        _remove_if_still_clean(ref, into=work.changes_in)
         retire()
+        delete_if_squashed()
 
     ignored = f" (disposable ignored files go with it: {lifecycle.sample(work.disposable)})" if work.disposable else ""
-    return [Action(f"remove {ref.name}: pane gone, worktree {ref.worktree} clean{ignored}, "
-                   f"branch {ref.branch or '-'} held by another branch", remove)]
+    held = (f"its changes are all in {work.changes_in}; {branch_fate}" if work.changes_in
+            else f"branch {ref.branch or '-'} held by another branch")
+    return [Action(f"remove {ref.name}: pane gone, worktree {ref.worktree} clean{ignored}, {held}", remove)]
 
 
 def resumable(ref: object) -> str:
@@ -284,13 +315,80 @@ def _plan_orphan(ref: object) -> list[Action]:
                    lambda: _remove_if_still_clean(ref))]
 
 
-def _remove_if_still_clean(ref: object) -> None:
-    """Remove the worktree (and its merged branch) unless it gained work since the plan."""
+def _remove_if_still_clean(ref: object, into: str = "") -> None:
+    """Remove the worktree (and its merged branch) unless it gained work since the plan.
+
+    ``into``: the branch found holding the changes of its commits at plan time; it must still.
+    """
     from agents_tmux import lifecycle
 
     assert isinstance(ref, lifecycle.AgentRef)
-    again = lifecycle.inspect(ref)
+    again = lifecycle.inspect(ref, into=into)
     if again.losses(ref.branch):
         raise AgentsError("it changed meanwhile; left alone")
     lifecycle.remove_worktree(ref, again)
     lifecycle.delete_branch_if_merged(ref)
+
+
+def delete_squashed_branch(repo: Path, branch: str, tip: str, into: str) -> None:
+    """Delete ``branch`` if it still points at ``tip`` and its changes are still all in ``into``; else raise.
+
+    Its commits then live only as unreachable objects until git's garbage
+    collection: the caller names ``tip`` so ``git branch`` can bring it back.
+    """
+    from agents_tmux import gitops, lifecycle
+
+    now = gitops.git(repo, "rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}", check=False).stdout.strip()
+    if now != tip or not lifecycle.changes_in(repo, tip, into):
+        raise AgentsError(f"branch {branch} changed meanwhile; kept")
+    proc = gitops.git(repo, "branch", "-D", branch, check=False)
+    if proc.returncode != 0:
+        why = (proc.stderr.strip().splitlines() or ["git branch -D failed"])[-1]
+        raise AgentsError(f"branch {branch} kept: {why}")
+
+
+def _plan_squashed_branches(repo: Path, entries: dict[str, object], worktrees: dict[Path, dict[str, str]]) -> list[Action]:
+    """Agent branches no agent uses whose changes are all in their base: deleted, each naming its commit.
+
+    A branch is in use while any record but a removed one names it (an agent
+    running, parked, still starting) or any worktree has it checked out. Its
+    base is the one on record for the last agent that had it, else the
+    branch of the main checkout; a branch that cannot be proved merged
+    (commits of its own, older git) is not mentioned: it is just a branch.
+    """
+    from agents_tmux import config as config_mod
+    from agents_tmux import gitops, lifecycle, registry
+
+    try:
+        prefix = config_mod.load(repo).branch_prefix
+    except AgentsError:
+        return []
+    if not prefix:
+        return []
+    in_use = {info["branch"].removeprefix("refs/heads/") for info in worktrees.values() if "branch" in info}
+    bases: dict[str, tuple[int, str]] = {}
+    for entry in entries.values():
+        if not isinstance(entry, dict) or not entry.get("branch"):
+            continue
+        branch = str(entry["branch"])
+        if entry.get("status", registry.ACTIVE) != registry.REMOVED:
+            in_use.add(branch)
+        elif entry.get("base"):
+            when = entry.get("removed") if isinstance(entry.get("removed"), int) else 0
+            if branch not in bases or when >= bases[branch][0]:
+                bases[branch] = (when, str(entry["base"]))
+    checkout = gitops.git(repo, "symbolic-ref", "-q", "--short", "HEAD", check=False).stdout.strip()
+    # Full names: the short one of a branch that shares its name with a tag is "heads/...".
+    listing = gitops.git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads").stdout
+    actions: list[Action] = []
+    for line in listing.splitlines():
+        tip, _, full = line.partition(" ")
+        branch = full.removeprefix("refs/heads/")
+        if not branch.startswith(prefix) or branch in in_use:
+            continue
+        base = bases.get(branch, (0, checkout))[1]
+        if not base or base == branch or not lifecycle.changes_in(repo, tip, base):
+            continue
+        actions.append(Action(f"delete branch {branch}, commit {lifecycle.short(tip)} (no agent uses it): its changes are all in {base}",
+                              partial(delete_squashed_branch, repo, branch, tip, base)))
+    return actions
