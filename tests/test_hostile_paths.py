@@ -316,3 +316,19 @@ def test_team_over_the_cap_reruns_with_the_exact_task_and_folder(tmux: Tmux, rep
     for pane in panes.values():
         assert tmux.option(pane, "@agent_task") == task
         assert tmux.option(pane, "@agent_repo") == str(repo.path)
+
+
+def test_the_switch_line_merge_prints_works_pasted_in_a_hostile_folder(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    name, _pane = spawn(tmux, "switch back")
+    worktree = Path(tmux.option(_pane, "@agent_worktree"))
+    (worktree / "f.txt").write_text("f\n")
+    repo.git("add", "f.txt", cwd=worktree)
+    repo.git("commit", "-q", "-m", "f", cwd=worktree)
+    repo.git("switch", "-q", "-c", "elsewhere")
+    proc = tmux.agents("merge", name, check=False)
+    assert proc.returncode == 1 and "nothing was changed" in proc.stderr
+    line = proc.stderr.split("switch it first (", 1)[1].rsplit(") or merge into", 1)[0]
+    pasted = subprocess.run(line, shell=True, env=tmux.env, cwd=tmux.home, capture_output=True, text=True, check=False)
+    assert pasted.returncode == 0, (line, pasted.stderr)
+    assert repo.git("symbolic-ref", "--short", "HEAD").strip() == "main"
+    assert "merged agent/switch-back" in tmux.agents("merge", name).stdout

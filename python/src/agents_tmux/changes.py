@@ -8,6 +8,7 @@ new files while the agent's real index (what it staged) is never touched.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -87,6 +88,6 @@ def uncommitted(ref: AgentRef, color: bool, stat: bool) -> str:
 def describe(ref: AgentRef, color: bool = False, stat: bool = False) -> str:
     """The whole text of ``agents diff``."""
     if not ref.own_worktree:
-        return f"# {ref.name} works in the main checkout {ref.repo}: see `git -C {ref.repo} diff`\n"
+        return f"# {ref.name} works in the main checkout {ref.repo}: see `{shlex.join(['git', '-C', str(ref.repo), 'diff'])}`\n"
     parts = [committed(ref, color, stat), uncommitted(ref, color, stat)]
     return "\n".join(part if part.endswith("\n") else part + "\n" for part in parts)

@@ -19,6 +19,7 @@ target already (squash-merged before) has nothing to merge.
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,7 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
     if current != target:
         on = f"on {current}" if current else "on a detached HEAD"
         raise AgentsError(
-            f"the main checkout {root} is {on}, not {target}: switch it first (git -C {root} switch {target}) "
+            f"the main checkout {root} is {on}, not {target}: switch it first ({shlex.join(['git', '-C', str(root), 'switch', target])}) "
             f"or merge into {current or 'a branch'} with --into; nothing was changed"
         )
     # The branch by its full name: a tag called like it must not be merged instead.
