@@ -259,3 +259,17 @@ def test_a_junk_status_position_is_said_and_the_segment_goes_right(tmux: Tmux, a
     tmux.load_plugin()
     expect_text(client, "agents.tmux: @agents-status-position is 'rihgt': expected right, left or none; using right")
     assert "@agent_state" in tmux.run("show-options", "-gv", "status-right")
+
+
+def test_window_list_reads_as_the_readme_shows_it(conf_tmux: Tmux) -> None:
+    # `1:bash* 2:upgrade-dependencies ✓`: one space before a window's icon, with or without flags.
+    tmux = conf_tmux
+    second = tmux.run("new-window", "-d", "-n", "upgrade-dependencies", "-P", "-F", "#{pane_id}").strip()
+    tmux.run("set-option", "-p", "-t", second, "@agent_state", "idle")
+    first = tmux.panes()[0]
+    tmux.run("set-option", "-p", "-t", first, "@agent_state", "waiting")
+    assert tmux.display("#{T:window-status-format}", second) == "2:upgrade-dependencies ✓"
+    assert tmux.display("#{T:window-status-current-format}", first).startswith("1:bash*")
+    assert tmux.display("#{T:window-status-current-format}", first).endswith("* ⏳")
+    tmux.run("set-option", "-pu", "-t", second, "@agent_state")
+    assert tmux.display("#{T:window-status-format}", second) == "2:upgrade-dependencies"
