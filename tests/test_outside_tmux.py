@@ -192,9 +192,21 @@ def test_an_agent_running_in_another_server_is_not_removed_from_here(terminal: T
             assert "Traceback" not in out.stderr
             assert worktree.is_dir() and "agent/keep-running" in repo.branches()
             assert _agent_rows(terminal, "-L", "agents") == ["project keep-running"]
+    # Nor is it sent text, or restarted, from there: the line to paste goes to its own server.
+    restart = terminal.agents("restart", "keep-running", "--force", "-L", "default", cwd=repo.path)
+    assert restart.returncode == 1 and "agents -S " in restart.stderr and "restart keep-running --force" in restart.stderr
+    sent = terminal.agents("send", "keep-running", "hello there", "-L", "default", cwd=repo.path)
+    assert sent.returncode == 1 and "runs in another tmux server" in sent.stderr, sent.stderr
+    on_path = {**terminal.env, "PATH": f"{AGENTS.parents[1] / '.bin'}:{terminal.env['PATH']}"}
+    resent = subprocess.run(sent.stderr.split("run it there: ", 1)[1].strip(), shell=True, env=on_path, cwd=repo.path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert resent.returncode == 0, resent.stderr
+    pane = terminal.tmux("-L", "agents", "list-panes", "-a", "-F", "#{pane_id} #{@agent_name}").split("keep-running")[0].split()[-1]
+    wait_for(lambda: "hello there" in terminal.tmux("-L", "agents", "capture-pane", "-p", "-t", pane), message="the text sent there")
+
     out = terminal.agents("rm", "keep-running", "-L", "default", cwd=repo.path)
     hint = out.stderr.split("run it there: ", 1)[1].strip()
-    pasted = subprocess.run(hint, shell=True, env={**terminal.env, "PATH": f"{AGENTS.parents[1] / '.bin'}:{terminal.env['PATH']}"},
+    pasted = subprocess.run(hint, shell=True, env=on_path,
                             cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
     assert pasted.returncode == 0, pasted.stderr
     assert "removed keep-running" in pasted.stdout

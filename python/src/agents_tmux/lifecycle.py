@@ -687,7 +687,7 @@ def close_pane(server: tmuxcmd.Server | None, ref: AgentRef) -> bool:
     return True
 
 
-def refuse_if_elsewhere(server: tmuxcmd.Server | None, ref: AgentRef, command: str) -> None:
+def refuse_if_elsewhere(server: tmuxcmd.Server | None, ref: AgentRef, command: str, *after: str) -> None:
     """Refuse when ``ref`` has no pane here but runs in another tmux server.
 
     From another server (your own tmux, a wrong -L, none at all) the agent
@@ -704,5 +704,5 @@ def refuse_if_elsewhere(server: tmuxcmd.Server | None, ref: AgentRef, command: s
         socket = str(ref.entry.get("socket"))
         raise AgentsError(
             f"{ref.name} runs in another tmux server ({socket}); nothing was changed: "
-            f"run it there: agents -S {shlex.quote(socket)} {command} {shlex.quote(ref.name)}"
+            f"run it there: {shlex.join(['agents', '-S', socket, command, ref.name, *after])}"
         )

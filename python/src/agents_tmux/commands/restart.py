@@ -47,9 +47,11 @@ def _run_one(args: argparse.Namespace) -> int:
 
 
 def _restart(args: argparse.Namespace, server: tmuxcmd.Server, ref: AgentRef) -> int:
+    from agents_tmux import lifecycle
     from agents_tmux import restore as restore_mod
 
     if not ref.live:
+        lifecycle.refuse_if_elsewhere(server, ref, "restart", *(["--force"] if args.force else []))
         raise AgentsError(f"{ref.name} has no pane in this tmux server: bring it back with `agents restore {ref.name}`")
     if ref.state != "exited" and not args.force:
         raise AgentsError(f"{ref.name} is still running (state {ref.state or 'unknown'}): use --force to kill and restart it")

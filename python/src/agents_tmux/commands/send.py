@@ -26,7 +26,19 @@ def run(args: argparse.Namespace) -> int:
     socket = socket_of(args)
     server = panes.connect(socket)
     text = deliver.read_text(args.text)
-    agent = panes.find_agent(server, args.name)
+    try:
+        agent = panes.find_agent(server, args.name)
+    except AgentsError:
+        # Not running here: maybe in another tmux server (your own tmux, the `up` one); say so and where.
+        from agents_tmux import lifecycle
+
+        try:
+            ref = lifecycle.resolve(server, args.name)
+        except AgentsError:
+            ref = None
+        if ref is not None:
+            lifecycle.refuse_if_elsewhere(server, ref, "send", args.text)
+        raise
     if agent.state == "exited":
         raise AgentsError(f"{agent.name} has exited and its pane is a shell now: restart it first (agents restart {agent.name})")
     deliver.send_text(socket, agent.pane_id, text)
