@@ -89,3 +89,19 @@ def test_a_kind_naming_a_program_runs_it_as_the_built_in_kind_does(tmp_path: Pat
     assert (own.prompt, own.session_id_flag, own.resume) == ("keys", "", ("--resume", "{session_id}"))
     generic = cfg.agent_kind("mine")
     assert (generic.session_id_flag, generic.resume, generic.continue_args) == ("", (), ())
+
+
+def test_the_readme_standin_starts_the_built_in_team(tmux: Tmux, repo: Repo) -> None:
+    # The built-in roles take the default agent kind: with the recipe that is the stand-in, not a missing `claude`.
+    path = tmux.home / ".config" / "agents-tmux" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(_readme_recipe(), encoding="utf-8")
+    tmux.load_plugin()
+    out = tmux.agents("team", "--task", "Plan the parser", "--force", check=False)
+    assert out.returncode == 0, out.stderr
+    kinds = {line.split("\t")[0]: line.split("\t")[1]
+             for line in tmux.run("list-panes", "-a", "-F", "#{@agent_role}\t#{@agent_kind}").splitlines() if line.split("\t")[0]}
+    assert kinds == {"planner": "standin", "coder": "standin", "reviewer": "standin"}, kinds
+    wait_for(lambda: len(_starts(tmux)) == 3, message="the three members to start")
+    # Each member gets its role's prompt, as the built-in claude kind would.
+    assert all(_after(argv, "--append-system-prompt") for argv in _starts(tmux)), _starts(tmux)
