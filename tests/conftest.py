@@ -299,25 +299,28 @@ def attach_client(
     return child
 
 
-def expect_text(child: pexpect.spawn, text: str, timeout: float = 15) -> None:
-    """Wait until ``text`` has been drawn (escape sequences and cursor moves removed).
+def expect_text(child: pexpect.spawn, *texts: str, timeout: float = 15) -> str:
+    """Wait until one of ``texts`` has been drawn (escape sequences and cursor moves removed); return it.
 
-    On a timeout the end of what was drawn is printed, for the failure report.
+    When several have been drawn, the first of ``texts`` is the answer (what a screen shows
+    first is not known from one read). On a timeout the end of what was drawn is printed,
+    for the failure report.
     """
     seen = ""
 
-    def drawn() -> bool:
+    def drawn() -> str:
         nonlocal seen
         try:
             seen += child.read_nonblocking(65536, timeout=0.2)
         except pexpect.TIMEOUT:
             pass
         except pexpect.EOF:
-            return False
-        return text in ANSI.sub("", seen)
+            return ""
+        screen = ANSI.sub("", seen)
+        return next((text for text in texts if text in screen), "")
 
     try:
-        wait_for(drawn, timeout=timeout, message=f"{text!r} on the client's screen")
+        return str(wait_for(drawn, timeout=timeout, message=f"{' or '.join(map(repr, texts))} on the client's screen"))
     except BaseException:
         print("SCREEN:", ANSI.sub("", seen)[-3000:])
         raise

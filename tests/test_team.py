@@ -8,7 +8,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import AGENTS as AGENTS_CLI
-from conftest import ANSI, PLAIN_AGENT, Repo, Tmux, first_pane, read_standin_log, wait_for
+from conftest import PLAIN_AGENT, Repo, Tmux, expect_text, first_pane, read_standin_log, wait_for
 
 TASK = "Fix the login"
 SLUG = "fix-the-login"
@@ -295,19 +295,8 @@ def test_team_key_outside_a_repository_says_so_before_asking(tmux: Tmux, repo: R
     wait_for(lambda: tmux.display("#{pane_current_path}") == str(elsewhere), message="the new window to be current")
     client.send("\x02")
     client.send("T")
-    seen = ""
-
-    def answered() -> str:
-        nonlocal seen
-        try:
-            seen += client.read_nonblocking(65536, timeout=0.2)
-        except pexpect.TIMEOUT:
-            pass
-        drawn = ANSI.sub("", seen)
-        return next((text for text in ("team task:", "is not in a git repository") if text in drawn), "")
-
     # Said before any prompt opens: a task typed into the prompt would be lost.
-    assert wait_for(answered, timeout=15, message="the key's answer") == "is not in a git repository"
+    assert expect_text(client, "team task:", "is not in a git repository") == "is not in a git repository"
     assert agent_panes(tmux) == []
 
 
