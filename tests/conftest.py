@@ -143,6 +143,19 @@ class Repo:
         return [Path(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("worktree ")]
 
 
+def commit_in(repo: Repo, worktree: Path, rel: str, text: str, message: str | None = None) -> str:
+    """Write ``text`` to ``rel`` in ``worktree`` (or the repository's own folder) and commit it; return the commit.
+
+    The file is added with ``-f``, past .gitignore, as an agent may do.
+    """
+    target = worktree / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    repo.git("add", "-f", rel, cwd=worktree)
+    repo.git("commit", "-q", "-m", message or f"add {rel}", cwd=worktree)
+    return repo.git("rev-parse", "HEAD", cwd=worktree).strip()
+
+
 def isolated_env(tmp_path: Path, home: Path, state: Path | None = None) -> dict[str, str]:
     """An environment with its own HOME (created here) and XDG folders, outside any tmux.
 

@@ -9,9 +9,8 @@ prompt, and the agent's state goes to working and back to idle.
 
 from __future__ import annotations
 
-from conftest import Repo, Tmux, agent_panes, wait_for
+from conftest import Repo, Tmux, agent_panes, commit_in, wait_for
 from test_lifecycle import snapshot
-from test_pr import commit_in
 
 from tests.support.claude_rig import api, needs_claude, prepare_rig, trusted_folders  # noqa: F401 (api: a fixture)
 from tests.support.fake_api import FakeAnthropic, Reply, is_main_request, last_user_text

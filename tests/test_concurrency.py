@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import AGENTS, Repo, Tmux, agent_panes, attach_client, expect_text, wait_for
+from conftest import AGENTS, Repo, Tmux, agent_panes, attach_client, commit_in, expect_text, wait_for
 
 QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
@@ -114,9 +114,7 @@ def test_prune_while_a_spawn_is_making_its_worktree_leaves_it_alone(tmux: Tmux, 
 def test_two_removals_at_once_keep_a_commit_that_only_their_two_branches_hold(tmux: Tmux, quiet: Repo) -> None:
     """Item 3: B is based on A with no commits of its own; `rm A & rm B` leaves exactly one branch holding A's commit."""
     a = tmux.agents("spawn", "first", "-d").stdout.strip()
-    (worktree_of(tmux, a) / "work.txt").write_text("the only copy\n")
-    quiet.git("add", "work.txt", cwd=worktree_of(tmux, a))
-    quiet.git("commit", "-q", "-m", "work of A", cwd=worktree_of(tmux, a))
+    commit_in(quiet, worktree_of(tmux, a), "work.txt", "the only copy\n", "work of A")
     commit = quiet.git("rev-parse", f"agent/{a}").strip()
     b = tmux.agents("spawn", "second", "-d", "--base", f"agent/{a}").stdout.strip()
     # Deleting a branch dawdles between "decided" and "done", as a loaded machine may.
@@ -251,9 +249,7 @@ def test_spawn_killed_while_making_its_worktree_is_reported_then_pruned_without_
     listed = tmux.agents("list").stdout
     assert "doomed: not running" in listed and "stopped part-way" in listed, listed
     # A commit made there since (by hand, say) keeps its branch and worktree.
-    (worktree / "precious.txt").write_text("keep me\n")
-    quiet.git("add", "precious.txt", cwd=worktree)
-    quiet.git("commit", "-q", "-m", "precious", cwd=worktree)
+    commit_in(quiet, worktree, "precious.txt", "keep me\n", "precious")
     kept = tmux.agents("prune", "--yes").stdout
     assert "kept: doomed" in kept and "1 commit" in kept, kept
     assert worktree.is_dir() and "agent/doomed" in quiet.branches()
@@ -300,9 +296,7 @@ def _blob(repo: Repo, data: str) -> str:
 def test_rm_force_killed_part_way_loses_nothing_and_the_next_rm_finishes(tmux: Tmux, quiet: Repo, delay: float) -> None:
     name = tmux.agents("spawn", "victim", "-d").stdout.strip()
     worktree = worktree_of(tmux, name)
-    (worktree / "committed.txt").write_text("committed work\n")
-    quiet.git("add", "committed.txt", cwd=worktree)
-    quiet.git("commit", "-q", "-m", "committed", cwd=worktree)
+    commit_in(quiet, worktree, "committed.txt", "committed work\n", "committed")
     work = {"untracked.txt": f"untracked {delay}\n", "README.md": f"changed {delay}\n"}
     for rel, text in work.items():
         (worktree / rel).write_text(text)
@@ -330,9 +324,7 @@ def test_rm_force_killed_part_way_loses_nothing_and_the_next_rm_finishes(tmux: T
 def test_merge_killed_part_way_loses_nothing_and_the_next_command_says_where_things_are(tmux: Tmux, quiet: Repo, delay: float) -> None:
     name = tmux.agents("spawn", "feature", "-d").stdout.strip()
     worktree = worktree_of(tmux, name)
-    (worktree / "feature.txt").write_text("the feature\n")
-    quiet.git("add", "feature.txt", cwd=worktree)
-    quiet.git("commit", "-q", "-m", "feature", cwd=worktree)
+    commit_in(quiet, worktree, "feature.txt", "the feature\n", "feature")
     commit = quiet.git("rev-parse", f"agent/{name}").strip()
     hook(quiet, "reference-transaction", "sleep 0.3\n")
     doomed = start(tmux, "merge", name)

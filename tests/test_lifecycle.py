@@ -15,7 +15,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import AGENTS, Repo, Tmux
+from conftest import AGENTS, Repo, Tmux, commit_in
 
 QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
@@ -152,9 +152,7 @@ def test_rm_does_not_count_the_shared_context_link_as_lost(tmux: Tmux, quiet: Re
 
 def test_rm_refuses_unmerged_commits(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "committer")
-    (worktree / "feature.py").write_text("x = 1\n")
-    quiet.git("add", "feature.py", cwd=worktree)
-    quiet.git("commit", "-q", "-m", "feature", cwd=worktree)
+    commit_in(quiet, worktree, "feature.py", "x = 1\n", "feature")
     proc = tmux.agents("rm", name, check=False)
     assert proc.returncode == 1 and "1 commit on agent/committer not merged" in proc.stderr
     assert worktree.is_dir()
@@ -329,15 +327,9 @@ def test_property_rm_force_saves_every_byte(tmux: Tmux, quiet: Repo, seed: int) 
 # merge
 
 
-def _commit_in(repo: Repo, worktree: Path, rel: str, text: str) -> None:
-    (worktree / rel).write_text(text)
-    repo.git("add", rel, cwd=worktree)
-    repo.git("commit", "-q", "-m", f"change {rel}", cwd=worktree)
-
-
 def test_merge_makes_a_merge_commit(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "add feature")
-    _commit_in(quiet, worktree, "feature.py", "x = 1\n")
+    commit_in(quiet, worktree, "feature.py", "x = 1\n")
     out = tmux.agents("merge", name).stdout
     assert "merged agent/add-feature" in out and "into main" in out
     parents = quiet.git("log", "-1", "--format=%P", "main").split()
@@ -351,8 +343,8 @@ def test_merge_makes_a_merge_commit(tmux: Tmux, quiet: Repo) -> None:
 
 def test_merge_refuses_a_dirty_main_checkout_and_leaves_it_untouched(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "dirty main")
-    _commit_in(quiet, worktree, "app.py", "print('agent')\n")
-    _commit_in(quiet, worktree, "incoming.txt", "from the agent\n")
+    commit_in(quiet, worktree, "app.py", "print('agent')\n")
+    commit_in(quiet, worktree, "incoming.txt", "from the agent\n")
     cases = [
         lambda: (quiet.path / "README.md").write_text("# edited\n"),
         lambda: ((quiet.path / "staged.txt").write_text("s"), quiet.git("add", "staged.txt")),
@@ -372,7 +364,7 @@ def test_merge_refuses_a_dirty_main_checkout_and_leaves_it_untouched(tmux: Tmux,
 
 def test_merge_refuses_when_main_checkout_is_on_another_branch(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "other branch")
-    _commit_in(quiet, worktree, "f.txt", "f\n")
+    commit_in(quiet, worktree, "f.txt", "f\n")
     quiet.git("switch", "-q", "-c", "elsewhere")
     proc = tmux.agents("merge", name, check=False)
     assert proc.returncode == 1 and "switch main" in proc.stderr
@@ -383,7 +375,7 @@ def test_merge_refuses_when_main_checkout_is_on_another_branch(tmux: Tmux, quiet
 
 def test_merge_refuses_the_agents_uncommitted_work(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "half done")
-    _commit_in(quiet, worktree, "done.txt", "done\n")
+    commit_in(quiet, worktree, "done.txt", "done\n")
     (worktree / "pending.txt").write_text("not committed\n")
     proc = tmux.agents("merge", name, check=False)
     assert proc.returncode == 1 and "rm half-done --force" in proc.stderr
@@ -392,7 +384,7 @@ def test_merge_refuses_the_agents_uncommitted_work(tmux: Tmux, quiet: Repo) -> N
 
 def test_conflicting_merge_is_aborted_and_repository_unchanged(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "conflict")
-    _commit_in(quiet, worktree, "app.py", "print('agent version')\n")
+    commit_in(quiet, worktree, "app.py", "print('agent version')\n")
     (quiet.path / "app.py").write_text("print('main version')\n")
     quiet.git("commit", "-q", "-am", "main changes app.py")
     before = snapshot(quiet, quiet.path)
@@ -410,7 +402,7 @@ def test_conflicting_merge_is_aborted_and_repository_unchanged(tmux: Tmux, quiet
 
 def test_diff_shows_committed_and_uncommitted_work(tmux: Tmux, quiet: Repo) -> None:
     name, worktree = spawn(tmux, "diff me")
-    _commit_in(quiet, worktree, "committed.py", "committed = True\n")
+    commit_in(quiet, worktree, "committed.py", "committed = True\n")
     (worktree / "app.py").write_text("print('edited')\n")
     (worktree / "brand new.txt").write_text("untracked line\n")
     (worktree / "skip.log").write_text("ignored\n")

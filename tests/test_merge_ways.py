@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import AGENTS, Repo, Tmux, agent_panes, client_name, expect_text, wait_for
+from conftest import AGENTS, Repo, Tmux, agent_panes, client_name, commit_in, expect_text, wait_for
 from test_lifecycle import quiet, registry_entry, snapshot, spawn  # noqa: F401 - fixture
-from test_pr import commit_in
 
 
 def log(repo: Repo, rev: str = "main", fmt: str = "%s") -> list[str]:

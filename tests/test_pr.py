@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Repo, Tmux, pane_of
+from conftest import Repo, Tmux, commit_in, pane_of
 from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
 
 URL = "https://github.com/example/project/pull/7"
@@ -47,13 +47,6 @@ def bare_remote(repo: Repo, name: str, tmp_path: Path) -> Path:
     repo.git("remote", "add", name, str(remote))
     repo.git("push", "-q", "-u", name, "main")
     return remote
-
-
-def commit_in(repo: Repo, worktree: Path, path: str, text: str, message: str) -> str:
-    (worktree / path).write_text(text)
-    repo.git("add", path, cwd=worktree)
-    repo.git("commit", "-q", "-m", message, cwd=worktree)
-    return repo.git("rev-parse", "HEAD", cwd=worktree).strip()
 
 
 def remote_refs(remote: Path, env: dict[str, str]) -> str:

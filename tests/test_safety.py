@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Repo, Tmux, stop_server
+from conftest import Repo, Tmux, commit_in, stop_server
 
 
 def spawn(tmux: Tmux, task: str, *extra: str, cwd: Path | None = None) -> tuple[str, str]:
@@ -32,17 +32,10 @@ def worktree_of(repo: Repo, name: str) -> Path:
     return repo.path.parent / f"{repo.path.name}.agents" / name
 
 
-def commit_in(repo: Repo, worktree: Path, filename: str) -> str:
-    (worktree / filename).write_text(f"{filename}\n")
-    repo.git("add", filename, cwd=worktree)
-    repo.git("commit", "-q", "-m", f"add {filename}", cwd=worktree)
-    return repo.git("rev-parse", "HEAD", cwd=worktree).strip()
-
-
 def test_a_tag_named_like_the_branch_does_not_hide_its_commits(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
     name, _pane = spawn(tmux, "tagged work")
     worktree = worktree_of(repo, name)
-    tip = commit_in(repo, worktree, "only-here.txt")
+    tip = commit_in(repo, worktree, "only-here.txt", "only-here.txt\n")
     # A tag with the branch's name, on main: `git rev-list agent/tagged-work` would read the tag.
     repo.git("tag", f"agent/{name}", "main")
     proc = tmux.agents("rm", name, check=False)
@@ -154,7 +147,7 @@ def test_prune_leaves_the_users_own_worktrees_next_to_the_agents(tmux: Tmux, rep
 def test_merge_merges_the_branch_not_a_tag_of_the_same_name(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
     name, _pane = spawn(tmux, "tagged merge")
     worktree = worktree_of(repo, name)
-    tip = commit_in(repo, worktree, "merged-file.txt")
+    tip = commit_in(repo, worktree, "merged-file.txt", "merged-file.txt\n")
     repo.git("tag", f"agent/{name}", "main")
     out = tmux.agents("merge", name).stdout
     assert "merged" in out and "nothing to merge" not in out

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pexpect
-from conftest import PREFIX, Repo, Tmux, agent_panes, client_name, expect_text, wait_for
+from conftest import PREFIX, Repo, Tmux, agent_panes, client_name, commit_in, expect_text, wait_for
 from test_lifecycle import quiet, registry_entry, spawn  # noqa: F401 - fixture
-from test_pr import commit_in
 
 
 def test_menu_syncs_and_parks_the_current_agent_and_shows_its_pull_request(

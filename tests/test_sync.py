@@ -7,9 +7,8 @@ test_claude_sync.py.
 
 from __future__ import annotations
 
-from conftest import Repo, Tmux, agent_panes
+from conftest import Repo, Tmux, agent_panes, commit_in
 from test_lifecycle import quiet, snapshot, spawn  # noqa: F401 - fixture
-from test_pr import commit_in
 
 
 def parents(repo: Repo, worktree, rev: str = "HEAD") -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import Repo, Tmux, agent_panes, expect_text, wait_for
+from conftest import Repo, Tmux, agent_panes, commit_in, expect_text, wait_for
 
 QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
@@ -34,15 +34,6 @@ def quiet(tmux: Tmux, repo: Repo) -> Repo:
 def spawn(tmux: Tmux, task: str, kind: str = "quiet") -> tuple[str, Path]:
     name = tmux.agents("spawn", task, "-d", "--agent", kind).stdout.strip()
     return name, tmux.cwd.parent / "project.agents" / name  # type: ignore[union-attr]
-
-
-def commit_in(repo: Repo, worktree: Path, rel: str, text: str) -> None:
-    """Commit ``rel`` in the worktree, forced past .gitignore as an agent may do."""
-    target = worktree / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    repo.git("add", "-f", rel, cwd=worktree)
-    repo.git("commit", "-q", "-m", f"add {rel}", cwd=worktree)
 
 
 def tree_bytes(folder: Path) -> dict[str, bytes]:
