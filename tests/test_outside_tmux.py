@@ -211,3 +211,17 @@ def test_an_agent_running_in_another_server_is_not_removed_from_here(terminal: T
     assert pasted.returncode == 0, pasted.stderr
     assert "removed keep-running" in pasted.stdout
     assert not worktree.exists() and _agent_rows(terminal, "-L", "agents") == []
+
+
+def test_see_lines_name_the_server_the_command_used(terminal: Terminal, repo: Repo) -> None:
+    # "(see: tmux ...)" pasted into the plain terminal lists the server the command looked at, not the default one.
+    assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
+    for argv in (["jump", "--client", "nope"], ["context", "--pane", "%999"]):
+        out = terminal.agents(*argv, cwd=repo.path)
+        assert out.returncode == 1 and out.stderr.count("\n") == 2, out.stderr  # the server line, then the error
+        see = re.search(r"\(see: (tmux [^)]*)\)", out.stderr)
+        assert see and "-L agents" in see.group(1), out.stderr
+        pasted = subprocess.run(see.group(1), shell=True, env=terminal.env, capture_output=True, text=True, check=False)
+        assert pasted.returncode == 0, (see.group(1), pasted)
+        if "list-panes" in see.group(1):
+            assert pasted.stdout.startswith("project:"), pasted.stdout

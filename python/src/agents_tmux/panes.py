@@ -190,8 +190,15 @@ def require_pane(server: tmuxcmd.Server, pane: str) -> str:
     """
     lines = run(server, "display-message", "-p", "-t", pane, "#{pane_id}")
     if not lines or not lines[0].startswith("%"):
-        raise AgentsError(f"no pane {pane!r} in this tmux server (see: tmux list-panes -a)")
+        raise AgentsError(f"no pane {pane!r} in this tmux server (see: {tmux_line(server.socket, 'list-panes', '-a')})")
     return lines[0]
+
+
+def tmux_line(socket: Socket, *words: str) -> str:
+    """``tmux WORDS`` for the user to run, on this server (``-L``/``-S`` as needed), quoted for a shell."""
+    import shlex
+
+    return shlex.join(["tmux", *socket.flags(), *words])
 
 
 def read_records(server: tmuxcmd.Server, names: list[str] | tuple[str, ...], *command: str, check: bool = True) -> list[list[str]]:

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         target = ["-t", pane] if pane else []
         directory = tmux_run(socket, "display-message", "-p", *target, "#{pane_current_path}").strip() or None
         if directory is None and args.pane:
-            raise AgentsError(f"no pane {args.pane!r} in this tmux server (see: tmux list-panes -a)")
+            from agents_tmux.panes import tmux_line
+
+            raise AgentsError(f"no pane {args.pane!r} in this tmux server (see: {tmux_line(socket, 'list-panes', '-a')})")
     repo = gitops.find_repo(directory or os.getcwd())
     cfg = config_mod.load(repo.root)
     shared = context.ensure_shared(repo.root, cfg)

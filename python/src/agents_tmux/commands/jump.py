@@ -99,7 +99,7 @@ def find_client(server: tmuxcmd.Server, requested: str | None) -> tuple[str | No
         for name, pane, _ in clients:
             if name == requested:
                 return name, pane
-        raise AgentsError(f"no tmux client is called {requested!r} (see: tmux list-clients)")
+        raise AgentsError(f"no tmux client is called {requested!r} (see: {panes.tmux_line(server.socket, 'list-clients')})")
     if not clients:
         return None, None
     if os.environ.get("TMUX_PANE"):
