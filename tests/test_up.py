@@ -56,7 +56,7 @@ def test_up_detached_starts_one_session_with_conf_and_plugin(up_server: UpServer
     first, tip = result.stdout.splitlines()
     assert first == f"session project started in {repo.path}; attach with: tmux -L {up_server.socket} attach -t project"
     # `agents` is not on this shell's PATH: the line that puts it there.
-    assert tip == f'tip: put `agents` on your PATH (in ~/.bashrc or ~/.profile): export PATH="{ROOT / ".bin"}:$PATH"'
+    assert tip == f'tip: put `agents` on your PATH (in ~/.bashrc or ~/.profile): export PATH={ROOT / ".bin"}:"$PATH"'
     with_path = subprocess.run([str(AGENTS), "-L", up_server.socket, "up", str(repo.path), "-d"], capture_output=True, text=True,
                                env={**up_server.env, "PATH": f"{ROOT / '.bin'}:{up_server.env['PATH']}"}, stdin=subprocess.DEVNULL, check=False)
     assert with_path.returncode == 0 and "tip:" not in with_path.stdout

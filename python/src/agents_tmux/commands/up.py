@@ -90,7 +90,18 @@ def path_tip() -> str:
     found = shutil.which("agents", path=USER_PATH)
     if found and Path(found).resolve() == paths.script("agents").resolve():
         return ""
-    return f'tip: put `agents` on your PATH (in ~/.bashrc or ~/.profile): export PATH="{paths.bin_dir()}:$PATH"'
+    return f"tip: put `agents` on your PATH (in ~/.bashrc or ~/.profile): {path_line(paths.bin_dir())}"
+
+
+def path_line(folder: Path) -> str:
+    """The shell line that puts ``folder`` first on PATH, quoted whatever the folder's name holds.
+
+    >>> print(path_line(Path("/home/me/.tmux/plugins/agents.tmux/.bin")))
+    export PATH=/home/me/.tmux/plugins/agents.tmux/.bin:"$PATH"
+    >>> print(path_line(Path('/src/my "tools" $(x)/.bin')))
+    export PATH='/src/my "tools" $(x)/.bin':"$PATH"
+    """
+    return f'export PATH={shlex.quote(str(folder))}:"$PATH"'
 
 
 def attach_hint(socket: Socket, session: str) -> str:
