@@ -156,6 +156,27 @@ def commit_in(repo: Repo, worktree: Path, rel: str, text: str, message: str | No
     return repo.git("rev-parse", "HEAD", cwd=worktree).strip()
 
 
+#: An agent kind that only sleeps: its pane stays, shows nothing and fires no hook.
+QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
+
+
+def use_quiet_agents(tmux: Tmux, repo: Repo, *, ignored: str | None = None, cap: int = 100) -> Repo:
+    """Make the ``sleep`` kind the repository's default agent and ``cap`` the agents' cap; return ``repo``.
+
+    Its config (.agents.toml) stays out of git: through .git/info/exclude or, given
+    ``ignored`` (more lines for .gitignore), a committed .gitignore holding them too.
+    """
+    if ignored is None:
+        (repo.path / ".git" / "info" / "exclude").write_text(".agents.toml\n")
+    else:
+        (repo.path / ".gitignore").write_text(ignored + ".agents.toml\n")
+        repo.git("add", ".gitignore")
+        repo.git("commit", "-q", "-m", "ignore")
+    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
+    tmux.run("set-option", "-g", "@agents-max", str(cap))
+    return repo
+
+
 def isolated_env(tmp_path: Path, home: Path, state: Path | None = None) -> dict[str, str]:
     """An environment with its own HOME (created here) and XDG folders, outside any tmux.
 

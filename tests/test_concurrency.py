@@ -17,18 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import AGENTS, Repo, Tmux, agent_panes, attach_client, commit_in, expect_text, wait_for
-
-QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
+from conftest import AGENTS, Repo, Tmux, agent_panes, attach_client, commit_in, expect_text, use_quiet_agents, wait_for
 
 
 @pytest.fixture
 def quiet(tmux: Tmux, repo: Repo) -> Repo:
     """A repository whose agents are `sleep`, with a high cap."""
-    (repo.path / ".git" / "info" / "exclude").write_text(".agents.toml\n")
-    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
-    tmux.run("set-option", "-g", "@agents-max", "100")
-    return repo
+    return use_quiet_agents(tmux, repo)
 
 
 def registry(tmux: Tmux) -> dict[str, dict]:

@@ -15,20 +15,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import AGENTS, Repo, Tmux, commit_in
-
-QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
+from conftest import AGENTS, Repo, Tmux, commit_in, use_quiet_agents
 
 
 @pytest.fixture
 def quiet(tmux: Tmux, repo: Repo) -> Repo:
     """A repository whose agents are `sleep`, ignoring *.log and build/, with a high cap."""
-    (repo.path / ".gitignore").write_text("*.log\nbuild/\n.agents.toml\n")
-    repo.git("add", ".gitignore")
-    repo.git("commit", "-q", "-m", "ignore logs")
-    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
-    tmux.run("set-option", "-g", "@agents-max", "100")
-    return repo
+    return use_quiet_agents(tmux, repo, ignored="*.log\nbuild/\n")
 
 
 def spawn(tmux: Tmux, task: str) -> tuple[str, Path]:

@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Repo, Tmux, wait_for
+from conftest import Repo, Tmux, use_quiet_agents, wait_for
 
-QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 
 #: Tasks that broke listing, by what is odd about them.
 ODD_TASKS = {
@@ -31,12 +30,7 @@ ODD_TASKS = {
 @pytest.fixture
 def quiet(tmux: Tmux, repo: Repo) -> Repo:
     """A repository whose agents are `sleep`, with a high cap."""
-    (repo.path / ".gitignore").write_text(".agents.toml\n")
-    repo.git("add", ".gitignore")
-    repo.git("commit", "-q", "-m", "ignore config")
-    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
-    tmux.run("set-option", "-g", "@agents-max", "100")
-    return repo
+    return use_quiet_agents(tmux, repo, ignored="")
 
 
 def panes_named(tmux: Tmux, name: str) -> list[str]:

@@ -27,9 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conftest import AGENTS, Repo, Tmux
+from conftest import AGENTS, Repo, Tmux, use_quiet_agents
 
-QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
 WORKERS = 4
 COMMANDS = int(os.environ.get("STRESS_COMMANDS", "200"))
 SEED = 20261201
@@ -73,9 +72,7 @@ class Ledger:
 
 
 def test_randomised_commands_from_four_workers_lose_nothing(tmux: Tmux, repo: Repo) -> None:
-    (repo.path / ".git" / "info" / "exclude").write_text(".agents.toml\n")
-    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
-    tmux.run("set-option", "-g", "@agents-max", "8")
+    use_quiet_agents(tmux, repo, cap=8)
     tmux.run("set-option", "-g", "@agents-lock-timeout", "120")
     ledger = Ledger()
     started = time.monotonic()

@@ -15,20 +15,13 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from conftest import Repo, Tmux, agent_panes, commit_in, expect_text, wait_for
-
-QUIET_KIND = '[agents.quiet]\ncommand = ["sleep", "600"]\nprompt = "none"\n'
+from conftest import Repo, Tmux, agent_panes, commit_in, expect_text, use_quiet_agents, wait_for
 
 
 @pytest.fixture
 def quiet(tmux: Tmux, repo: Repo) -> Repo:
     """A repository whose agents are `sleep`, ignoring *.log, build/, .env and its config."""
-    (repo.path / ".gitignore").write_text("*.log\nbuild/\n.env\nnode_modules/\ndocs\n.agents.toml\n")
-    repo.git("add", ".gitignore")
-    repo.git("commit", "-q", "-m", "ignore logs")
-    (repo.path / ".agents.toml").write_text(QUIET_KIND + '[defaults]\nagent = "quiet"\n')
-    tmux.run("set-option", "-g", "@agents-max", "100")
-    return repo
+    return use_quiet_agents(tmux, repo, ignored="*.log\nbuild/\n.env\nnode_modules/\ndocs\n")
 
 
 def spawn(tmux: Tmux, task: str, kind: str = "quiet") -> tuple[str, Path]:
