@@ -317,17 +317,17 @@ def remember_session(tmux: str, pane: str, session: tuple[str, str]) -> None:
         pass
 
 
-def record_usage(program: str, tmux: str, pane: str, payload: dict[str, object], environ: dict[str, str]) -> None:
+def record_usage(program: Program, tmux: str, pane: str, payload: dict[str, object], environ: dict[str, str]) -> None:
     """At the end of a turn, read the conversation's token usage onto the pane, in the background.
 
     Claude writes its transcript a moment after Stop fires, and reading a long
     one must not hold Claude up: :func:`agents_tmux.usage.main` does it detached.
     """
-    transcript = payload.get("transcript_path")
-    if program in ("claude", "codex", "gemini") and isinstance(transcript, str) and transcript.startswith("/"):
+    transcript = program.session_of(payload)[1]
+    if program.reads_usage and transcript.startswith("/"):
         src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         code = f"import sys; sys.path.insert(0, {src!r}); from agents_tmux.usage import main; main()"
-        _spawn_detached([sys.executable, "-I", "-S", "-c", code, program, tmux, pane, transcript])
+        _spawn_detached([sys.executable, "-I", "-S", "-c", code, program.name, tmux, pane, transcript])
 
 
 def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> None:
@@ -368,8 +368,8 @@ def handle(raw: str, environ: dict[str, str], program_name: str = "claude") -> N
     if program.starts_session(payload):
         remember_session(tmux, pane, session)
     wake_watcher(state)
-    if event in ("Stop", "StopFailure", "AfterAgent"):
-        record_usage(program.name, tmux, pane, payload, environ)
+    if event in program.usage_events:
+        record_usage(program, tmux, pane, payload, environ)
     if enabled in ("off", "0", "no", "false") or not should_notify(previous, state):
         return
     assert state is not None

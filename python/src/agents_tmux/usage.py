@@ -1,13 +1,10 @@
 """Token usage of agents' conversations, read incrementally from their transcripts.
 
-Claude Code writes every reply of the model into the conversation's
-transcript (JSONL) with the usage the API reported: ``input_tokens``,
-``output_tokens``, ``cache_creation_input_tokens`` and
-``cache_read_input_tokens``, and the ``model``. A reply with several content
-blocks is written as several lines carrying the same ``message.id``: an id
-counts once (its latest line wins). Subagents write their own transcripts
-under ``<transcript without .jsonl>/subagents/``; they are spent quota too and
-are counted with their conversation.
+What is common to every program is here; what differs (which lines of a
+transcript report tokens, how to count them, which files belong to one
+conversation) is the program's adapter's (:mod:`agents_tmux.programs`:
+``usage_markers``, ``read_usage``, ``usage_files``...). Claude Code, Codex
+and Gemini CLI have one that reads usage; Aider's does not.
 
 A :class:`Tally` is what has been read of one transcript so far: the byte
 offset reached, the sums per model, the same sums in five-minute buckets
@@ -15,17 +12,16 @@ offset reached, the sums per model, the same sums in five-minute buckets
 used. It lives in a small JSON file per transcript under
 ``$XDG_STATE_HOME/agents-tmux/usage/``, so each reading only reads the bytes
 added since the last one: a partial last line is left for next time, and a
-transcript that shrank or was replaced is read again from the start.
+transcript that shrank or was replaced is read again from the start. A reply
+a program writes several times (one line per content block, say) keeps its
+id, and the id counts once: its latest line wins.
 
-Codex's rollouts and Gemini CLI's chats are read the same way (see
-:meth:`Tally._scan_codex`, :meth:`Tally._scan_gemini`).
-
-At the end of each turn (Claude's Stop or StopFailure, Codex's Stop, Gemini's
-AfterAgent) the hook handler starts :func:`main` detached, which waits for the
-transcript to settle and calls :func:`after_turn`. It runs once per turn, so
-it stays light: standard library only, nothing slow imported (no ``json``,
-``re`` or ``datetime``: JSON is read with the C scanner and written by
-:func:`dumps`), and two tmux calls.
+At the end of each turn (the adapter's ``usage_events``) the hook handler
+starts :func:`main` detached, which waits for the transcript to settle and
+calls :func:`after_turn`. It runs once per turn, so it stays light: standard
+library only, nothing slow imported (no ``json``, ``re`` or ``datetime``:
+JSON is read with the C scanner and written by :func:`dumps`), only the
+turn's program's adapter, and two tmux calls.
 Prices and budgets come from the TOML config, which the command line (spawn,
 ``agents usage``) copies into ``settings.json`` beside the tallies.
 """
@@ -41,10 +37,10 @@ from agents_tmux.tmuxtext import no_formats
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from agents_tmux.programs import Program
+
 #: The four token counts kept everywhere, in this order.
 KINDS = ("input", "output", "cache_write", "cache_read")
-#: The transcript's usage keys for :data:`KINDS`, in the same order.
-USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 #: The price table's keys for :data:`KINDS` (US dollars per million tokens).
 PRICE_KEYS = ("input", "output", "cache_write", "cache_read")
 #: Width of a time bucket, in seconds: the resolution of ``--since`` and of the budgets.
@@ -53,7 +49,8 @@ BUCKET = 300
 LATE_WRITES = 3.0
 #: Age after which five-minute buckets are merged into hourly ones (seconds).
 OLD_BUCKETS = 2 * 86400
-#: Context window of Claude models, and of the long-context variants (used when a reply's context exceeds the first).
+#: Context window of a model [prices] says nothing of, and of the long-context
+#: variants (used when a reply's context exceeds the first).
 WINDOW = 200_000
 LARGE_WINDOW = 1_000_000
 #: Replies whose id is remembered to count a reply written over several lines once.
@@ -74,8 +71,6 @@ BUDGETS = (
 WARN_PERCENT = 90
 
 Counts = list[int]
-#: Programs whose transcripts this module reads.
-READ_PROGRAMS = ("claude", "codex", "gemini")
 
 
 # --------------------------------------------------------------------------- #
@@ -269,8 +264,12 @@ class FileState:
 class Tally:
     """What has been read of one conversation's transcript(s) so far."""
 
-    def __init__(self, transcript: str) -> None:
+    def __init__(self, transcript: str, program: str = "") -> None:
         self.transcript = transcript
+        #: The program whose transcript it is ("": found from the path when needed).
+        self.program = program
+        self._reader: Program | None = None
+        self._reader_known = False
         self.reset()
         #: Who spent it (filled in from the pane or the registry).
         self.agent = ""
@@ -289,18 +288,25 @@ class Tally:
         self.context_tokens = 0
         self.replies = 0
         self.last_at = 0
-        #: Codex: the model of the current turn (its usage lines do not name it) and its context window.
+        #: What a program writes once for several replies (see ``Program.read_usage``): the model of
+        #: the current turn, when its usage lines do not name it (Codex), and the context window it reports.
         self.turn_model = ""
         self.window = 0
 
     # -- persistence -----------------------------------------------------
 
     @classmethod
-    def from_dict(cls, data: object, transcript: str) -> Tally:
-        """A tally saved by :meth:`as_dict`; an empty one when it is not for ``transcript``."""
-        tally = cls(transcript)
+    def from_dict(cls, data: object, transcript: str, program: str = "") -> Tally:
+        """A tally saved by :meth:`as_dict`; an empty one when it is not for ``transcript``.
+
+        ``program``: whose transcript it is, when the caller knows (else the saved tally may say).
+        """
+        tally = cls(transcript, program)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION or data.get("transcript") != transcript:
             return tally
+        saved_program = data.get("program")
+        if not program and isinstance(saved_program, str):
+            tally.program = saved_program
         try:
             tally.files = {str(k): FileState(v) for k, v in dict(data.get("files") or {}).items()}
             tally.models = {str(k): [int(x) for x in v][:4] for k, v in dict(data.get("models") or {}).items()}
@@ -319,13 +325,14 @@ class Tally:
             tally.repo = str(data.get("repo", ""))
             tally.kind = str(data.get("kind", ""))
         except (TypeError, ValueError):
-            return cls(transcript)  # damaged: read the transcript again
+            return cls(transcript, program)  # damaged: read the transcript again
         return tally
 
     def as_dict(self) -> dict[str, object]:
         return {
             "version": STATE_VERSION,
             "transcript": self.transcript,
+            "program": self.reader.name if self.reader is not None else self.program,
             "agent": self.agent,
             "repo": self.repo,
             "kind": self.kind,
@@ -342,10 +349,10 @@ class Tally:
         }
 
     @classmethod
-    def load(cls, transcript: str, folder: str | None = None) -> Tally:
+    def load(cls, transcript: str, folder: str | None = None, program: str = "") -> Tally:
         """The saved tally of ``transcript`` (empty when there is none yet)."""
         path = tally_file(transcript, folder or usage_dir())
-        return cls.from_dict(_read_json(path), transcript)
+        return cls.from_dict(_read_json(path), transcript, program)
 
     def compact(self, now: float) -> None:
         """Merge five-minute buckets older than two days into hourly ones, so a tally stays small."""
@@ -364,29 +371,28 @@ class Tally:
 
     # -- reading ---------------------------------------------------------
 
+    @property
+    def reader(self) -> Program | None:
+        """The adapter that reads this transcript's usage (see :func:`agents_tmux.programs.usage_reader`)."""
+        if not self._reader_known:
+            from agents_tmux import programs
+
+            # A program named but unknown here (a tally from another version): found from the path.
+            self._reader = programs.usage_reader(self.transcript, self.program) if self.program else None
+            if self._reader is None:
+                self._reader = programs.usage_reader(self.transcript)
+            self._reader_known = True
+        return self._reader
+
     def sources(self) -> list[str]:
-        """The transcript and its subagents' transcripts (``<stem>/subagents/**/agent-*.jsonl``)."""
-        found = [self.transcript]
-        stem = self.transcript[:-6] if self.transcript.endswith(".jsonl") else self.transcript
-        folders = [os.path.join(stem, "subagents")]
-        depth = 0
-        while folders and depth < 3:
-            nested: list[str] = []
-            for folder in folders:
-                try:
-                    entries = sorted(os.scandir(folder), key=lambda e: e.name)
-                except OSError:
-                    continue
-                for entry in entries:
-                    if entry.name.endswith(".jsonl") and entry.is_file():
-                        found.append(entry.path)
-                    elif entry.is_dir(follow_symlinks=False):
-                        nested.append(entry.path)
-            folders, depth = nested, depth + 1
-        return found
+        """The files of the conversation: the transcript and what its adapter adds (subagents' transcripts)."""
+        reader = self.reader
+        return reader.usage_files(self.transcript) if reader is not None else [self.transcript]
 
     def update(self) -> bool:
         """Read what was added to the transcript(s) since the last call; True if anything was."""
+        if self.reader is None:
+            return False
         changed = False
         for path in self.sources():
             changed = self._update_file(path) or changed
@@ -450,113 +456,19 @@ class Tally:
                 return False
         return True
 
-    @property
-    def is_codex(self) -> bool:
-        """A Codex rollout (``rollout-<time>-<id>.jsonl``) rather than a Claude transcript."""
-        return os.path.basename(self.transcript).startswith("rollout-")
-
-    @property
-    def is_gemini(self) -> bool:
-        """A Gemini CLI chat (``.../chats/session-<time>-<id>.jsonl``)."""
-        return os.path.basename(os.path.dirname(self.transcript)) == "chats" and os.path.basename(self.transcript).startswith("session-")
-
     def _scan(self, data: bytes, end: int, path: str) -> None:
-        if self.is_codex:
-            self._scan_codex(data, end, path)
-            return
-        if self.is_gemini:
-            self._scan_gemini(data, end, path)
-            return
-        """Count every assistant line in ``data[:end]`` (whole lines only).
+        """Count the replies in ``data[:end]`` (whole lines only), through the adapter."""
+        reader = self.reader
+        if reader is not None:
+            reader.read_usage(self, lines_holding(data, end, reader.usage_markers), path)
 
-        Only lines holding ``"usage":`` are decoded: user lines (tool results,
-        attachments) make most of a transcript's bytes and are skipped unread.
+    def count(self, counts: Counts, model: str, stamp: object, reply_id: str, path: str, main: bool) -> None:
+        """Add one reply's counts (:data:`KINDS`); a reply id seen lately in ``path`` replaces its earlier counts.
+
+        ``stamp``: the reply's ISO time (now when it has none); ``main``: a
+        reply of the conversation itself (not of a subagent), whose context is
+        the one shown.
         """
-        for line in lines_holding(data, end, (b'"usage":',)):
-            if b'"assistant"' in line:
-                self._count_line(line, path)
-
-    def _scan_codex(self, data: bytes, end: int, path: str) -> None:
-        """Codex 0.171's rollout: ``turn_context`` lines name the model, each response's usage is
-        a ``token_usage_record`` line (``response_id``, ``usage``), ``token_count`` lines give the window.
-
-        Codex counts cached input inside ``input_tokens``: input here is the uncached part.
-        """
-        for line in lines_holding(data, end, (b'"token_usage_record"', b'"turn_context"', b'"token_count"')):
-            try:
-                entry = loads(line.decode("utf-8", "replace"))
-            except ValueError:
-                continue
-            payload = entry.get("payload") if isinstance(entry, dict) else None
-            if not isinstance(payload, dict):
-                continue
-            kind = entry.get("type")
-            if kind == "turn_context" and isinstance(payload.get("model"), str):
-                self.turn_model = payload["model"]
-            elif kind == "event_msg" and payload.get("type") == "token_count":
-                info = payload.get("info")
-                window = info.get("model_context_window") if isinstance(info, dict) else None
-                if isinstance(window, int) and window > 0:
-                    self.window = window
-            elif kind == "token_usage_record" and isinstance(payload.get("usage"), dict):
-                usage = payload["usage"]
-                raw = [usage.get(key) for key in ("input_tokens", "output_tokens", "cache_write_input_tokens", "cached_input_tokens")]
-                full_input, output, cache_write, cache_read = (v if isinstance(v, int) and v > 0 else 0 for v in raw)
-                counts = [max(0, full_input - cache_read - cache_write), output, cache_write, cache_read]
-                response = payload.get("response_id")
-                self._count(counts, self.turn_model or "unknown", entry.get("timestamp"),
-                            response if isinstance(response, str) else "", path, main=True)
-
-    def _scan_gemini(self, data: bytes, end: int, path: str) -> None:
-        """Gemini CLI 0.61's chat: each reply is a ``"type":"gemini"`` line with ``tokens``
-        (``input`` with ``cached`` inside it, ``output``, ``thoughts``, ``tool``) and ``model``;
-        a reply written again (tool calls added) keeps its ``id``. ``$set`` lines that rewrite
-        the message list are not new spending and are skipped.
-        """
-        for line in lines_holding(data, end, (b'"tokens":',)):
-            try:
-                entry = loads(line.decode("utf-8", "replace"))
-            except ValueError:
-                continue
-            if not isinstance(entry, dict) or entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
-                continue
-            tokens = entry["tokens"]
-            full_input, output, cached, thoughts, tool = (
-                v if isinstance(v, int) and v > 0 else 0
-                for v in (tokens.get(k) for k in ("input", "output", "cached", "thoughts", "tool"))
-            )
-            counts = [max(0, full_input - cached) + tool, output + thoughts, 0, cached]
-            if any(counts):
-                model, reply_id = entry.get("model"), entry.get("id")
-                self._count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
-                            reply_id if isinstance(reply_id, str) else "", path, main=True)
-
-    def _count_line(self, line: bytes, path: str) -> None:
-        try:
-            entry = loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            return  # not JSON: a damaged line, skipped
-        if not isinstance(entry, dict) or entry.get("type") != "assistant":
-            return
-        message = entry.get("message")
-        usage = message.get("usage") if isinstance(message, dict) else None
-        if not isinstance(usage, dict):
-            return
-        counts = [0, 0, 0, 0]
-        for i, key in enumerate(USAGE_KEYS):
-            value = usage.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                counts[i] = value
-        if not any(counts):
-            return  # Claude's own "<synthetic>" replies (errors, interruptions) cost nothing
-        assert isinstance(message, dict)
-        model = message.get("model")
-        reply_id = message.get("id")
-        self._count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
-                    reply_id if isinstance(reply_id, str) else "", path, main=path == self.transcript and not entry.get("isSidechain"))
-
-    def _count(self, counts: Counts, model: str, stamp: object, reply_id: str, path: str, main: bool) -> None:
-        """Add one reply's counts; a reply id seen lately replaces its earlier counts."""
         at = epoch_of(stamp) or int(time.time())
         bucket = str(at - at % BUCKET)
         if reply_id:
@@ -592,13 +504,18 @@ class Tally:
     def context_percent(self, prices: dict[str, object] | None = None) -> int:
         """How full the context window was at the last reply, in percent (0 when unknown).
 
-        The window is the ``context_window`` of the model's [prices] row
-        (default 200k), or 1M when the context is already bigger than that.
+        The window is the one the program reported, else the ``context_window``
+        of the model's [prices] row (default 200k); at least what the model's
+        name says (its adapter's ``context_window``), and 1M when the context is
+        already bigger than that.
         """
         if not self.context_tokens:
             return 0
         window = self.window or context_window(self.context_model, prices or {})
-        if "[1m]" in self.context_model or self.context_tokens > window:
+        reader = self.reader
+        named = reader.context_window(self.context_model) if reader is not None else 0
+        window = max(window, named)
+        if self.context_tokens > window:
             window = max(window, LARGE_WINDOW)
         return min(100, round(self.context_tokens * 100 / window))
 
@@ -853,12 +770,16 @@ def after_turn(
     ``run(argv)`` runs a command and returns its stdout as bytes (None on failure) and
     ``spawn(argv)`` starts one without waiting: both are the hook handler's,
     so this module adds no process machinery of its own. Two tmux calls.
-    Claude Code's transcripts, Codex's rollouts and Gemini CLI's chats are read (:data:`READ_PROGRAMS`).
+    Only ``program``'s adapter is imported, and nothing is read when it reads no usage.
     """
-    if program not in READ_PROGRAMS or not isinstance(transcript, str) or not transcript.startswith("/"):
+    if not isinstance(transcript, str) or not transcript.startswith("/"):
+        return
+    from agents_tmux.programs import usage_reader
+
+    if usage_reader(transcript, program) is None:
         return
     folder = usage_dir(environ)
-    tally = Tally.load(transcript, folder)
+    tally = Tally.load(transcript, folder, program)
     tally.update()
     settings = read_settings(folder)
     prices = settings.get("prices")

@@ -27,6 +27,14 @@ What an adapter answers (every method has a working default here):
   only the standard library at its top (and nothing slow: no ``json``, no
   ``subprocess``, no ``dataclasses``); anything heavier goes inside the
   method that needs it.
+* **Usage** (:attr:`Program.usage_markers`, :attr:`Program.usage_events`,
+  :meth:`Program.read_usage`, :meth:`Program.usage_files`,
+  :meth:`Program.owns_transcript`, :meth:`Program.context_window`): which
+  transcript lines report tokens and how to count them, after which hook
+  events, and which files belong to one conversation. :mod:`agents_tmux.usage`
+  keeps what is common (reading only new bytes, the tallies, prices, budgets,
+  the summary) and asks the adapter for the rest; it runs after every turn, so
+  the same import rules apply.
 * **The screen** (:attr:`Program.screen`): default regular expressions per
   state (``waiting``, ``working``, ``idle``, and ``error`` where the program
   shows one), for the screen watcher; a kind's ``[agents.X.screen]`` table
@@ -44,9 +52,11 @@ import os
 # typing costs the hook handler an import; mypy reads this name the same way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from agents_tmux.config import AgentKind
+    from agents_tmux.usage import Tally
 
 #: The adapter of kinds that name no program.
 GENERIC = "generic"
@@ -80,6 +90,16 @@ class Program:
     #: program needs to behave in a terminal. The kind's ``env`` still wins
     #: for a variable it sets itself.
     pane_env: dict[str, str] = {}
+    #: Bytes that every transcript line reporting usage holds; empty when the
+    #: adapter reads no usage. Only lines holding one are decoded: the rest of a
+    #: transcript (tool results, mostly) is skipped unread.
+    usage_markers: tuple[bytes, ...] = ()
+    #: Hook events after which the turn's usage is in the transcript: the hook
+    #: handler starts the usage reading on them.
+    usage_events: tuple[str, ...] = ()
+    #: True for the one adapter that reads the transcripts no adapter claims by
+    #: name (:meth:`owns_transcript`), when a tally does not say whose it is.
+    reads_unclaimed_transcripts = False
 
     # ---------------------------------------------------------------- hooks
 
@@ -240,6 +260,39 @@ class Program:
         del worktree
         return None
 
+    # ---------------------------------------------------------------- usage
+
+    @property
+    def reads_usage(self) -> bool:
+        """True when the adapter counts tokens from the program's transcripts."""
+        return bool(self.usage_markers)
+
+    def owns_transcript(self, path: str) -> bool:
+        """True when ``path``'s name says it is one of this program's transcripts."""
+        del path
+        return False
+
+    def usage_files(self, transcript: str) -> list[str]:
+        """The files whose usage counts as ``transcript``'s conversation (itself, and its subagents' if any)."""
+        return [transcript]
+
+    def read_usage(self, tally: Tally, lines: Iterable[bytes], path: str) -> None:
+        """Count the replies in ``lines`` of file ``path`` into ``tally``.
+
+        ``lines``: the new whole lines holding one of :attr:`usage_markers`, in
+        order, without their newline. Each reply goes in with
+        :meth:`agents_tmux.usage.Tally.count`; what the program writes once for
+        several replies (the model of a turn, the context window) may be kept in
+        ``tally.turn_model`` and ``tally.window``. JSON is read with
+        :func:`agents_tmux.usage.loads` (``json`` is too slow to import here).
+        """
+        del tally, lines, path
+
+    def context_window(self, model: str) -> int:
+        """The context window ``model``'s name itself tells (0: the [prices] table or the transcript do)."""
+        del model
+        return 0
+
 
 _HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -312,6 +365,26 @@ def pane_env(kind: AgentKind) -> dict[str, str]:
                 program = candidate
                 break
     return dict(program.pane_env)
+
+
+def usage_reader(transcript: str, name: str = "") -> Program | None:
+    """The adapter that reads the usage in ``transcript``; None when there is none.
+
+    Program ``name``'s when it is given (the end-of-turn reading knows it,
+    and imports no other adapter); otherwise the one that recognises the
+    path (:meth:`Program.owns_transcript`), else the one that reads
+    unclaimed transcripts.
+    """
+    if name:
+        try:
+            program = get(name)
+        except KeyError:
+            return None
+        return program if program.reads_usage else None
+    readers = [program for program in (get(n) for n in names()) if program.reads_usage]
+    claimed = [program for program in readers if program.owns_transcript(transcript)]
+    fallback = [program for program in readers if program.reads_unclaimed_transcripts]
+    return (claimed or fallback or [None])[0]
 
 
 def get(name: str) -> Program:

@@ -15,9 +15,11 @@ from agents_tmux.programs import Program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from agents_tmux.config import AgentKind
+    from agents_tmux.usage import Tally
 
 #: Claude Code events agents.tmux listens to, in the order a turn fires them.
 #: Versions that lack one (StopFailure, Elicitation...) simply never send it.
@@ -59,6 +61,17 @@ WAITING_NOTIFICATIONS = ("permission_prompt", "elicitation_dialog")
 #: SessionEnd reasons after which the same Claude goes on with a new session
 #: (2.1.332 knows clear, resume, logout, prompt_input_exit and other).
 CONTINUING_REASONS = ("clear", "resume")
+
+#: Events after which the turn's replies are in the transcript (the usage reading starts).
+USAGE_EVENTS = ("Stop", "StopFailure")
+#: Every reply of the model is an ``assistant`` line with the API's ``usage``.
+USAGE_MARKERS = (b'"usage":',)
+#: The usage keys of a reply, in the order of :data:`agents_tmux.usage.KINDS`.
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+#: The context window of the models whose name says ``[1m]`` (``claude-opus-4-8[1m]``).
+LONG_CONTEXT = 1_000_000
+#: How deep subagents' transcripts may nest under a conversation's.
+SUBAGENT_DEPTH = 3
 
 #: What the screen shows in each state (the watcher's fallback; CLAUDE-NOTES.md).
 SCREEN = {
@@ -228,12 +241,76 @@ def has_conversation(path: Path) -> bool:
     return False
 
 
+def subagent_transcripts(transcript: str) -> list[str]:
+    """The transcripts of ``transcript``'s subagents: ``<transcript without .jsonl>/subagents/**/*.jsonl``.
+
+    They are spent quota too, counted with their conversation.
+    """
+    found: list[str] = []
+    stem = transcript[:-6] if transcript.endswith(".jsonl") else transcript
+    folders = [os.path.join(stem, "subagents")]
+    depth = 0
+    while folders and depth < SUBAGENT_DEPTH:
+        nested: list[str] = []
+        for folder in folders:
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.endswith(".jsonl") and entry.is_file():
+                    found.append(entry.path)
+                elif entry.is_dir(follow_symlinks=False):
+                    nested.append(entry.path)
+        folders, depth = nested, depth + 1
+    return found
+
+
+def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
+    """Count Claude Code's replies: ``assistant`` lines with the API's ``usage`` and the ``model``.
+
+    A reply with several content blocks is written as several lines with the
+    same ``message.id`` (the tally counts it once). Only the conversation's own
+    replies (not a subagent's, not a sidechain) set the context shown.
+    """
+    from agents_tmux.usage import loads
+
+    for line in lines:
+        if b'"assistant"' not in line:
+            continue  # a user line quoting usage (a tool result)
+        try:
+            entry = loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue  # not JSON: a damaged line, skipped
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            continue
+        message = entry.get("message")
+        usage = message.get("usage") if isinstance(message, dict) else None
+        if not isinstance(message, dict) or not isinstance(usage, dict):
+            continue
+        counts = [0, 0, 0, 0]
+        for i, key in enumerate(USAGE_KEYS):
+            value = usage.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                counts[i] = value
+        if not any(counts):
+            continue  # Claude's own "<synthetic>" replies (errors, interruptions) cost nothing
+        model, reply_id = message.get("model"), message.get("id")
+        tally.count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
+                    reply_id if isinstance(reply_id, str) else "", path,
+                    main=path == tally.transcript and not entry.get("isSidechain"))
+
+
 class ClaudeCode(Program):
     """Claude Code (``claude``), state from its hooks, the screen filling their gaps."""
 
     name = "claude"
     hook_events = EVENTS
     screen = SCREEN
+    usage_events = USAGE_EVENTS
+    usage_markers = USAGE_MARKERS
+    # Its transcripts are named only by their session id: any other is read as Claude's.
+    reads_unclaimed_transcripts = True
 
     def state_for(self, payload: dict[str, object]) -> str | None:
         return state_for(payload)
@@ -274,6 +351,16 @@ class ClaudeCode(Program):
         if worktree is None:
             return False
         return any(has_conversation(path) for path in project_dir(worktree).glob("*.jsonl"))
+
+
+    def usage_files(self, transcript: str) -> list[str]:
+        return [transcript, *subagent_transcripts(transcript)]
+
+    def read_usage(self, tally: Tally, lines: Iterable[bytes], path: str) -> None:
+        read_usage(tally, lines, path)
+
+    def context_window(self, model: str) -> int:
+        return LONG_CONTEXT if "[1m]" in model else 0
 
 
 PROGRAM = ClaudeCode()

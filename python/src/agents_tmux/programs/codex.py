@@ -17,6 +17,9 @@ Facts (Codex 0.171, /work/shared/AGENT-CLIS.md and the recordings in tests/scree
   shows "■ <the error>"): the screen watcher decides those, from ``working``/``waiting``.
 * ``codex resume <id>`` reopens a conversation; transcripts are
   ``$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl``.
+* The rollout holds the usage: ``turn_context`` lines name the model of the turn, a
+  ``token_usage_record`` line per response gives its ``usage`` (cached input counted
+  inside ``input_tokens``), ``token_count`` events give the context window.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from agents_tmux.programs import Program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from agents_tmux.config import AgentKind
+    from agents_tmux.usage import Tally
 
 #: Codex hook events agents.tmux listens to, in the order a turn fires them.
 EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop", "SessionEnd")
@@ -48,6 +53,11 @@ TIMEOUTS = {"SessionEnd": 3}
 DEFAULT_TIMEOUT = 10
 #: Where Codex files hooks given with ``-c`` (the key prefix of their trust entries).
 SESSION_FLAGS_SOURCE = "/<session-flags>/config.toml"
+
+#: Rollout lines the usage reading decodes (see :func:`read_usage`).
+USAGE_MARKERS = (b'"token_usage_record"', b'"turn_context"', b'"token_count"')
+#: A response's ``usage`` keys: input (cached included), output, cache write, cache read.
+USAGE_KEYS = ("input_tokens", "output_tokens", "cache_write_input_tokens", "cached_input_tokens")
 
 #: What the screen shows (recorded from Codex 0.171 in tests/screens/codex).
 SCREEN = {
@@ -121,6 +131,39 @@ def codex_home() -> str:
     return os.environ.get("CODEX_HOME") or os.path.join(os.path.expanduser("~"), ".codex")
 
 
+def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
+    """Count Codex 0.171's responses from its rollout (the line shapes are in the module's notes).
+
+    Codex counts cached input inside ``input_tokens``: input here is the uncached part.
+    """
+    from agents_tmux.usage import loads
+
+    for line in lines:
+        try:
+            entry = loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        payload = entry.get("payload") if isinstance(entry, dict) else None
+        if not isinstance(payload, dict):
+            continue
+        kind = entry.get("type")
+        if kind == "turn_context" and isinstance(payload.get("model"), str):
+            tally.turn_model = payload["model"]
+        elif kind == "event_msg" and payload.get("type") == "token_count":
+            info = payload.get("info")
+            window = info.get("model_context_window") if isinstance(info, dict) else None
+            if isinstance(window, int) and window > 0:
+                tally.window = window
+        elif kind == "token_usage_record" and isinstance(payload.get("usage"), dict):
+            usage = payload["usage"]
+            raw = [usage.get(key) for key in USAGE_KEYS]
+            full_input, output, cache_write, cache_read = (v if isinstance(v, int) and v > 0 else 0 for v in raw)
+            counts = [max(0, full_input - cache_read - cache_write), output, cache_write, cache_read]
+            response = payload.get("response_id")
+            tally.count(counts, tally.turn_model or "unknown", entry.get("timestamp"),
+                        response if isinstance(response, str) else "", path, main=True)
+
+
 class Codex(Program):
     """OpenAI's Codex CLI (``codex``), state from its hooks, the screen filling their gaps."""
 
@@ -128,6 +171,8 @@ class Codex(Program):
     hook_events = EVENTS
     screen = SCREEN
     reports_start = False
+    usage_events = ("Stop",)
+    usage_markers = USAGE_MARKERS
 
     def state_for(self, payload: dict[str, object]) -> str | None:
         event = payload.get("hook_event_name")
@@ -155,6 +200,13 @@ class Codex(Program):
             sessions = Path(codex_home()) / "sessions"
             candidates += sorted(sessions.glob(f"*/*/*/rollout-*-{session_id}.jsonl"))
         return candidates
+
+
+    def owns_transcript(self, path: str) -> bool:
+        return os.path.basename(path).startswith("rollout-")
+
+    def read_usage(self, tally: Tally, lines: Iterable[bytes], path: str) -> None:
+        read_usage(tally, lines, path)
 
 
 PROGRAM = Codex()

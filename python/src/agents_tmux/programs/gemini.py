@@ -29,6 +29,10 @@ Facts (Gemini CLI 0.61, /work/shared/AGENT-CLIS.md and the recordings in tests/s
   ``[no response text]`` and the screen shows ``✕ [API Error: ...]``: the watcher
   decides those. SessionEnd fires several times per exit; the pane's wrapper
   reports the exit instead.
+* Each reply in the chat file is a ``"type":"gemini"`` line with ``tokens`` (``input``
+  with ``cached`` inside it, ``output``, ``thoughts``, ``tool``) and ``model``; a reply
+  written again (tool calls added) keeps its ``id``; ``$set`` lines rewrite the message
+  list and are no new spending.
 * ``CI=true`` or ``GITHUB_ACTIONS=true`` (exactly ``"true"``) makes Gemini take itself for
   headless whatever its terminal (``isHeadlessMode``): started without a prompt, as
   ``agents restart`` starts it (``--resume <id>``), it reads an empty stdin and exits 42.
@@ -45,9 +49,11 @@ from agents_tmux.programs import Program
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from pathlib import Path
 
     from agents_tmux.config import AgentKind
+    from agents_tmux.usage import Tally
 
 #: Gemini CLI hook events agents.tmux listens to, in the order a turn fires them.
 EVENTS = ("SessionStart", "BeforeAgent", "BeforeTool", "Notification", "AfterTool", "AfterAgent")
@@ -58,6 +64,9 @@ NO_RESPONSE = "[no response text]"
 HOOK_NAME = "agents-tmux"
 #: The .gitignore agents.tmux puts in a .gemini folder it creates: it marks the folder as ours.
 GITIGNORE = "# Written by agents.tmux for this agent's worktree; ignored by git.\n*\n"
+
+#: Chat lines the usage reading decodes: a reply's token counts.
+USAGE_MARKERS = (b'"tokens":',)
 
 #: What the screen shows (recorded from Gemini CLI 0.61 in tests/screens/gemini).
 SCREEN = {
@@ -214,6 +223,33 @@ def session_files(session_id: str) -> list[Path]:
     return sorted(Path(gemini_dir()).glob(f"tmp/*/chats/session-*-{session_id[:8]}.json*"))
 
 
+def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
+    """Count Gemini CLI 0.61's replies from its chat file (the line shapes are in the module's notes).
+
+    Cached input is counted apart from the rest; thinking counts as output,
+    tool-use prompts as input.
+    """
+    from agents_tmux.usage import loads
+
+    for line in lines:
+        try:
+            entry = loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
+            continue
+        tokens = entry["tokens"]
+        full_input, output, cached, thoughts, tool = (
+            v if isinstance(v, int) and v > 0 else 0
+            for v in (tokens.get(k) for k in ("input", "output", "cached", "thoughts", "tool"))
+        )
+        counts = [max(0, full_input - cached) + tool, output + thoughts, 0, cached]
+        if any(counts):
+            model, reply_id = entry.get("model"), entry.get("id")
+            tally.count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
+                        reply_id if isinstance(reply_id, str) else "", path, main=True)
+
+
 class Gemini(Program):
     """Google's Gemini CLI (``gemini``), state from its hooks, the screen filling their gaps."""
 
@@ -221,6 +257,8 @@ class Gemini(Program):
     hook_events = EVENTS
     screen = SCREEN
     commands = ("gemini",)
+    usage_events = ("AfterAgent",)
+    usage_markers = USAGE_MARKERS
     # Empty, not unset (a pane's -e cannot unset): Gemini tests for "true" only.
     pane_env = {"CI": "", "GITHUB_ACTIONS": ""}
 
@@ -271,6 +309,14 @@ class Gemini(Program):
         del worktree
         candidates = [Path(recorded)] if recorded else []
         return candidates + [p for p in session_files(session_id) if str(p) != recorded]
+
+
+    def owns_transcript(self, path: str) -> bool:
+        """A chat file: ``.../chats/session-<time>-<id>.json[l]``."""
+        return os.path.basename(os.path.dirname(path)) == "chats" and os.path.basename(path).startswith("session-")
+
+    def read_usage(self, tally: Tally, lines: Iterable[bytes], path: str) -> None:
+        read_usage(tally, lines, path)
 
 
 PROGRAM = Gemini()
