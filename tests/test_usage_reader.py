@@ -195,3 +195,49 @@ def test_codex_rollout_and_gemini_chat(tmp_path: Path) -> None:
     )
     tally = read(chat, tmp_path / "state")
     assert tally.models == {"gemini-3.1-pro-preview": [691, 25, 0, 12000]}
+
+
+def codex_record(response: str, full_input: int, cached: int, output: int) -> str:
+    usage = {"input_tokens": full_input, "cached_input_tokens": cached, "cache_write_input_tokens": 0, "output_tokens": output}
+    return json.dumps({"timestamp": "2026-12-01T04:18:17.484Z", "type": "token_usage_record",
+                       "payload": {"response_id": response, "usage": usage}}) + "\n"
+
+
+def test_each_transcript_goes_to_its_programs_adapter() -> None:
+    from agents_tmux import programs
+
+    def reader(path: str, name: str = "") -> str | None:
+        found = programs.usage_reader(path, name)
+        return found.name if found is not None else None
+
+    assert reader("/h/.codex/sessions/2026/12/01/rollout-2026-12-01T04-18-17-01a2.jsonl") == "codex"
+    assert reader("/h/.gemini/tmp/proj/chats/session-2026-12-01T04-20-9933446c.jsonl") == "gemini"
+    # Claude's transcripts are named by their session id only: whatever no adapter claims.
+    assert reader("/h/.claude/projects/-w/403be560-9d55-4a51-8a7b-0c9f1e2d3a4b.jsonl") == "claude"
+    assert reader("/h/.gemini/tmp/proj/session-x.jsonl") == "claude"  # not in a chats folder
+    # Named, the program's adapter wins over the path; a program that reads no usage has none.
+    assert reader("/h/rollout-x.jsonl", "gemini") == "gemini"
+    assert reader("/h/x.jsonl", "aider") is None and reader("/h/x.jsonl", "no_such_program") is None
+    assert [n for n in programs.names() if programs.get(n).reads_usage] == ["claude", "codex", "gemini"]
+
+
+def test_a_tally_keeps_reading_with_the_program_it_was_read_with(tmp_path: Path) -> None:
+    """A rollout not named like one (a copy, a future name) is still read as Codex's once the hook said so."""
+    transcript, state = tmp_path / "copied.jsonl", tmp_path / "state"
+    turn = json.dumps({"type": "turn_context", "payload": {"model": "gpt-5-codex"}}) + "\n"
+    transcript.write_text(turn + codex_record("resp_1", 1000, 600, 10))
+    tally = Tally.load(str(transcript), str(state), "codex")
+    tally.update()
+    tally.save(str(state))
+    assert tally.models == {"gpt-5-codex": [400, 10, 0, 600]}
+
+    with transcript.open("a") as handle:
+        handle.write(codex_record("resp_2", 2000, 1500, 20))
+    again = read(transcript, state)  # as `agents usage` loads it: no program given
+    assert again.program == "codex"
+    assert again.models == {"gpt-5-codex": [900, 30, 0, 2100]}
+    # Path alone, it would have been taken for Claude's and counted nothing.
+    fresh = Tally(str(transcript))
+    fresh.update()
+    assert fresh.reader is not None and fresh.reader.name == "claude" and fresh.models == {}
+
