@@ -241,3 +241,38 @@ def test_a_tally_keeps_reading_with_the_program_it_was_read_with(tmp_path: Path)
     fresh.update()
     assert fresh.reader is not None and fresh.reader.name == "claude" and fresh.models == {}
 
+
+def test_end_of_turn_reading_imports_only_its_programs_adapter(tmp_path: Path) -> None:
+    """The reading after each turn loads the turn's adapter, none of the others, and nothing slow."""
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parent.parent / "python" / "src"
+    claude = tmp_path / "c.jsonl"
+    claude.write_text(user("x") + reply("msg_1", (10, 3, 100, 0)))
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    rollout = sessions / "rollout-2026-12-01T04-18-17-01a2.jsonl"
+    rollout.write_text(json.dumps({"type": "turn_context", "payload": {"model": "m"}}) + "\n" + codex_record("r", 10, 5, 1))
+    chats = tmp_path / "tmp" / "p" / "chats"
+    chats.mkdir(parents=True)
+    chat = chats / "session-2026-12-01T04-20-9933446c.jsonl"
+    chat.write_text(json.dumps({"id": "a", "type": "gemini", "tokens": {"input": 10, "output": 2}, "model": "g"}) + "\n")
+    for program, transcript in (("claude", claude), ("codex", rollout), ("gemini", chat)):
+        code = (
+            f"import sys; sys.path.insert(0, {str(src)!r}); before = set(sys.modules)\n"
+            "from agents_tmux import usage\n"
+            "seen = []\n"
+            f"usage.after_turn({program!r}, lambda argv: seen.append(argv), None, 'tmux', '%0', {str(transcript)!r}, {{}})\n"
+            "print(repr(sorted(set(sys.modules) - before)))\n"
+            "print(repr([a for a in seen[0] if a.startswith('@agent_tokens')] and seen[0][seen[0].index('@agent_tokens') + 1]))"
+        )
+        env = {"XDG_STATE_HOME": str(tmp_path / "state"), "PATH": os.environ.get("PATH", "")}
+        out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+        modules_line, tokens_line = out.splitlines()
+        modules = set(json.loads(modules_line.replace("'", '"')))
+        ours = {m for m in modules if m.startswith("agents_tmux")}
+        assert ours == {"agents_tmux", "agents_tmux.usage", "agents_tmux.tmuxtext", "agents_tmux.programs",
+                        f"agents_tmux.programs.{program}"}, (program, ours)
+        assert not modules & {"json", "re", "typing", "subprocess", "pathlib", "dataclasses", "shutil"}, (program, modules)
+        assert tokens_line == repr({"claude": "113", "codex": "11", "gemini": "12"}[program]), (program, out)

@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING
 
 from agents_tmux.tmuxtext import no_formats
 
+# typing imports re, which costs more than a turn's reading; mypy reads this name the same way.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
