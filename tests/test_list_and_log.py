@@ -58,3 +58,34 @@ def test_log_renders_the_conversation_and_raw_gives_the_file(tmux: Tmux, repo: R
     raw = tmux.agents("log", name, "--raw").stdout
     path = Path(tmux.agents("log", name, "--path").stdout.strip())
     assert raw == path.read_text() and all(json.loads(line) for line in raw.splitlines())
+
+
+def test_log_shows_a_transcript_its_adapter_does_not_render_as_it_is(tmux: Tmux, repo: Repo) -> None:
+    """Codex's rollout is not Claude's transcript: shown as it is, not as an empty conversation."""
+    config = Path(tmux.env["XDG_CONFIG_HOME"]) / "agents-tmux" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    # Codex's adapter, a command that ignores Codex's arguments and waits.
+    config.write_text('[agents.cx]\ncommand = ["sh", "-c", "sleep 600", "sh"]\nprogram = "codex"\n')
+    name = tmux.agents("spawn", "Read the rollout", "-d", "--agent", "cx").stdout.strip()
+    pane = pane_of(tmux, name)
+    rollout = Path(tmux.env["HOME"]) / ".codex" / "sessions" / "2026" / "12" / "01" / "rollout-2026-12-01T04-18-17-01a2.jsonl"
+    rollout.parent.mkdir(parents=True)
+    rollout.write_text(
+        json.dumps({"type": "turn_context", "payload": {"model": "gpt-5-codex"}}) + "\n"
+        + json.dumps({"type": "response_item", "payload": {"type": "message", "role": "user", "content": [{"text": "Read"}]}}) + "\n"
+    )
+    tmux.run("set-option", "-p", "-t", pane, "@agent_transcript", str(rollout))
+    assert tmux.agents("log", name, "--path").stdout.strip() == str(rollout)
+    assert tmux.agents("log", name).stdout == rollout.read_text()
+
+
+def test_log_renders_claudes_transcript_when_the_config_cannot_say_whose_it_is(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    name = tmux.agents("spawn", "Explain the lexer", "-d").stdout.strip()
+    pane = pane_of(tmux, name)
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "working", timeout=30, message="the agent working")
+    tmux.run("send-keys", "-t", pane, "/done", "Enter")
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=30, message="the agent idle")
+    config = Path(tmux.env["XDG_CONFIG_HOME"]) / "agents-tmux" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("[agents\n")  # no longer loads: the transcript's path tells its program
+    assert tmux.agents("log", name).stdout == "user: Explain the lexer\nassistant: Done: Explain the lexer\n"

@@ -1,7 +1,8 @@
-"""Open an agent's record: Claude's transcript, or its pane log (@agents-log on).
+"""Open an agent's record: its transcript, or its pane log (@agents-log on).
 
 A transcript is shown as the conversation (user, assistant, tool calls and
-their results); --raw shows the file as it is. In a popup from a key
+their results) where the program's adapter reads it so (Claude's), else as it
+is; --raw shows the file as it is. In a popup from a key
 (--from-key), in a pager on a terminal, else printed. --path prints only
 where the record is.
 """
@@ -72,16 +73,23 @@ def run(args: argparse.Namespace) -> int:
     if args.path:
         print(path)
         return 0
-    if args.raw or path.suffix != ".jsonl":
+    text: str | None = None
+    if not args.raw and path.suffix == ".jsonl":
+        from agents_tmux import programs
+
+        program = programs.get(_program_of(ref))
+        if program.name == programs.GENERIC:
+            # The config no longer says (a kind renamed, a config that does not load): the path does.
+            program = programs.owner(str(path)) or program
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = program.conversation(handle)
+    if text is None:
         if args.from_key:
             viewer.popup_file(socket, path, args.client)
         else:
             viewer.page(path.read_text(encoding="utf-8", errors="replace"))
         return 0
-    from agents_tmux import transcript
-
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        text = transcript.render(handle) or f"{ref.name}'s transcript holds no conversation yet ({path})\n"
+    text = text or f"{ref.name}'s transcript holds no conversation yet ({path})\n"
     if args.from_key:
         viewer.popup_text(socket, text, args.client, ref.name)
     else:

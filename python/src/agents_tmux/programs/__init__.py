@@ -17,8 +17,9 @@ What an adapter answers (every method has a working default here):
 * **Bringing a conversation back** (:meth:`Program.resume_args`,
   :meth:`Program.continue_args`, :meth:`Program.transcript_paths`,
   :meth:`Program.transcript`,
-  :meth:`Program.has_conversations`): resume one session by id, or the newest
-  in a folder, and where the program keeps its transcripts.
+  :meth:`Program.has_conversations`, :meth:`Program.conversation`): resume one
+  session by id, or the newest in a folder, where the program keeps its
+  transcripts, and how ``agents log`` shows one to a person.
 * **Hooks** (:attr:`Program.hook_events`, :meth:`Program.state_for`,
   :meth:`Program.session_of`, :meth:`Program.starts_session`): the events the
   program reports and the state (``working``, ``waiting``, ``idle``,
@@ -98,7 +99,7 @@ class Program:
     #: handler starts the usage reading on them.
     usage_events: tuple[str, ...] = ()
     #: True for the one adapter that reads the transcripts no adapter claims by
-    #: name (:meth:`owns_transcript`), when a tally does not say whose it is.
+    #: name (:meth:`owns_transcript`), when nothing else says whose they are.
     reads_unclaimed_transcripts = False
 
     # ---------------------------------------------------------------- hooks
@@ -260,6 +261,15 @@ class Program:
         del worktree
         return None
 
+    def conversation(self, lines: Iterable[str]) -> str | None:
+        """The conversation in a transcript's ``lines`` as text a person reads (``agents log``).
+
+        "" when it holds none yet; None when the adapter does not read its
+        program's transcripts this way: the file is then shown as it is.
+        """
+        del lines
+        return None
+
     # ---------------------------------------------------------------- usage
 
     @property
@@ -367,24 +377,33 @@ def pane_env(kind: AgentKind) -> dict[str, str]:
     return dict(program.pane_env)
 
 
+def owner(transcript: str) -> Program | None:
+    """The adapter whose program writes transcripts such as ``transcript``, told by its path alone.
+
+    The one that claims it (:meth:`Program.owns_transcript`), else the one
+    that reads unclaimed transcripts; None when there is neither. Imports
+    every adapter: for commands, not for the hook or the end-of-turn reading.
+    """
+    adapters = [get(name) for name in names()]
+    claimed = [program for program in adapters if program.owns_transcript(transcript)]
+    fallback = [program for program in adapters if program.reads_unclaimed_transcripts]
+    return (claimed or fallback or [None])[0]
+
+
 def usage_reader(transcript: str, name: str = "") -> Program | None:
     """The adapter that reads the usage in ``transcript``; None when there is none.
 
     Program ``name``'s when it is given (the end-of-turn reading knows it,
-    and imports no other adapter); otherwise the one that recognises the
-    path (:meth:`Program.owns_transcript`), else the one that reads
-    unclaimed transcripts.
+    and imports no other adapter), else :func:`owner`'s.
     """
     if name:
         try:
-            program = get(name)
+            program: Program | None = get(name)
         except KeyError:
             return None
-        return program if program.reads_usage else None
-    readers = [program for program in (get(n) for n in names()) if program.reads_usage]
-    claimed = [program for program in readers if program.owns_transcript(transcript)]
-    fallback = [program for program in readers if program.reads_unclaimed_transcripts]
-    return (claimed or fallback or [None])[0]
+    else:
+        program = owner(transcript)
+    return program if program is not None and program.reads_usage else None
 
 
 def get(name: str) -> Program:
