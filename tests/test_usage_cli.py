@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pexpect
+import pytest
 from conftest import PREFIX, Repo, Tmux, agent_panes, first_pane, pane_of, wait_for
 from test_usage_reader import reply
 
@@ -215,3 +216,26 @@ def test_usage_table_stays_aligned_with_wide_names(tmux: Tmux, repo: Repo, stand
     assert any(line.startswith("修复登录页面") for line in body), body
     # Every line (header, rows, rule, total) ends in the right-aligned cost column: the same width on a terminal.
     assert len({display_width(line) for line in body}) == 1, body
+
+
+
+def test_a_custom_kinds_unrecorded_transcript_is_found_through_its_program(
+    tmux: Tmux, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kind named otherwise than its program: `agents usage` asks the config which adapter finds the transcript."""
+    from agents_tmux import registry
+
+    budget_config(tmux.env, '[agents.my-claude]\ncommand = ["claude"]\nprogram = "claude"\n')
+    session = "403be560-9d55-4a51-8a7b-0c9f1e2d3a4b"
+    monkeypatch.setenv("XDG_STATE_HOME", tmux.env["XDG_STATE_HOME"])
+    # Started before the entry existed, and no hook recorded the transcript since.
+    registry.record(repo.path, {"name": "mine", "kind": "my-claude", "session_id": session,
+                                "worktree": str(repo.path), "status": "active"})
+    # Where Claude Code keeps it: ~/.claude/projects/<the worktree's path, - for every other character>/<id>.jsonl
+    folder = Path(tmux.env["HOME"]) / ".claude" / "projects" / "".join(c if c.isalnum() else "-" for c in str(repo.path))
+    folder.mkdir(parents=True)
+    (folder / f"{session}.jsonl").write_text(
+        json.dumps({"type": "user", "message": {"role": "user", "content": "Go"}}) + "\n" + reply("msg_1", (40, 2, 0, 0), at=NOW)
+    )
+    rows = usage_json(tmux)["rows"]
+    assert [(r["agent"], r["input"], r["output"]) for r in rows] == [("mine", 40, 2)], rows

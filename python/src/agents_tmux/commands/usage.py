@@ -53,9 +53,27 @@ def parse_since(text: str | None, now: float) -> int | None:
     raise AgentsError(f"--since {text!r}: expected 30m, 5h, 7d, today or a date such as 2026-12-01")
 
 
+def program_of(repo: Path, kind: str) -> Any:
+    """The adapter of the agent kind ``kind`` in ``repo``'s config; None when neither it nor the name tells.
+
+    A config that no longer loads or knows the kind: a built-in kind's name is
+    its program's.
+    """
+    from agents_tmux import config, programs
+
+    try:
+        name = config.load(repo).agent_kind(kind or None).program
+    except AgentsError:
+        name = kind or "claude"
+    try:
+        return programs.get(name)
+    except KeyError:
+        return None
+
+
 def conversations() -> list[Any]:
     """Every conversation on record, each tally brought up to date with its transcript."""
-    from agents_tmux import programs, registry, usage
+    from agents_tmux import registry, usage
 
     tallies = {tally.transcript: tally for tally in usage.load_tallies()}
     for repo in registry.known_repos():
@@ -67,7 +85,8 @@ def conversations() -> list[Any]:
             paths = [entry.get("transcript"), *(entry.get("transcripts") or [])]
             if not entry.get("transcript") and entry.get("session_id") and entry.get("worktree"):
                 # Claude started before the entry existed and nothing recorded the path since.
-                found = programs.get(str(entry.get("kind") or "claude")).transcript(Path(entry["worktree"]), str(entry["session_id"]))
+                program = program_of(repo, str(entry.get("kind") or ""))
+                found = program.transcript(Path(entry["worktree"]), str(entry["session_id"])) if program else None
                 paths.append(str(found) if found else None)
             for path in paths:
                 if not isinstance(path, str) or not path.startswith("/"):
