@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
@@ -114,11 +115,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if (problems or missing or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
 
 
-def _repos_holding(names: list[str]) -> list[object]:
+def _repos_holding(names: list[str]) -> list[Path]:
     """The known repositories whose registry names one of ``names``; a name active in several is refused."""
     from agents_tmux import registry
 
-    holding: dict[str, list[object]] = {name: [] for name in names}
+    holding: dict[str, list[Path]] = {name: [] for name in names}
     for repo in registry.known_repos():
         try:
             entries = registry.load(repo)
@@ -140,8 +141,6 @@ def _repos_holding(names: list[str]) -> list[object]:
 
 def _has_active(repo: object, names: list[str]) -> bool:
     """True when ``repo``'s registry holds an active agent (one of ``names``, when given)."""
-    from pathlib import Path
-
     from agents_tmux import registry
 
     assert isinstance(repo, Path)
