@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import select
 import shlex
+import signal
 import subprocess
+import sys
 from collections.abc import Sequence
 
 from agents_tmux import tmuxcmd
@@ -109,6 +112,16 @@ def claim_prompt(server: tmuxcmd.Server, client: str, token: str) -> None:
         server.cmd("wait-for", "-S", enter_channel(earlier))
 
 
+def client_attached(server: tmuxcmd.Server, client: str) -> bool:
+    """Whether ``client`` is still attached (False too when the server is gone).
+
+    Not ``display-message -c``: tmux runs it without a client when the one
+    named is gone, and it succeeds.
+    """
+    result = server.cmd("list-clients", "-F", "#{client_name}")
+    return result.returncode == 0 and client in (line.strip() for line in result.stdout)
+
+
 def wait_for_enter(server: tmuxcmd.Server, token: str, client: str | None) -> bool:
     """Wait until the prompt with ``token`` is answered: True then, False when it never will be.
 
@@ -124,7 +137,7 @@ def wait_for_enter(server: tmuxcmd.Server, token: str, client: str | None) -> bo
             try:
                 return proc.wait(timeout=CLIENT_CHECK) == 0
             except subprocess.TimeoutExpired:
-                if client and server.cmd("display-message", "-p", "-c", client, "#{client_name}").returncode != 0:
+                if client and not client_attached(server, client):
                     return False
     finally:
         if proc.poll() is None:
@@ -132,10 +145,48 @@ def wait_for_enter(server: tmuxcmd.Server, token: str, client: str | None) -> bo
             proc.wait()
 
 
+def wait_for_prompt_to_close(server: tmuxcmd.Server, client: str | None) -> bool:
+    """Wait until the spawn key's prompt closes (tmux 3.3+): True then, False when the client went first.
+
+    Standard input is a pipe from scripts/ask-task: its first line is the
+    pid of the ``tmux command-prompt`` that writes into it, which returns
+    (the pipe ends) once the prompt is answered, after its template left the
+    task, or cancelled, or at once when the client shows another prompt.
+    The prompt of a client that goes away never returns (tmux keeps that
+    command waiting): the client is checked now and then, and that command
+    ended then.
+    """
+    fd = sys.stdin.fileno()
+    head = b""
+    while True:
+        try:
+            ready = select.select([fd], [], [], CLIENT_CHECK)[0]
+        except InterruptedError:
+            continue
+        if ready:
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return True
+            head = (head + chunk)[:64]
+            continue
+        if client and not client_attached(server, client):
+            pid = head.split(b"\n", 1)[0].strip()
+            if pid.isdigit():
+                try:
+                    os.kill(int(pid), signal.SIGTERM)
+                except OSError:
+                    pass
+            return False
+
+
 def take_typed_task(server: tmuxcmd.Server, token: str) -> str | None:
-    """The task the prompt with ``token`` left (its buffer then deleted), or None when it was cancelled."""
-    buffer = task_buffer(token)
-    result = server.cmd("show-buffer", "-b", buffer, ";", "delete-buffer", "-b", buffer)
+    """The task the prompt with ``token`` left, or None when it was cancelled.
+
+    Its buffer stays until the spawn is done with it (deleted when the agent
+    started, moved to ``agents-task`` when refused): a spawn killed before
+    then leaves it for scripts/ask-task to keep.
+    """
+    result = server.cmd("show-buffer", "-b", task_buffer(token))
     if result.returncode != 0:
         return None
     return "\n".join(result.stdout).strip()

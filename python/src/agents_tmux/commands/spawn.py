@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # The spawn key starts `spawn --from-key --key-token T` as its prompt opens:
     # it reads everything it can while the task is typed, then waits for Enter.
     parser.add_argument("--key-token", help=argparse.SUPPRESS)
+    # With tmux 3.3+, standard input is a pipe from the key's `tmux command-prompt`, which ends when the prompt closes.
+    parser.add_argument("--prompt-closes", action="store_true", help=argparse.SUPPRESS)
+    # The cap question's yes: the buffer of the prompt the task was typed at (two
+    # questions at once each start their own task, not the last one kept).
+    parser.add_argument("--task-buffer", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
     from agents_tmux.keyflow import origin_and_text
     from agents_tmux.spawn import SpawnRequest, spawn
 
-    socket = socket_of(args)
+    buffer = args.task_buffer or TASK_BUFFER
+    if not buffer.startswith(TASK_BUFFER) or not buffer.replace("-", "").isalnum():
+        raise AgentsError(f"--task-buffer {buffer!r}: expected {TASK_BUFFER} or {TASK_BUFFER}-TOKEN")
     # spawn checks the origin pane itself, in the call that reads its folder.
-    server, origin, task = origin_and_text(args, TASK_BUFFER, None if args.from_key else args.task, check_origin=False)
+    server, origin, task = origin_and_text(args, buffer, None if args.from_key else args.task, check_origin=False)
     if args.agent is not None and not args.agent.strip():
         raise AgentsError("--agent is empty: name an agent kind of the config (default: claude)")
     if task is None:
@@ -58,15 +65,34 @@ def run(args: argparse.Namespace) -> int:
         task=task, agent=args.agent, base=args.base, target=args.target, origin_pane=origin,
         directory=args.dir, focus=args.focus, force=args.force,
     )
-    return _spawn_and_say(server, args, origin, lambda: spawn(server, request), TASK_BUFFER)
+    if buffer == TASK_BUFFER:
+        return _spawn_and_say(server, args, origin, lambda: spawn(server, request), TASK_BUFFER)
+    try:
+        done = _spawn_and_say(server, args, origin, lambda: spawn(server, request), buffer)
+    except BaseException:
+        _keep_task(server, task, buffer)
+        raise
+    # agents-task holds a copy for the user; another refused task may have replaced it since.
+    if "\n".join(server.cmd("show-buffer", "-b", TASK_BUFFER).stdout).strip() == task:
+        server.cmd("delete-buffer", "-b", TASK_BUFFER)
+    return done
+
+
+def _keep_task(server: Any, task: str, buffer: str | None = None) -> None:
+    """Put ``task`` in the ``agents-task`` buffer (where the key keeps what was not started), ``buffer`` then deleted."""
+    words = ["set-buffer", "-b", TASK_BUFFER, "--", task]
+    if buffer:
+        words += [";", "delete-buffer", "-b", buffer]
+    server.cmd(*literal_args(words))
 
 
 def _spawn_and_say(server: Any, args: argparse.Namespace, origin: str | None, start: Callable[[], Any], buffer: str | None,
                    keep_task: Callable[[], object] = lambda: None) -> int:
     """Run ``start``; from a key, ask before going over the cap or a budget, and say what was started.
 
-    The question's "y" runs ``spawn --from-key --force``, which reads the task
-    from the ``agents-task`` buffer: ``keep_task`` puts it there first.
+    ``buffer`` holds the typed task (deleted once the agent started). The
+    question's "y" runs ``spawn --from-key --force`` on that buffer; the
+    user's copy of the task goes in ``agents-task`` (``keep_task``).
     """
     from agents_tmux.spawn import BudgetNear, CapReached
 
@@ -76,13 +102,13 @@ def _spawn_and_say(server: Any, args: argparse.Namespace, origin: str | None, st
         if not args.from_key:
             raise
         keep_task()
-        _confirm_over_cap(server, args, origin, f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)")
+        _confirm_over_cap(server, args, origin, f"{exc.running} agents running, cap is {exc.limit}. Start one more? (y/n)", buffer)
         return 0
     except BudgetNear as exc:
         if not args.from_key:
             raise
         keep_task()
-        _confirm_over_cap(server, args, origin, f"{exc.description}. Start one more? (y/n)")
+        _confirm_over_cap(server, args, origin, f"{exc.description}. Start one more? (y/n)", buffer)
         return 0
     if args.from_key:
         if buffer:
@@ -122,16 +148,16 @@ def _run_at_enter(args: argparse.Namespace) -> int:
         spawn_mod.warm_imports()
     except AgentsError as exc:
         refused = exc
-    if not keyflow.wait_for_enter(server, token, args.client):
+    if args.prompt_closes:
+        answered = keyflow.wait_for_prompt_to_close(server, args.client)
+    else:
+        answered = keyflow.wait_for_enter(server, token, args.client)
+    if not answered:
         return 0
     task = keyflow.take_typed_task(server, token)
-    if task is None:  # the prompt was cancelled, and a later one took over
+    if task is None:  # the prompt was cancelled (or never shown: the client had one open)
         return 0
-
-    def keep() -> None:
-        # Nothing typed is lost: it stays where the key's other paths leave it.
-        server.cmd(*literal_args(["set-buffer", "-b", TASK_BUFFER, "--", task]))
-
+    buffer = keyflow.task_buffer(token)
     try:
         if refused is not None:
             raise refused
@@ -140,17 +166,22 @@ def _run_at_enter(args: argparse.Namespace) -> int:
         if len(task) > 4000:
             raise AgentsError("the task is longer than 4000 characters: put the details in a file and name it in the task")
         request.task = task
-        return _spawn_and_say(server, args, origin, lambda: spawn_mod.spawn(server, request, prepared), None, keep)
+        # Over the cap: the user's copy in agents-task, and the prompt's buffer kept for the question's yes.
+        return _spawn_and_say(server, args, origin, lambda: spawn_mod.spawn(server, request, prepared), buffer,
+                              lambda: _keep_task(server, task))
     except BaseException:
-        keep()
+        # Nothing typed is lost: it stays where the key's other paths leave it.
+        _keep_task(server, task, buffer)
         raise
 
 
-def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, prompt: str) -> None:
-    """Ask at the status line; on "y" run the same spawn again with --force."""
+def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | None, prompt: str, buffer: str | None) -> None:
+    """Ask at the status line; on "y" run the same spawn again with --force, on the task in ``buffer``."""
     from agents_tmux.keyflow import confirm_then_rerun
 
     words = ["spawn", "--from-key", "--force"]
+    if buffer and buffer != TASK_BUFFER:
+        words += ["--task-buffer", buffer]
     if origin:
         words += ["--pane", origin]
     for flag, value in (("--agent", args.agent), ("--base", args.base), ("--target", args.target)):
