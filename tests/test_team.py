@@ -324,3 +324,41 @@ def test_context_key_opens_a_popup(tmux: Tmux, repo: Repo, client: pexpect.spawn
     client.expect("plan.md")
     client.expect("Shared context")
     client.send("q")
+
+
+def test_team_key_on_two_clients_at_once_starts_each_clients_task(
+    tmux: Tmux, repo: Repo, client: pexpect.spawn, attach: Callable[..., pexpect.spawn]
+) -> None:
+    # Both prompts answered together: each team is started on its own task, not on the one typed last.
+    tmux.run("set-option", "-g", "@agents-max", "20")
+    other = attach()
+    wait_for(lambda: len(tmux.run("list-clients", "-F", "#{client_name}").split()) == 2, message="the second client")
+    for child, task in ((client, "team alpha"), (other, "team beta")):
+        child.send("\x02")
+        child.send("T")
+        child.expect("team task:")
+        child.send(task)
+    client.send("\r")
+    other.send("\r")
+
+    def tasks() -> list[str]:
+        return sorted(t for t in tmux.run("list-panes", "-a", "-F", "#{@agent_task}").splitlines() if t)
+
+    wait_for(lambda: len(tasks()) == 6, timeout=60, message="both teams")
+    assert tasks() == ["team alpha"] * 3 + ["team beta"] * 3
+    # Each prompt's buffer goes once its team started.
+    wait_for(lambda: not [b for b in tmux.run("list-buffers", "-F", "#{buffer_name}", check=False).split() if b.startswith("agents-team-task")],
+             timeout=30, message="no task buffer left")
+
+
+def test_team_key_refused_keeps_the_task_in_its_buffer(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    tmux.run("set-option", "-g", "@agents-command", "no-such-agent-program")
+    client.send("\x02")
+    client.send("T")
+    client.expect("team task:")
+    client.send("Kept 'as' typed;")
+    client.send("\r")
+    expect_text(client, "no-such-agent-program")
+    assert agent_panes(tmux) == []
+    assert tmux.run("show-buffer", "-b", "agents-team-task") == "Kept 'as' typed;"
+    assert tmux.run("list-buffers", "-F", "#{buffer_name}").split() == ["agents-team-task"]

@@ -53,6 +53,21 @@ def read_typed_text(server: tmuxcmd.Server, buffer: str) -> str:
     return "\n".join(result.stdout).strip()
 
 
+def keep_typed_text(server: tmuxcmd.Server, keep_in: str, text: str, delete: str | None = None) -> None:
+    """Put ``text`` in the buffer ``keep_in`` (where a key keeps what it did not start), ``delete`` then deleted."""
+    words = ["set-buffer", "-b", keep_in, "--", text]
+    if delete:
+        words += [";", "delete-buffer", "-b", delete]
+    server.cmd(*tmuxcmd.literal_args(words))
+
+
+def check_task_buffer(name: str, default: str) -> str:
+    """``--task-buffer``: ``default`` or a prompt's own ``default-TOKEN``."""
+    if not name.startswith(default) or not name.replace("-", "").isalnum():
+        raise AgentsError(f"--task-buffer {name!r}: expected {default} or {default}-TOKEN")
+    return name
+
+
 def confirm_then_rerun(server: tmuxcmd.Server, args: argparse.Namespace, words: Sequence[str], prompt: str) -> None:
     """Ask ``prompt`` on the client; on "y" run ``agents [-L/-S ...] WORDS`` in the background.
 

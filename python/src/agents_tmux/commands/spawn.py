@@ -14,7 +14,7 @@ from typing import Any
 from agents_tmux.cli import socket_of
 from agents_tmux.config import SPAWN_TARGETS
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import display_message, literal_args
+from agents_tmux.tmuxcmd import display_message
 
 HELP = "start an agent on TASK in a new worktree and pane"
 #: The tmux buffer the prompt of the spawn key writes the task into.
@@ -47,12 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.key_token:
         return _run_at_enter(args)
-    from agents_tmux.keyflow import origin_and_text
+    from agents_tmux.keyflow import check_task_buffer, origin_and_text
     from agents_tmux.spawn import SpawnRequest, spawn
 
-    buffer = args.task_buffer or TASK_BUFFER
-    if not buffer.startswith(TASK_BUFFER) or not buffer.replace("-", "").isalnum():
-        raise AgentsError(f"--task-buffer {buffer!r}: expected {TASK_BUFFER} or {TASK_BUFFER}-TOKEN")
+    buffer = check_task_buffer(args.task_buffer or TASK_BUFFER, TASK_BUFFER)
     # spawn checks the origin pane itself, in the call that reads its folder.
     server, origin, task = origin_and_text(args, buffer, None if args.from_key else args.task, check_origin=False)
     if args.agent is not None and not args.agent.strip():
@@ -80,10 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _keep_task(server: Any, task: str, buffer: str | None = None) -> None:
     """Put ``task`` in the ``agents-task`` buffer (where the key keeps what was not started), ``buffer`` then deleted."""
-    words = ["set-buffer", "-b", TASK_BUFFER, "--", task]
-    if buffer:
-        words += [";", "delete-buffer", "-b", buffer]
-    server.cmd(*literal_args(words))
+    from agents_tmux.keyflow import keep_typed_text
+
+    keep_typed_text(server, TASK_BUFFER, task, buffer)
 
 
 def _spawn_and_say(server: Any, args: argparse.Namespace, origin: str | None, start: Callable[[], Any], buffer: str | None,

@@ -10,7 +10,7 @@ from the tmux buffer the prompt filled.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents_tmux.cli import socket_of
 from agents_tmux.errors import AgentsError
@@ -40,15 +40,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", "-f", action="store_true", help="start even when the team would pass @agents-max agents or a [budget] is near")
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    # The team key's prompt leaves its task in a buffer of its own (agents-team-task-TOKEN):
+    # two clients answering at once each start their own task.
+    parser.add_argument("--task-buffer", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
-    from agents_tmux.keyflow import origin_and_text
+    from agents_tmux.keyflow import check_task_buffer, keep_typed_text, origin_and_text
+
+    buffer = check_task_buffer(args.task_buffer or TASK_BUFFER, TASK_BUFFER)
+    server, origin, task = origin_and_text(args, buffer, args.task)
+    if not args.from_key or buffer == TASK_BUFFER:
+        return _start(args, server, origin, task, buffer)
+    try:
+        return _start(args, server, origin, task, buffer)
+    except BaseException:
+        # Nothing typed is lost: it stays where the team key keeps it.
+        keep_typed_text(server, TASK_BUFFER, task or "", buffer)
+        raise
+
+
+def _start(args: argparse.Namespace, server: Any, origin: str | None, task: str | None, buffer: str) -> int:
+    from agents_tmux.keyflow import keep_typed_text
     from agents_tmux.spawn import BudgetNear
     from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
 
     socket = socket_of(args)
-    server, origin, task = origin_and_text(args, TASK_BUFFER, args.task)
     if task is None or not task.strip():
         raise AgentsError('say what the team should do: agents team --task "TASK"')
     if len(task) > 4000:
@@ -70,15 +87,21 @@ def run(args: argparse.Namespace) -> int:
     except TeamCapReached as exc:
         if not args.from_key:
             raise
+        if buffer != TASK_BUFFER:  # the user's copy; the prompt's buffer stays for the question's yes
+            keep_typed_text(server, TASK_BUFFER, task)
         _confirm_over_cap(server, args, origin, f"{exc.running} agents running, the team adds {exc.adding}, cap is {exc.limit}. Start it? (y/n)")
         return 0
     except BudgetNear as exc:
         if not args.from_key:
             raise
+        if buffer != TASK_BUFFER:
+            keep_typed_text(server, TASK_BUFFER, task)
         _confirm_over_cap(server, args, origin, f"{exc.description}. Start the team? (y/n)")
         return 0
     if args.from_key:
-        server.cmd("delete-buffer", "-b", TASK_BUFFER)
+        server.cmd("delete-buffer", "-b", buffer)
+        if buffer != TASK_BUFFER and "\n".join(server.cmd("show-buffer", "-b", TASK_BUFFER).stdout).strip() == task:
+            server.cmd("delete-buffer", "-b", TASK_BUFFER)  # the copy a cap question kept
         display_message(socket, f"agents: team started: {_summary(team)}", args.client)
     else:
         for member in team.members:
@@ -95,6 +118,8 @@ def _confirm_over_cap(server: object, args: argparse.Namespace, origin: str | No
     from agents_tmux.keyflow import confirm_then_rerun
 
     words = ["team", "--from-key", "--force"]
+    if args.task_buffer:
+        words += ["--task-buffer", args.task_buffer]
     if args.layout:
         words.append(args.layout)
     if origin:
