@@ -40,6 +40,7 @@ from tests.support.fake_api import (
     is_main_request,
     last_user_text,
 )
+from tests.support.screens import record
 
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
 SLOW = 40.0
@@ -204,6 +205,7 @@ def test_folder_trust_screen_shows_as_waiting(api: FakeAnthropic, tmux: Tmux, re
     rig.wait_state(pane, "waiting")
     assert rig.segment() == "⏳ 1"
     assert not rig.api.main_requests
+    record("claude", claude_build.version, "trust", rig.screen(pane))
     # Nobody answers for the user: from 2.1.332 the highlighted choice is
     # "No, exit", and Enter would end Claude. It is still asking a while later.
     before = rig.tmux.display("#{pane_current_command}", pane)
@@ -233,11 +235,15 @@ def test_esc_during_a_slow_answer_ends_as_idle(api: FakeAnthropic, tmux: Tmux, r
     rig.main_request_with(task, timeout=SLOW)
     rig.wait_state(pane, "working")
     rig.wait_screen(pane, "esc to interrupt")
+    # The program's default mode (no permission prompts): its footer differs.
+    record("claude", claude_build.version, "default-mode-working", rig.screen(pane))
 
     # Esc: Claude stops the turn but sends no Stop hook; the screen watcher sees it.
     tmux.run("send-keys", "-t", pane, "Escape")
     rig.wait_state(pane, "idle", timeout=20)
     assert rig.segment() == "✓ 1"
     assert "Too late." not in rig.screen(pane)
+    # Stopped before any text came: the prompt goes back into the box.
+    record("claude", claude_build.version, "default-mode-interrupted", rig.screen(pane))
     # Claude really dropped the answer it was waiting for.
     rig.wait(lambda: any(r.aborted for r in rig.api.log), pane, "Claude to hang up on the slow answer")

@@ -13,7 +13,9 @@ may be missed between two polls, never added or repeated).
 The scenarios share the Claude: they run in file order and each starts where
 the last one left the agent (idle, except after the failed turn). With
 ``AGENTS_TMUX_MATRIX_OUT=<file>`` each result is appended there as a JSON line
-(the README's matrix is made from it).
+(the README's matrix is made from it). With ``AGENTS_TMUX_RECORD_SCREENS=1`` the
+screen of each state is saved under tests/screens/claude/<version>/ (see
+tests/screens/README.md).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from tests.support.fake_api import (
     last_user_text,
     subagent,
 )
+from tests.support.screens import record
 from tests.support.state_matrix import StateRecorder, follows
 
 #: Generous: Claude takes 1-2 s to start here, on 2 busy cores.
@@ -82,6 +85,10 @@ class Session:
 
     def keys(self, *keys: str) -> None:
         self.tmux.run("send-keys", "-t", self.pane, *keys)
+
+    def record(self, name: str) -> None:
+        """Save the screen as this version's recorded ``name`` (with AGENTS_TMUX_RECORD_SCREENS=1)."""
+        record("claude", self.build.version, name, self.rig.screen(self.pane))
 
     def scenario(self, name: str, action: Callable[[], None], expected: list[str], quiet: float = QUIET) -> list[tuple[float, str]]:
         """Run ``action``; the agent must end in ``expected[-1]`` by way of ``expected``, and stay there."""
@@ -153,11 +160,19 @@ def test_start_then_first_task(session: Session) -> None:
 
     session.scenario("start -> idle/working", first_answer, ["starting", "idle", "working", "idle"], quiet=1.0)
     assert session.rig.segment() == "✓ 1"
+    session.record("idle")
 
 
 def test_prompt_works_then_is_done(session: Session) -> None:
     session.rig.api.add(Reply.when("Take your time", "Done taking my time.", delay=3.0, times=1))
-    path = session.scenario("prompt -> working -> done idle", lambda: session.type("Take your time"), ["working", "idle"], quiet=1.0)
+
+    def prompt() -> None:
+        session.type("Take your time")
+        session.rig.main_request_with("Take your time", timeout=SLOW)
+        session.rig.wait_screen(session.pane, "esc to interrupt")
+        session.record("working")
+
+    path = session.scenario("prompt -> working -> done idle", prompt, ["working", "idle"], quiet=1.0)
     assert [state for _, state in path] == ["working", "idle"]
 
 
@@ -207,7 +222,16 @@ def test_permission_needed_then_approved(session: Session) -> None:
     session.scenario("permission needed -> waiting", lambda: session.type("Make the marker"), ["working", "waiting"])
     assert session.rig.segment() == "⏳ 1"
     assert not (worktree / "marker.txt").exists()
-    path = session.scenario("approved -> working -> done idle", lambda: session.keys("1"), ["working", "idle"], quiet=1.0)
+    session.record("waiting")
+
+    def approve() -> None:
+        session.keys("1")
+        # The answer to the tool's result is 2 s away: the turn goes on below the answered question.
+        session.rig.wait(lambda: (worktree / "marker.txt").exists(), session.pane, "the approved command to run")
+        session.rig.wait_screen(session.pane, "esc to interrupt")
+        session.record("approved")
+
+    path = session.scenario("approved -> working -> done idle", approve, ["working", "idle"], quiet=1.0)
     assert [state for _, state in path] == ["working", "idle"]
     assert (worktree / "marker.txt").exists()
 
@@ -220,6 +244,7 @@ def test_failed_turn_is_an_error(session: Session) -> None:
     session.scenario("failed turn (HTTP 400) -> error", lambda: session.type("Break on purpose"), ["working", "error"])
     session.rig.wait_screen(session.pane, "API Error: 400")
     assert session.rig.segment() == "⚠ 1"
+    session.record("error")
 
 
 def test_interrupt_ends_idle(session: Session) -> None:
@@ -233,6 +258,7 @@ def test_interrupt_ends_idle(session: Session) -> None:
 
     # From error: the next prompt works, Esc stops it (no hook: the screen watcher tells).
     session.scenario("interrupt (Esc) -> idle", interrupt, ["working", "idle"])
+    session.record("interrupted")
     session.rig.wait(lambda: any(r.aborted for r in session.rig.api.log), session.pane, "Claude to hang up on the slow answer")
 
 
@@ -249,6 +275,7 @@ def test_denied_permission_ends_idle(session: Session) -> None:
     # Claude drops the turn and asks what to do instead: the user's turn (no hook fires).
     session.scenario("denied permission -> idle", deny, ["idle"])
     session.rig.wait_screen(session.pane, "What should Claude do instead?")
+    session.record("denied")
 
 
 def test_question_waits_for_the_answer(session: Session) -> None:
@@ -258,6 +285,7 @@ def test_question_waits_for_the_answer(session: Session) -> None:
     )
     session.scenario("question (AskUserQuestion) -> waiting", lambda: session.type("Ask me a question"), ["working", "waiting"])
     session.rig.wait_screen(session.pane, "Which colour?")
+    session.record("question")
     session.scenario("answered -> working -> done idle", lambda: session.keys("Enter"), ["working", "idle"], quiet=1.0)
     session.rig.wait_screen(session.pane, "Red it is.")
 
@@ -270,6 +298,7 @@ def test_mcp_elicitation_waits_for_the_answer(session: Session) -> None:
     # The MCP server asks the user (elicitation/create): Claude's Elicitation hook.
     session.scenario("question (MCP elicitation) -> waiting", lambda: session.type("Pick a colour"), ["working", "waiting"])
     session.rig.wait_screen(session.pane, "Which colour do you pick?")
+    session.record("elicitation")
 
     def answer() -> None:
         session.tmux.run("send-keys", "-t", session.pane, "-l", "Red")
@@ -297,6 +326,7 @@ def test_plan_approval_waits(session: Session) -> None:
     )
     session.scenario("plan-mode approval -> waiting", lambda: session.type("Plan the work"), ["working", "waiting"])
     session.rig.wait_screen(session.pane, "Exit plan mode?")
+    session.record("plan")
     session.scenario("plan approved -> working -> done idle", lambda: session.keys("Enter"), ["working", "idle"], quiet=1.0)
     assert "plan mode on" not in session.rig.screen(session.pane)
 
@@ -309,7 +339,15 @@ def test_subagent_stop_does_not_end_the_turn(session: Session) -> None:
         Reply.when("Find the README and report", "The README says: project.", delay=4.0, times=1),
         Reply.after_tool("The subagent is on it.", contains="", times=1),
     )
-    changes = session.scenario("subagent -> working until the main turn ends", lambda: session.type("Delegate the search"), ["working", "idle"])
+    def delegate() -> None:
+        session.type("Delegate the search")
+        session.rig.main_request_with("Find the README and report", timeout=SLOW)
+        # The subagent answers 4 s after it asked: 2.1.197 waits for it, 2.1.332
+        # has ended the main turn by then ("The subagent is on it.") and waits in the background.
+        time.sleep(2.0)
+        session.record("subagent")
+
+    changes = session.scenario("subagent -> working until the main turn ends", delegate, ["working", "idle"])
     asked = next(r for r in api.log if r.main and r.body and "Find the README and report" in last_user_text(r.body))
     idle_at = changes[-1][0]
     # 2.1.197 waits for its subagent; 2.1.332 runs it in the background and
@@ -321,7 +359,13 @@ def test_compact_ends_idle(session: Session) -> None:
     session.rig.api.add(
         Reply.matching(lambda body: "summary" in last_user_text(body).lower(), "Summary: a README was read.", delay=2.0, times=1),
     )
-    session.scenario("/compact -> working -> idle", lambda: session.type("/compact"), ["working", "idle"])
+    def compact() -> None:
+        session.type("/compact")
+        session.rig.api.wait_for_request(lambda body: "summary" in last_user_text(body).lower(), timeout=SLOW)
+        time.sleep(0.5)
+        session.record("compacting")
+
+    session.scenario("/compact -> working -> idle", compact, ["working", "idle"])
     session.rig.wait_screen(session.pane, "Compacted")
 
 

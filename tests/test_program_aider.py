@@ -22,7 +22,6 @@ from conftest import Repo, Tmux
 from tests.support.fake_chat_completions import FakeChatCompletions
 from tests.support.fake_llm import Text
 from tests.support.program_rigs import VERSIONS, needs, prepare_aider
-from tests.support.screens import record
 from tests.support.state_matrix import Matrix, matrix_rules
 
 pytestmark = needs("aider")
@@ -53,11 +52,12 @@ def test_aider_state_matrix(api: FakeChatCompletions, tmux: Tmux, repo: Repo) ->
         def approve() -> None:
             rig.keys(pane, "y", "Enter")
             rig.wait_state(pane, "working")
-            record("aider", "running", rig.screen(pane))
+            matrix.record("running", rig.screen(pane))
             rig.wait(lambda: (worktree / "made-by-aider.txt").exists(), pane, "the approved command to run")
 
         # Then Aider asks whether to add the command's output to the chat.
         matrix.scenario("approved (the command runs)", approve, ["working", "waiting"])
+        matrix.record("output-question", rig.screen(pane))
         matrix.scenario("output not added", lambda: rig.keys(pane, "n", "Enter"), ["idle"])
 
         matrix.denied("n", "Enter")

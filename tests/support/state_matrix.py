@@ -147,6 +147,10 @@ class Matrix:
         })
         assert ok, f"{name}: expected {expected}, the status bar went {path}\n{self.rig.describe(self.pane)}"
 
+    def record(self, name: str, screen: str) -> None:
+        """Save ``screen`` as this program's recorded ``name`` (with AGENTS_TMUX_RECORD_SCREENS=1)."""
+        record(self.rig.kind, self.version, name, screen)
+
     # -- the scenarios every program shares (typed lines as in matrix_rules) --
 
     def first_task(self, first_turn: threading.Event, expected: list[str], name: str = "start, first task") -> None:
@@ -155,11 +159,11 @@ class Matrix:
 
         def first_task() -> None:
             rig.wait_state(pane, "working")
-            record(rig.kind, "working", rig.screen(pane))
+            self.record("working", rig.screen(pane))
             first_turn.set()
 
         self.scenario(name, first_task, expected, from_start=True)
-        record(rig.kind, "idle", rig.quiet_screen(pane))
+        self.record("idle", rig.quiet_screen(pane))
 
     def prompt(self, text: str, name: str = "prompt") -> None:
         """Type ``text``: a turn that works, then idles."""
@@ -172,7 +176,7 @@ class Matrix:
             self.rig.wait_screen(self.pane, question)
 
         self.scenario("approval needed", ask, ["working", "waiting"])
-        record(self.rig.kind, "waiting", self.rig.screen(self.pane))
+        self.record("waiting", self.rig.screen(self.pane))
 
     def approved(self, made: Path, approved_turn: threading.Event) -> None:
         """Approve the asked command with Enter: ``made`` appears, the turn works on and ends idle."""
@@ -180,6 +184,8 @@ class Matrix:
             self.rig.keys(self.pane, "Enter")
             self.rig.wait(made.exists, self.pane, "the approved command to run")
             self.rig.wait_state(self.pane, "working")
+            # The question answered, still in view above the running turn.
+            self.record("approved", self.rig.screen(self.pane))
             approved_turn.set()
 
         self.scenario("approved", approve, ["working", "idle"])
@@ -192,12 +198,12 @@ class Matrix:
             self.rig.keys(self.pane, *keys)
 
         self.scenario("denied", deny, ["working", "waiting", "idle"])
-        record(self.rig.kind, "denied", self.rig.quiet_screen(self.pane))
+        self.record("denied", self.rig.quiet_screen(self.pane))
 
     def failed_turn(self) -> None:
         """A turn the fake API answers with HTTP 400 ("Break now")."""
         self.scenario("failed turn (HTTP 400)", lambda: self.rig.type(self.pane, "Break now"), ["working", "error"])
-        record(self.rig.kind, "error", self.rig.quiet_screen(self.pane))
+        self.record("error", self.rig.quiet_screen(self.pane))
 
     def interrupted(self, esc_turn: threading.Event, key: str, name: str, *, quiet_screen: bool = True) -> None:
         """Interrupt a turn that never ends ("Think long") with ``key``, then let the fake's answer go."""
@@ -208,7 +214,7 @@ class Matrix:
 
         self.scenario(name, interrupt, ["working", "idle"])
         screen = self.rig.quiet_screen(self.pane) if quiet_screen else self.rig.screen(self.pane)
-        record(self.rig.kind, "interrupted", screen)
+        self.record("interrupted", screen)
         esc_turn.set()
 
     def exit_twice(self, name: str = "exit (Ctrl+C twice)") -> None:
