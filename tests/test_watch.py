@@ -98,6 +98,19 @@ def test_a_question_outranks_the_markers_above_it(version: str) -> None:
     assert watch.classify(content(real("claude", "working", version)) + "\n" + question, patterns("claude")) == "waiting"
 
 
+def test_blank_lines_do_not_push_a_marker_out_of_the_lines_read() -> None:
+    # Claude 2.1.332 early in a conversation: the prompt box sits at the bottom of
+    # the pane, a tall blank gap above it, the task list below it; "Waiting for 1
+    # background agent to finish" is further up than the lines read, counting blanks.
+    text = real("claude", "subagent", "2.1.332")
+    lines = text.rstrip("\n").splitlines()
+    marker = max(i for i, line in enumerate(lines) if "Waiting for 1 background agent to finish" in line)
+    assert len(lines) - marker > watch.TAIL_LINES
+    assert watch.classify(text, patterns("claude")) == "working"
+    # The same screen with the gap closed up reads the same.
+    assert watch.classify("\n".join(line for line in lines if line.strip()), patterns("claude")) == "working"
+
+
 #: Screens the Codex installed here shows but the fake model cannot make it draw
 #: (it plays shell calls only, no apply_patch), and one of older Codex versions.
 CODEX = {

@@ -56,7 +56,8 @@ POLL = {
     (True, "working"): 1.0,
     (True, "waiting"): 1.0,
 }
-#: Lines from the bottom of the screen that are read (prompts and footers live there).
+#: Lines from the bottom of the screen that are read, blank ones not counted
+#: (prompts and footers live there).
 TAIL_LINES = 25
 #: For agents with hooks, the screen must have shown the same thing for this
 #: long (under the same pane state) before it overrides the hooks: a hook and
@@ -92,8 +93,12 @@ def classify(screen: str, patterns: dict[str, list[re.Pattern[str]]]) -> str | N
     """The state a screen shows: the first of waiting, error, working, idle that matches.
 
     Only the last lines count: an old question scrolled up is not a question.
+    Blank lines do not count among them: Claude Code 2.1.332 keeps its prompt
+    box at the bottom of the pane, a tall gap above it while the conversation
+    is short, and its task list below it would push "Waiting for 1 background
+    agent" out of a tail that counted the gap.
     """
-    lines = [line.rstrip() for line in screen.rstrip().splitlines()]
+    lines = [line for line in (raw.rstrip() for raw in screen.splitlines()) if line]
     tail = "\n".join(lines[-TAIL_LINES:])
     # The line of each state's lowest match (-1: no match).
     lowest = {
