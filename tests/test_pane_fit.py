@@ -8,11 +8,12 @@ same pane each time (49, 24, 11, 5, 2, 1, 1 columns) and the 9th spawn failed.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import Repo, Tmux, first_pane, pane_of
+from conftest import AGENTS, Repo, Tmux, first_pane, pane_of, wait_for
 
 Pane = tuple[str, str, int, int, int, str]
 
@@ -100,3 +101,27 @@ def test_a_bad_layout_setting_is_one_line_and_makes_nothing(tmux: Tmux, repo: Re
     assert proc.returncode != 0 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert option in proc.stderr and all(word in proc.stderr for word in words), proc.stderr
     assert repo.branches() == ["main"] and len(tmux.panes()) == 1
+
+
+def test_the_placeholder_pane_is_laid_out_before_the_worktree_is_made(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    # The pane opens first and the worktree takes seconds on a large repository: the
+    # window must not show a pane below the minimum all that time (splits, then a layout).
+    tmux.run("set-option", "-g", "@agents-max", "100")
+    origin = first_pane(tmux)
+    marker = repo.path.parent / "checking-out"
+    hook = repo.path / ".git" / "hooks" / "post-checkout"
+    hook.write_text(f'#!/bin/sh\ntouch "{marker}"\nsleep 1.5\n')
+    hook.chmod(0o755)
+    for i in range(10):
+        marker.unlink(missing_ok=True)
+        proc = subprocess.Popen([str(AGENTS), "-L", tmux.socket, "spawn", f"task {i}", "--pane", origin, "-d"], env=tmux.env,
+                                cwd=tmux.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(marker.exists, timeout=30, message=f"checkout {i} to start")
+            table = pane_table(tmux)
+            assert len(table) == i + 2, table
+            assert not [row for row in table if row[3] < 40 or row[4] < 8], (i, table)
+        finally:
+            _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    assert len({row[0] for row in pane_table(tmux)}) == 1

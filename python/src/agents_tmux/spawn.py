@@ -321,14 +321,14 @@ def pane_environment(launch: Launch, cfg: Config, kind: AgentKind, name: str, po
 def open_pane(
     server: tmuxcmd.Server, target: str, origin_pane: str | None, directory: Path, program: list[str], title: str, focus: bool,
     placement: Placement | None = None, layout: str = "none", minimum: tuple[int, int] | None = None,
-) -> tuple[str, list[str]]:
-    """Split the origin pane's window (or open a window) running ``program`` (see :func:`agent_program`).
+) -> str:
+    """Split the origin pane's window (or open a window) running ``program``; the new pane's id.
 
-    Returns the pane id, and the tmux commands (each followed by ``;``) the
-    caller runs next with its own: the window's new layout, if any. The
-    caller gives the pane its title (``title`` names a new window). With
+    The caller gives the pane its title (``title`` names a new window). With
     ``minimum`` (columns, rows), a split never makes a pane smaller: the
-    window gets ``layout`` or the agent a window of its own (see :mod:`panefit`).
+    window gets ``layout`` (in the same tmux call as the split, so no pane
+    shows below the minimum while the worktree is made) or the agent a
+    window of its own (see :mod:`panefit`).
     """
     where = ["-t", origin_pane] if origin_pane else []
     detach = [] if focus else ["-d"]
@@ -354,12 +354,12 @@ def open_pane(
             else:
                 args = [*split, "-t", choice.pane, "-c", no_formats(str(directory))]
             if choice.how == "layout":
-                then = ["select-layout", "-t", window.window_id, layout, ";"]
-    lines = panes.run(server, *args, "-P", "-F", "#{pane_id}", *program)
+                then = [";", "select-layout", "-t", window.window_id, layout]
+    lines = panes.run(server, *args, "-P", "-F", "#{pane_id}", *program, *then)
     pane_id = lines[0].strip() if lines else ""
     if not pane_id.startswith("%"):
         raise AgentsError(f"tmux did not report the new pane (got {pane_id!r})")
-    return pane_id, then
+    return pane_id
 
 
 def require_program(kind: AgentKind) -> None:
@@ -509,8 +509,8 @@ def _make(
     # then the agent replaces the placeholder (scripts/starting) in the same
     # pane. The placeholder ends with this process: killed from here on, a
     # spawn leaves no pane behind.
-    made.pane_id, then = open_pane(server, target, origin_pane, repo.root, placeholder_program(name), name, focus,
-                                   request.placement, cfg.layout, cfg.min_pane_size)
+    made.pane_id = open_pane(server, target, origin_pane, repo.root, placeholder_program(name), name, focus,
+                             request.placement, cfg.layout, cfg.min_pane_size)
     system_prompt = request.system_prompt
     if request.system_prompt_for is not None:
         system_prompt = request.system_prompt_for(name, branch, worktree)
@@ -565,11 +565,11 @@ def _make(
         "@agent_port": str(port or ""),
         **request.extra_options,
     }
-    # One tmux call: the window's new layout if it needs one, the pane's title
-    # (shown in borders and choose-tree), its facts, then the agent in place of
-    # the placeholder: every option is there before the agent's first hook.
+    # One tmux call: the pane's title (shown in borders and choose-tree), its
+    # facts, then the agent in place of the placeholder: every option is there
+    # before the agent's first hook.
     panes.run(
-        server, *then, "select-pane", "-t", made.pane_id, "-T", no_formats(name), ";",
+        server, "select-pane", "-t", made.pane_id, "-T", no_formats(name), ";",
         *panes.option_commands(made.pane_id, facts),
         "respawn-pane", "-k", "-t", made.pane_id, "-c", no_formats(str(worktree)), *program,
     )
