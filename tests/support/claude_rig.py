@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tests.support.claude_home import (
     prepare_claude_home,
 )
 from tests.support.fake_api import FakeAnthropic, is_main_request, last_user_text
+from tests.support.pane_rig import PaneRig
 
 __all__ = [
     "BUILDS", "CLAUDE", "ClaudeBuild", "ClaudeRig", "api", "claude_build", "claude_child", "needs_claude", "prepare_rig",
@@ -137,7 +137,7 @@ def transcript_folder_name(cwd: Path) -> str:
 
 
 @dataclass
-class ClaudeRig:
+class ClaudeRig(PaneRig):
     """A test tmux server set up to spawn the real Claude Code against a fake API."""
 
     tmux: Any  # conftest.Tmux (tests/ is not a package)
@@ -172,15 +172,9 @@ class ClaudeRig:
 
     # -- reading ------------------------------------------------------------
 
-    def state(self, pane: str) -> str:
-        return self.tmux.option(pane, "@agent_state")
-
     def segment(self) -> str:
         """The rendered agents status segment (styles stripped, outer spaces removed)."""
         return self.tmux.status_right().strip()
-
-    def screen(self, pane: str) -> str:
-        return self.tmux.run("capture-pane", "-p", "-t", pane, check=False)
 
     def describe(self, pane: str) -> str:
         """State, status and screen, for failure messages."""
@@ -191,22 +185,6 @@ class ClaudeRig:
             f"state={self.state(pane)!r} status={self.segment()!r} main requests={requests}\n"
             f"--- screen of {pane} ---\n{self.screen(pane)}"
         )
-
-    def wait(self, predicate: Callable[[], Any], pane: str, what: str, timeout: float = 30.0) -> Any:
-        """Poll ``predicate`` until truthy; on timeout fail with the pane's state and screen."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        pytest.fail(f"timed out after {timeout}s waiting for {what}\n{self.describe(pane)}")
-
-    def wait_state(self, pane: str, state: str, timeout: float = 30.0) -> None:
-        self.wait(lambda: self.state(pane) == state, pane, f"@agent_state == {state!r}", timeout)
-
-    def wait_screen(self, pane: str, text: str, timeout: float = 30.0) -> None:
-        self.wait(lambda: text in self.screen(pane), pane, f"{text!r} on the screen", timeout)
 
     def main_request_with(self, text: str, timeout: float = 30.0) -> dict[str, Any]:
         """The first main-conversation request whose user text contains ``text``."""

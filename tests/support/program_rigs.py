@@ -19,7 +19,6 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_llm import FakeLLM
+from tests.support.pane_rig import PaneRig
 
 __all__ = ["AIDER", "CODEX", "GEMINI", "VERSIONS", "ProgramRig", "find_program", "needs", "prepare_aider", "prepare_codex",
            "prepare_gemini"]
@@ -90,7 +90,7 @@ def agents_config(home: Path, kind: str, command: list[str], extra: str = "") ->
 
 
 @dataclass
-class ProgramRig:
+class ProgramRig(PaneRig):
     """A test tmux server set up to spawn one real program against its fake API."""
 
     tmux: Any  # conftest.Tmux
@@ -158,12 +158,6 @@ class ProgramRig:
 
     # -- reading -------------------------------------------------------------
 
-    def state(self, pane: str) -> str:
-        return self.tmux.option(pane, "@agent_state")
-
-    def screen(self, pane: str) -> str:
-        return self.tmux.run("capture-pane", "-p", "-t", pane, check=False)
-
     def reads_as(self, screen: str) -> str | None:
         """The state the built-in screen patterns of this kind read on ``screen``."""
         from agents_tmux import config, watch
@@ -179,24 +173,6 @@ class ProgramRig:
     def describe(self, pane: str) -> str:
         return (f"state={self.state(pane)!r}\n--- API ---\n{self.api.summary()}\n"
                 f"--- screen of {pane} ---\n{self.screen(pane)}")
-
-    def wait(self, predicate: Callable[[], Any], pane: str, what: str, timeout: float | None = None) -> Any:
-        """Poll ``predicate`` until truthy; on timeout fail with the pane's state, screen and API log."""
-        deadline = time.monotonic() + (timeout or self.slow)
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        pytest.fail(f"timed out after {timeout or self.slow}s waiting for {what}\n{self.describe(pane)}")
-
-    def wait_state(self, pane: str, *states: str, timeout: float | None = None) -> str:
-        """Wait until the pane's state is one of ``states``; return it."""
-        return str(self.wait(lambda: self.state(pane) if self.state(pane) in states else "", pane,
-                             f"@agent_state in {states}", timeout))
-
-    def wait_screen(self, pane: str, text: str, timeout: float | None = None) -> None:
-        self.wait(lambda: text in self.screen(pane), pane, f"{text!r} on the screen", timeout)
 
     def steady(self, pane: str, state: str, seconds: float = 2.5) -> None:
         """The state stays ``state`` for ``seconds`` (it does not flap)."""
