@@ -392,3 +392,15 @@ def test_a_client_that_goes_with_its_prompt_open_leaves_nothing_running(tmux: Tm
     tmux.run("detach-client", "-s", "main")
     wait_for(lambda: not _waiting_pids(tmux) and not prompts(), timeout=40, message="the spawn and its prompt to end")
     assert tmux.run("list-buffers", "-F", "#{buffer_name}", check=False).strip() == ""
+
+
+def test_the_cap_question_leaves_no_process_waiting_for_the_answer(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # tmux 3.3 holds a confirm-before until it is answered, forever if the client goes: nothing may wait on it.
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    tmux.agents("spawn", "already running", "-d")
+    press_spawn_key(client, "one more")
+    expect_text(client, "Start one more")
+    wait_for(lambda: not _waiting_pids(tmux), timeout=10, message="the spawn to end once it asked")
+    tmux.run("detach-client", "-s", "main")
+    assert len(agent_panes(tmux)) == 1
+    assert tmux.run("show-buffer", "-b", "agents-task") == "one more"

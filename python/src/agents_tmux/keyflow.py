@@ -87,7 +87,12 @@ def confirm_then_rerun(server: tmuxcmd.Server, args: argparse.Namespace, words: 
     client = ["-t", args.client] if args.client else []
     # Formats are expanded twice on the way: by confirm-before when the answer
     # is "y", then by run-shell. tmux_quote doubles '#' once; double it again.
-    panes.run(server, "confirm-before", *client, "-p", no_formats(prompt), f"run-shell -b {tmux_quote(no_formats(shell))}")
+    ask = [*client, "-p", no_formats(prompt), f"run-shell -b {tmux_quote(no_formats(shell))}"]
+    # -b (tmux 3.3+): return once asked. Without it tmux 3.3 holds this command
+    # until the answer, and forever when the client goes first: this process
+    # would stay for nothing. tmux 3.2 has no -b (and does not wait).
+    if server.cmd("confirm-before", "-b", *ask).returncode != 0:
+        panes.run(server, "confirm-before", *ask)
 
 
 #: The server option holding, per client, the token of the spawn key's prompt a waiter waits on.
