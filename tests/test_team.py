@@ -362,3 +362,26 @@ def test_team_key_refused_keeps_the_task_in_its_buffer(tmux: Tmux, repo: Repo, c
     assert agent_panes(tmux) == []
     assert tmux.run("show-buffer", "-b", "agents-team-task") == "Kept 'as' typed;"
     assert tmux.run("list-buffers", "-F", "#{buffer_name}").split() == ["agents-team-task"]
+
+
+def test_team_key_prompt_of_a_client_that_goes_leaves_nothing_running(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    # tmux 3.3 holds a command-prompt run from the command line until the prompt closes, forever if the client goes.
+    client.send("\x02")
+    client.send("T")
+    client.expect("team task:")
+    client.send("half typed")
+
+    def prompts() -> list[str]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                words = (proc / "cmdline").read_bytes().split(b"\0")
+                environ = (proc / "environ").read_bytes()
+            except OSError:
+                continue
+            if (b"command-prompt" in words or any(w.endswith(b"ask-task") for w in words)) and tmux.socket.encode() in environ:
+                found.append(proc.name)
+        return found
+
+    tmux.run("detach-client", "-s", "main")
+    wait_for(lambda: not prompts(), timeout=10, message="nothing left of the team key's prompt")
