@@ -39,6 +39,21 @@ class UpServer:
     def sessions(self) -> list[str]:
         return self.run("list-sessions", "-F", "#{session_name}", check=False).split()
 
+    def attached(self, repo: Repo) -> pexpect.spawn:
+        """`agents up REPO` typed in a terminal, once its client shows the session; the caller terminates it."""
+        child = pexpect.spawn(
+            str(AGENTS), ["-L", self.socket, "up", str(repo.path)], env=self.env, cwd=str(repo.path),
+            dimensions=(50, 200), encoding="utf-8", codec_errors="replace", timeout=30,
+        )
+        try:
+            wait_for(lambda: self.run("list-clients", "-F", "#{client_session}", check=False).split() == ["project"],
+                     timeout=30, message="the client attached to the project session")
+            child.expect_exact("project:1.1")  # the status line of conf/tmux.conf
+        except BaseException:
+            child.terminate(force=True)
+            raise
+        return child
+
 
 @pytest.fixture
 def up_server(test_env: dict[str, str]) -> Iterator[UpServer]:
@@ -120,14 +135,8 @@ def test_up_with_a_missing_folder_is_one_line(up_server: UpServer, tmp_path: Pat
 
 
 def test_up_attaches_and_prefix_A_spawns(up_server: UpServer, repo: Repo) -> None:
-    child = pexpect.spawn(
-        str(AGENTS), ["-L", up_server.socket, "up", str(repo.path)], env=up_server.env, cwd=str(repo.path),
-        dimensions=(50, 200), encoding="utf-8", codec_errors="replace", timeout=30,
-    )
+    child = up_server.attached(repo)
     try:
-        wait_for(lambda: up_server.run("list-clients", "-F", "#{client_session}", check=False).split() == ["project"],
-                 timeout=30, message="the client attached to the project session")
-        child.expect_exact("project:1.1")  # the status line of conf/tmux.conf
         up_server.run("set-option", "-g", "@agents-command", str(STANDIN))
         child.send(PREFIX + "A")
         child.expect_exact("task:")
@@ -151,14 +160,8 @@ def test_up_from_a_pane_of_its_own_server_switches_instead_of_nesting(
 
     other = init_repo(tmp_path / "other", test_env, {"a.txt": "a\n"})
     assert up_server.up("-d", str(other.path)).returncode == 0
-    child = pexpect.spawn(
-        str(AGENTS), ["-L", up_server.socket, "up", str(repo.path)], env=up_server.env, cwd=str(repo.path),
-        dimensions=(50, 200), encoding="utf-8", codec_errors="replace", timeout=30,
-    )
+    child = up_server.attached(repo)
     try:
-        wait_for(lambda: up_server.run("list-clients", "-F", "#{client_session}", check=False).split() == ["project"],
-                 timeout=30, message="the client attached to the project session")
-        child.expect_exact("project:1.1")
         # In the session's shell, `agents up OTHER` (as a user types it there) moves this client to the other session.
         child.send(f"{AGENTS} -L {up_server.socket} up {other.path}\r")
         wait_for(lambda: up_server.run("list-clients", "-F", "#{client_session}", check=False).split() == ["other"],
