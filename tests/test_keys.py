@@ -404,3 +404,19 @@ def test_the_cap_question_leaves_no_process_waiting_for_the_answer(tmux: Tmux, r
     tmux.run("detach-client", "-s", "main")
     assert len(agent_panes(tmux)) == 1
     assert tmux.run("show-buffer", "-b", "agents-task") == "one more"
+
+
+def test_a_spawn_that_cannot_start_at_all_keeps_the_task_and_says_so(tmux: Tmux, repo: Repo, client: pexpect.spawn, tmp_path: Path) -> None:
+    # A broken Python environment: the spawn started with the prompt exits at once, before Enter.
+    scripts = tmp_path / "plugin" / "scripts"
+    scripts.mkdir(parents=True)
+    for name in ("ask-task", "variables.sh"):
+        (scripts / name).write_bytes((Path(__file__).parent.parent / "scripts" / name).read_bytes())
+        (scripts / name).chmod(0o755)
+    (scripts / "agents").write_text("#!/bin/sh\nsleep 0.2\nexit 3\n")
+    (scripts / "agents").chmod(0o755)
+    tmux.run("bind-key", "-T", "prefix", "A", "run-shell", "-b", f"'{scripts / 'ask-task'}' '#{{pane_id}}' '#{{client_name}}'")
+    press_spawn_key(client, "Keep this; #{pane_id}")
+    expect_text(client, "failed (exit status 3)")
+    assert tmux.run("show-buffer", "-b", "agents-task") == "Keep this; #{pane_id}"
+    assert tmux.run("list-buffers", "-F", "#{buffer_name}").split() == ["agents-task"]
