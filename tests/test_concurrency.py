@@ -315,6 +315,33 @@ def test_rm_force_killed_part_way_loses_nothing_and_the_next_rm_finishes(tmux: T
     assert registry(tmux)[name]["status"] == "removed"
 
 
+def test_rm_after_one_killed_inside_git_clears_gits_stale_locks(tmux: Tmux, quiet: Repo) -> None:
+    # What an rm killed during its `git add` or `git commit` leaves: git's own lock files.
+    name = tmux.agents("spawn", "victim", "-d").stdout.strip()
+    worktree = worktree_of(tmux, name)
+    (worktree / "untracked.txt").write_text("untracked work\n")
+    git_dir = Path(quiet.git("rev-parse", "--absolute-git-dir", cwd=worktree).strip())
+    stale = [git_dir / "index.lock", quiet.path / ".git" / "refs" / "heads" / "agent" / f"{name}.lock"]
+    for lock in stale:
+        lock.write_text("")
+    # A git still at work in the worktree holds them for real: nothing is touched.
+    busy = subprocess.Popen(["git", "hash-object", "--stdin"], cwd=worktree, stdin=subprocess.PIPE, env=quiet.env)
+    try:
+        wait_for(lambda: os.readlink(f"/proc/{busy.pid}/cwd") == str(worktree), message="git to run in the worktree")
+        refused = tmux.agents("rm", name, "--force", check=False)
+        assert refused.returncode == 1 and f"git is running in {worktree} (pid {busy.pid})" in refused.stderr, refused.stderr
+        assert all(lock.exists() for lock in stale)
+        assert (worktree / "untracked.txt").read_text() == "untracked work\n"
+    finally:
+        busy.communicate(b"", timeout=10)
+    # Once no git runs there, they are leftovers: rm clears them and finishes, saving the work.
+    done = tmux.agents("rm", name, "--force", check=False)
+    assert done.returncode == 0, done.stderr
+    assert not any(lock.exists() for lock in stale)
+    assert not worktree.exists()
+    assert quiet.git("show", f"agent/{name}:untracked.txt") == "untracked work\n"
+
+
 @pytest.mark.parametrize("delay", [0.3, 0.6, 0.9, 1.2])
 def test_merge_killed_part_way_loses_nothing_and_the_next_command_says_where_things_are(tmux: Tmux, quiet: Repo, delay: float) -> None:
     name = tmux.agents("spawn", "feature", "-d").stdout.strip()

@@ -146,3 +146,57 @@ def registered_worktrees(repo: Repo) -> set[Path]:
     """Every worktree path git knows for ``repo``, including missing ones."""
     listing = git(repo.root, "worktree", "list", "--porcelain").stdout
     return {Path(line[len("worktree "):]) for line in listing.splitlines() if line.startswith("worktree ")}
+
+
+def clear_stale_locks(worktree: Path, branch: str = "") -> list[Path]:
+    """Remove the lock files a git killed part-way left for ``worktree``; the ones removed.
+
+    ``index.lock`` and ``HEAD.lock`` of the worktree, and the lock of its
+    ``branch``: an ``agents rm`` killed during its ``git add`` or ``commit``
+    leaves them, and every later ``git add`` there then fails. They are
+    removed only when no git runs in the worktree or its repository (seen in
+    /proc); where that cannot be seen, or git does run there, nothing is
+    removed and the error says what to do.
+    """
+    proc = git(worktree, "rev-parse", "--absolute-git-dir", "--path-format=absolute", "--git-common-dir", "--show-toplevel",
+               check=False)
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) < 3:
+        return []
+    git_dir, common_dir, top = (Path(line) for line in lines[:3])
+    locks = [git_dir / "index.lock", git_dir / "HEAD.lock"]
+    if branch:
+        locks.append(common_dir / "refs" / "heads" / f"{branch}.lock")
+    found = [lock for lock in locks if lock.exists()]
+    if not found:
+        return []
+    running = git_processes_in((top, common_dir.parent))
+    if running is None:
+        raise AgentsError(f"{found[0]} is left from a git that stopped part-way, it seems: if no git runs in {top}, "
+                          "remove it and run this again")
+    if running:
+        raise AgentsError(f"git is running in {top} (pid {running[0]}): wait for it to finish, then run this again")
+    for lock in found:
+        lock.unlink(missing_ok=True)
+    return found
+
+
+def git_processes_in(folders: tuple[Path, ...]) -> list[int] | None:
+    """Pids of the git processes working in one of ``folders`` (their cwd inside it); None without /proc."""
+    proc_root = Path("/proc")
+    if not (proc_root / "self" / "cwd").exists():
+        return None
+    roots = [str(folder) for folder in folders]
+    found: list[int] = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if not (entry / "comm").read_text().startswith("git"):
+                continue
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        if any(cwd == root or cwd.startswith(root.rstrip("/") + "/") for root in roots):
+            found.append(int(entry.name))
+    return found

@@ -566,6 +566,8 @@ def save_work(ref: AgentRef, work: Work) -> Saved:
             "git cannot save them in a commit; move them out of the worktree first"
         )
     committed = False
+    # An rm or park killed during its git add or commit leaves git's locks: this one finishes the job.
+    gitops.clear_stale_locks(worktree, ref.branch)
     if work.changed or work.untracked:
         gitops.git(worktree, "add", "-A", "--", ".")
         if work.copies:
