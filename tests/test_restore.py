@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
-from conftest import ROOT, STANDIN, Repo, Tmux, read_standin_log, wait_for
+import pexpect
+
+from conftest import PREFIX, ROOT, STANDIN, Repo, Tmux, expect_text, read_standin_log, wait_for
 
 
 def agent_panes(tmux: Tmux) -> dict[str, str]:
@@ -52,6 +55,7 @@ def test_restore_after_the_server_died_resumes_five_agents(tmux: Tmux, repo: Rep
     assert all(sessions.values())
 
     restart_server(tmux)
+    tmux.run("set-option", "-g", "@agents-max", "10")  # five come back: the default cap (4) would hold one back
     assert agent_panes(tmux) == {}
     out = tmux.agents("restore").stdout
     for name, _, _ in agents:
@@ -215,3 +219,48 @@ def test_restore_takes_several_names_and_reports_each(tmux: Tmux, repo: Repo, st
     alone = tmux.agents("restore", parked, check=False)
     assert alone.returncode == 1 and "every active agent is running" not in alone.stdout + alone.stderr
     assert f"agents unpark {parked}" in alone.stderr
+
+
+def test_restore_is_held_to_the_cap_most_recently_active_first(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:
+    tmux.run("set-option", "-g", "@agents-max", "10")
+    (first, _, pane), (second, _, _), (third, _, _) = (spawn_with_a_turn(tmux, repo, f"capped number {i}") for i in range(3))
+    # The oldest agent was at work last (one more turn): activity decides, not creation.
+    transcript = Path(registry(tmux.env)[first]["transcript"])
+    time.sleep(1.1)  # records count whole seconds
+    tmux.run("send-keys", "-t", pane, "one more turn", "Enter")
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "working", timeout=30, message=f"{first} working")
+    tmux.run("send-keys", "-t", pane, "/done", "Enter")
+    wait_for(lambda: transcript.stat().st_mtime > registry(tmux.env)[third]["created"] + 1, timeout=30, message=f"{first}'s turn written")
+    wait_for(lambda: tmux.option(pane, "@agent_state") == "idle", timeout=30, message=f"{first} idle")
+    restart_server(tmux)
+    tmux.run("set-option", "-g", "@agents-max", "2")
+    out = tmux.agents("restore", check=False)
+    assert out.returncode == 1, out
+    assert [line.split(":")[0] for line in out.stdout.splitlines()] == [f"restored {first}", f"restored {third}"], out.stdout
+    assert set(agent_panes(tmux)) == {first, third}
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"agents restore: not restored {second} ") and "cap of 2" in line, line
+    again = line.split("to bring it back anyway: ", 1)[1]
+    assert again == f"agents -L {tmux.socket} restore {second} --force", line
+    # Pasted into a shell like the one restore ran in, it brings that agent back past the cap.
+    on_path = {**tmux.env, "PATH": f"{ROOT / '.bin'}:{tmux.env['PATH']}"}
+    pasted = subprocess.run(again, shell=True, env=on_path, cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0 and pasted.stdout.startswith(f"restored {second}:"), pasted
+    assert set(agent_panes(tmux)) == {first, second, third}
+
+
+def test_restore_from_the_menu_asks_before_passing_the_cap(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
+    tmux.run("set-option", "-g", "@agents-max", "10")
+    names = [tmux.agents("spawn", f"menu capped {i}", "-d").stdout.strip() for i in range(3)]
+    wait_for(lambda: set(agent_panes(tmux)) == set(names), message="three agents")
+    for pane in agent_panes(tmux).values():
+        tmux.run("kill-pane", "-t", pane)
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    client.send(PREFIX)
+    client.send("a")
+    expect_text(client, "Restore agents")
+    client.send("R")
+    expect_text(client, "restored 1 agent; 2 held back by the cap (@agents-max). Restore them too? (y/n)")
+    assert len(agent_panes(tmux)) == 1
+    client.send("y")
+    wait_for(lambda: set(agent_panes(tmux)) == set(names), message="the other two after confirming")

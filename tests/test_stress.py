@@ -193,8 +193,8 @@ def test_randomised_commands_from_four_workers_lose_nothing(tmux: Tmux, repo: Re
                 on_disk[blob_id(data)] = len(data)
     lost = {blob: size for blob, size in checked.items() if blob not in reachable and blob not in on_disk}
     # Every live agent listed, every listed agent on record, nothing left half-started:
-    # after one restore (crashed panes come back), the active records are exactly the listed agents.
-    subprocess.run([str(AGENTS), "-L", tmux.socket, "restore", "--quiet"], env=tmux.env, cwd=repo.path, capture_output=True,
+    # after one restore (crashed panes come back, past the cap), the active records are exactly the listed agents.
+    subprocess.run([str(AGENTS), "-L", tmux.socket, "restore", "--quiet", "--force"], env=tmux.env, cwd=repo.path, capture_output=True,
                    check=False, timeout=120)
     records = {}
     for path in (Path(tmux.env["XDG_STATE_HOME"]) / "agents-tmux" / "repos").glob("*/registry.json"):

@@ -147,6 +147,23 @@ class Outcome:
     repo: Path
     restored: bool
     message: str
+    #: Not restored only because the cap (``max_agents``) was reached: ``--force`` brings it back.
+    capped: bool = False
+
+
+def last_active(entry: registry.Entry) -> float:
+    """When the agent was last at work, as far as its record tells: its transcript last written, else its last start."""
+    if not isinstance(entry, dict):
+        return 0.0
+    stamps = [float(value) for key in ("created", "restored", "restarted", "unparked", "session_at")
+              if isinstance(value := entry.get(key), (int, float)) and not isinstance(value, bool)]
+    transcript = entry.get("transcript")
+    if isinstance(transcript, str) and transcript:
+        try:
+            stamps.append(os.stat(transcript).st_mtime)
+        except OSError:
+            pass
+    return max(stamps, default=0.0)
 
 
 def _session_for(server: tmuxcmd.Server, repo: Path, wanted: str | None) -> str:
@@ -160,9 +177,15 @@ def _session_for(server: tmuxcmd.Server, repo: Path, wanted: str | None) -> str:
     return wanted
 
 
-def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = ()) -> list[Outcome]:
-    """Restore every active agent of ``repo`` that has no pane in ``server``."""
-    from agents_tmux.spawn import repo_lock
+def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None, names: tuple[str, ...] = (),
+                 force: bool = False) -> list[Outcome]:
+    """Restore every active agent of ``repo`` that has no pane in ``server``, up to the cap unless ``force``.
+
+    The cap is counted as spawn counts it, under the same lock. When it
+    leaves room for only some, the most recently active come back first
+    (:func:`last_active`): the ones the user was working with.
+    """
+    from agents_tmux.spawn import repo_lock, running_agents
 
     outcomes: list[Outcome] = []
     # Under the spawn lock: two restores (the one at server start, one by
@@ -177,7 +200,7 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
         live = {(a.name, Path(a.repo)) for a in panes.list_agents(server)}
         my_socket = server_socket(server)
         pending = [
-            entry for name, entry in sorted(entries.items(), key=lambda item: (item[1].get("created", 0), item[0]))
+            entry for name, entry in sorted(entries.items(), key=lambda item: (-last_active(item[1]), item[0]))
             if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE
             and (not names or name in names) and (name, repo) not in live
         ]
@@ -194,6 +217,7 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
         if not pending:
             return outcomes
         cfg = config_mod.load(repo, panes.plugin_options(server))
+        room = None if force else cfg.max_agents - running_agents(server, repo)
         target_session = ""
         for entry in pending:
             ref = _from_entry(repo, entry)
@@ -208,6 +232,10 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
             except AgentsError as exc:
                 outcomes.append(Outcome(ref.name, repo, False, str(exc)))
                 continue
+            if room is not None and room <= 0:
+                outcomes.append(Outcome(ref.name, repo, False, f"the cap of {cfg.max_agents} running agents (@agents-max) is reached: "
+                                                               "each one spends API quota", capped=True))
+                continue
             # A missing --session is the command's error, not one agent's.
             target_session = target_session or _session_for(server, repo, session)
             try:
@@ -216,6 +244,8 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
                 outcomes.append(Outcome(ref.name, repo, False, str(exc)))
                 continue
             outcomes.append(Outcome(ref.name, repo, True, f"{how} in {ref.worktree} (pane {pane_id})"))
+            if room is not None:
+                room -= 1
     return outcomes
 
 

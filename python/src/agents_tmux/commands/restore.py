@@ -5,6 +5,10 @@ every known repository with --all) that has no pane in this tmux server gets
 a window named after it, in its worktree, running the agent again with its
 conversation resumed (Claude: --resume <session id>, else --continue, else
 afresh). Agents removed with `agents rm` are never restored.
+
+Like spawn, restore is held to the cap (@agents-max): the most recently
+active agents come back first, and each one left out is named with the
+`--force` line that brings it back anyway (from a key: a y/n question).
 """
 
 from __future__ import annotations
@@ -13,9 +17,14 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.errors import AgentsError
+
+if TYPE_CHECKING:
+    from agents_tmux.restore import Outcome
+    from agents_tmux.tmuxcmd import Socket
 
 HELP = "recreate the panes of agents that are not running, resuming their conversations"
 
@@ -28,9 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", "-s", metavar="NAME",
                         help="put the windows in this session (default: a session named after the repository, made if missing)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print nothing when there is nothing to restore")
+    parser.add_argument("--force", "-f", action="store_true", help="restore them all even past @agents-max running agents")
     parser.add_argument("--wait-session", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--from-key", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--client", help=argparse.SUPPRESS)
+    # From the menu: the pane it was opened from, whose folder names the repository.
+    parser.add_argument("--pane", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if args.session is not None and not args.session.strip():
         raise AgentsError("--session is empty: name the tmux session to restore into")
     socket = socket_of(args)
+    if args.pane and not (args.repo or args.all or args.names):
+        args.repo = _pane_folder(socket, args.pane)
     anywhere = bool(args.names) and not args.all and not args.repo and lifecycle.repo_of(None) is None
     if anywhere:
         # Named agents are found in every known repository, as rm, park and restart find them:
@@ -90,21 +104,33 @@ def run(args: argparse.Namespace) -> int:
     problems = [f"{path}: the registry {problem}; fix it or move it aside" for path, problem in registry.unreadable()] if args.all else []
     for repo in repos:
         try:
-            outcomes += restore_mod.restore_repo(server, repo, args.session, tuple(args.names))
+            outcomes += restore_mod.restore_repo(server, repo, args.session, tuple(args.names), force=args.force)
         except AgentsError as exc:
             if not args.all:
                 raise
             problems.append(f"{repo}: {exc}")
     restored = [f"restored {o.name}: {o.message}" for o in outcomes if o.restored]
     # What was not restored is a refusal: on stderr (exit status 1), as rm's are.
-    refused = [f"not restored {o.name} ({o.repo}): {o.message}" for o in outcomes if not o.restored]
+    here = lifecycle.repo_of(None) if any(o.capped for o in outcomes) else None
+    refused = [f"not restored {o.name} ({o.repo}): {o.message}"
+               + (f"; to bring it back anyway: {_forced_line(args, o, here)}" if o.capped else "")
+               for o in outcomes if not o.restored]
     refused += [f"skipped {p}" for p in problems]
     refused += missing
     if args.from_key:
-        summary = f"agents: restored {len(restored)} agent{'s' if len(restored) != 1 else ''}"
-        if refused:
-            summary += f", {len(refused)} not (see: agents restore)"
-        display_message(socket, summary if restored or refused else "agents: every agent is running", args.client)
+        summary = f"restored {len(restored)} agent{'s' if len(restored) != 1 else ''}"
+        capped = sum(1 for o in outcomes if o.capped)
+        if len(refused) > capped:
+            summary += f", {len(refused) - capped} not (see: agents restore)"
+        if capped:
+            # As spawn does at the cap from a key: ask, and on "y" run the same restore with --force.
+            from agents_tmux.keyflow import confirm_then_rerun
+
+            them = "it" if capped == 1 else "them"
+            prompt = f"{summary}; {capped} held back by the cap (@agents-max). Restore {them} too? (y/n)"
+            confirm_then_rerun(server, args, _forced_words(args, repos), prompt)
+            return 0
+        display_message(socket, f"agents: {summary}" if restored or refused else "agents: every agent is running", args.client)
     elif restored or refused:
         if restored:
             print("\n".join(restored), flush=True)
@@ -113,6 +139,33 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
     return 1 if (problems or missing or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
+
+
+def _forced_line(args: argparse.Namespace, outcome: Outcome, here: Path | None) -> str:
+    """The `agents restore NAME --force` line that brings back an agent the cap left out, to paste where this ran."""
+    where = [] if outcome.repo == here else ["--repo", str(outcome.repo)]
+    session = ["--session", args.session] if args.session else []
+    return command_hint(args, "restore", outcome.name, *where, *session, "--force")
+
+
+def _forced_words(args: argparse.Namespace, repos: list[Path]) -> list[str]:
+    """This restore again, from the key, past the cap: the same agents, repositories and session."""
+    words = ["restore", "--from-key", "--force", *args.names]
+    if args.all:
+        words.append("--all")
+    elif len(repos) == 1:
+        words += ["--repo", str(repos[0])]
+    if args.session:
+        words += ["--session", args.session]
+    return words
+
+
+def _pane_folder(socket: Socket, pane: str) -> str | None:
+    """The folder of ``pane`` (the menu's origin): its repository is the one to restore."""
+    from agents_tmux import panes
+
+    lines = panes.run(panes.connect(socket), "display-message", "-p", "-t", pane, "#{pane_current_path}")
+    return lines[0] if lines and lines[0] else None
 
 
 def _repos_holding(names: list[str]) -> list[Path]:
