@@ -216,7 +216,7 @@ def test_an_agent_running_in_another_server_is_not_removed_from_here(terminal: T
 def test_see_lines_name_the_server_the_command_used(terminal: Terminal, repo: Repo) -> None:
     # "(see: tmux ...)" pasted into the plain terminal lists the server the command looked at, not the default one.
     assert terminal.agents("up", "-d", cwd=repo.path).returncode == 0
-    for argv in (["jump", "--client", "nope"], ["context", "--pane", "%999"]):
+    for argv in (["jump", "--client", "nope"], ["context", "--pane", "%999"], ["spawn", "a task", "--pane", "%999"]):
         out = terminal.agents(*argv, cwd=repo.path)
         assert out.returncode == 1 and out.stderr.count("\n") == 2, out.stderr  # the server line, then the error
         see = re.search(r"\(see: (tmux [^)]*)\)", out.stderr)

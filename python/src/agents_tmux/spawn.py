@@ -162,7 +162,7 @@ def origin_facts(server: tmuxcmd.Server, request: SpawnRequest) -> tuple[Path, s
         records = panes.read_records(server, names, "display-message", "-p", "-t", request.origin_pane, check=False)
         # An unknown pane: tmux says so, or (some targets) prints nothing and exits 0.
         if not records or not records[0][0].startswith("%"):
-            raise AgentsError(f"no pane {request.origin_pane!r} in this tmux server (see: tmux list-panes -a)")
+            raise AgentsError(f"no pane {request.origin_pane!r} in this tmux server (see: {panes.tmux_line(server.socket, 'list-panes', '-a')})")
         _, current, socket_path, *values = records[0]
         server.note_socket_in_use(socket_path)
         if request.directory:
