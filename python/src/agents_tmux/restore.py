@@ -217,7 +217,7 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
         if not pending:
             return outcomes
         cfg = config_mod.load(repo, panes.plugin_options(server))
-        room = None if force else cfg.max_agents - running_agents(server, repo)
+        room = None if force else cfg.max_agents - running_agents(server, repo, entries)
         target_session = ""
         for entry in pending:
             ref = _from_entry(repo, entry)

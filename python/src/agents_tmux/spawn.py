@@ -122,10 +122,13 @@ def check_budget(cfg: Config) -> None:
         raise BudgetNear(usage.describe_budget(use[0]) + (" is spent" if use[0][1] >= 1 else ""))
 
 
-def running_agents(server: tmuxcmd.Server, repo_root: Path | None = None) -> int:
+def running_agents(server: tmuxcmd.Server, repo_root: Path | None = None, entries: dict[str, registry.Entry] | None = None) -> int:
     """Agents that count against the cap: every live agent not yet exited, plus
     the agents of ``repo_root`` on record as ``starting`` that may be running
     (a spawn at work, or one that died after its pane opened).
+
+    ``entries``: the registry of ``repo_root`` as the caller read it (restore
+    reads it entry by entry, so that one entry out of shape stops nothing).
     """
     live = panes.list_agents(server)
     count = sum(1 for agent in live if agent.state != "exited")
@@ -134,7 +137,7 @@ def running_agents(server: tmuxcmd.Server, repo_root: Path | None = None) -> int
 
         named = {agent.name for agent in live if agent.repo == str(repo_root)}
         sockets = (server.socket_in_use(),)
-        for name, entry in registry.load(repo_root).items():
+        for name, entry in (registry.load(repo_root) if entries is None else entries).items():
             if entry.get("status") == registry.STARTING and name not in named and liveness.check(entry, repo_root, sockets).live:
                 count += 1
     return count
