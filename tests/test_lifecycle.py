@@ -384,7 +384,7 @@ def test_conflicting_merge_is_aborted_and_repository_unchanged(tmux: Tmux, quiet
     proc = tmux.agents("merge", name, check=False)
     assert proc.returncode == 1
     assert "would conflict in app.py" in proc.stderr and "nothing was changed" in proc.stderr
-    assert "agents sync conflict" in proc.stderr
+    assert f"agents -L {tmux.socket} sync conflict" in proc.stderr
     assert snapshot(quiet, quiet.path) == before
     assert not (quiet.path / ".git" / "MERGE_HEAD").exists()
 

@@ -38,7 +38,7 @@ def test_squash_rebase_and_ff_only(tmux: Tmux, quiet: Repo) -> None:
     # ff-only cannot go: nothing changes, and it says how to get there.
     before = snapshot(quiet, quiet.path)
     proc = tmux.agents("merge", rebased, "--ff-only", check=False)
-    assert proc.returncode == 1 and "cannot fast-forward" in proc.stderr and f"agents sync {rebased}" in proc.stderr
+    assert proc.returncode == 1 and "cannot fast-forward" in proc.stderr and f"agents -L {tmux.socket} sync {rebased}" in proc.stderr
     assert snapshot(quiet, quiet.path) == before
     out = tmux.agents("merge", rebased, "--rebase").stdout
     assert "by rebase" in out
@@ -79,7 +79,7 @@ def test_a_merge_that_would_conflict_changes_nothing_and_offers_sync(
     before = snapshot(quiet, quiet.path)
     for how in ("--merge-commit", "--squash", "--rebase"):
         proc = tmux.agents("merge", name, how, check=False)
-        assert proc.returncode == 1 and "conflict in app.py" in proc.stderr and f"agents sync {name}" in proc.stderr, how
+        assert proc.returncode == 1 and "conflict in app.py" in proc.stderr and f"agents -L {tmux.socket} sync {name}" in proc.stderr, how
         assert snapshot(quiet, quiet.path) == before, how
         assert quiet.git("rev-parse", "HEAD", cwd=worktree).strip() == agent_tip, how
         assert quiet.git("status", "--porcelain", cwd=worktree) == "", how

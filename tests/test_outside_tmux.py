@@ -38,7 +38,7 @@ def terminal(test_env: dict[str, str], tmp_path: Path) -> Iterator[Terminal]:
     try:
         yield term
     finally:
-        for flags in ([], ["-L", "agents"]):
+        for flags in ([], ["-L", "agents"], ["-L", "mine"]):
             term.tmux(*flags, "kill-server")
 
 
@@ -225,3 +225,25 @@ def test_see_lines_name_the_server_the_command_used(terminal: Terminal, repo: Re
         assert pasted.returncode == 0, (see.group(1), pasted)
         if "list-panes" in see.group(1):
             assert pasted.stdout.startswith("project:"), pasted.stdout
+
+
+def test_hints_carry_the_socket_flags_the_command_was_given(terminal: Terminal, repo: Repo) -> None:
+    # Only the server -L mine runs: a hint without -L/-S, pasted in this shell, would find no server at all.
+    assert terminal.agents("up", "-d", "-L", "mine", cwd=repo.path).returncode == 0
+    terminal.tmux("-L", "mine", "set-option", "-g", "@agents-command", str(STANDIN))
+    name = terminal.agents("spawn", "Park me", "-L", "mine", cwd=repo.path).stdout.strip()
+    assert name == "park-me"
+    parked = terminal.agents("park", name, "-L", "mine", cwd=repo.path)
+    assert parked.returncode == 0, parked.stderr
+    hint = parked.stdout.split("Bring it back with: ", 1)[1].strip()
+    assert hint == f"agents -L mine unpark {name}", parked.stdout
+    # Hints written deep inside a command (parking, restore) carry them too, -S as given.
+    sock = terminal.tmux("-L", "mine", "display-message", "-p", "#{socket_path}").strip()
+    again = terminal.agents("-S", sock, "park", name, cwd=repo.path)
+    assert again.returncode == 1 and f"agents -S {sock} unpark {name}" in again.stderr, again.stderr
+    restore = terminal.agents("restore", name, "-L", "mine", cwd=repo.path)
+    assert restore.returncode == 1 and f"`agents -L mine unpark {name}`" in restore.stderr, restore.stderr
+    on_path = {**terminal.env, "PATH": f"{AGENTS.parents[1] / '.bin'}:{terminal.env['PATH']}"}
+    pasted = subprocess.run(hint, shell=True, env=on_path, cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0 and f"unparked {name}" in pasted.stdout, pasted
+    assert [row.split()[1] for row in _agent_rows(terminal, "-L", "mine")] == [name]

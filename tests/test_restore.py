@@ -213,12 +213,12 @@ def test_restore_takes_several_names_and_reports_each(tmux: Tmux, repo: Repo, st
     errors = out.stderr.splitlines()
     assert len(errors) == 3, errors
     assert any("'no-such-agent'" in line for line in errors)
-    assert any(parked in line and f"agents unpark {parked}" in line for line in errors), errors
+    assert any(parked in line and f"agents -L {tmux.socket} unpark {parked}" in line for line in errors), errors
     assert any(removed in line and "removed" in line for line in errors), errors
     # A parked agent alone is not "every active agent is running".
     alone = tmux.agents("restore", parked, check=False)
     assert alone.returncode == 1 and "every active agent is running" not in alone.stdout + alone.stderr
-    assert f"agents unpark {parked}" in alone.stderr
+    assert f"agents -L {tmux.socket} unpark {parked}" in alone.stderr
 
 
 def test_restore_is_held_to_the_cap_most_recently_active_first(tmux: Tmux, repo: Repo, standin_agent: Path) -> None:

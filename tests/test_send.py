@@ -61,7 +61,7 @@ def test_send_refuses_empty_text_and_exited_agents(tmux: Tmux, repo: Repo, stand
     tmux.run("send-keys", "-t", pane, "/exit", "Enter")
     wait_for(lambda: tmux.option(pane, "@agent_state") == "exited", message="exited")
     proc = tmux.agents("send", name, "touch pwned-shell", check=False)
-    assert proc.returncode == 1 and "agents restart" in proc.stderr
+    assert proc.returncode == 1 and f"agents -L {tmux.socket} restart {name}" in proc.stderr
     assert not (worktree / "pwned-shell").exists()
 
 

@@ -145,12 +145,26 @@ def socket_of(args: argparse.Namespace) -> Socket:
     return Socket(name=args.socket_name, path=args.socket_path)
 
 
-def command_hint(args: argparse.Namespace, *words: str) -> str:
+def command_hint(args: argparse.Namespace | None, *words: str) -> str:
     """``agents WORDS`` to paste into the shell this command ran in: quoted, on the same tmux server."""
     import shlex
 
-    flags = ["-L", args.socket_name] if args.socket_name else ["-S", args.socket_path] if args.socket_path else []
+    name, path = (getattr(args, "socket_name", None), getattr(args, "socket_path", None))
+    flags = ["-L", name] if name else ["-S", path] if path else []
     return " ".join(shlex.quote(word) for word in ("agents", *flags, *words))
+
+
+#: The arguments of the command running in this process (set by :func:`main`): read by :func:`hint`.
+_RUNNING: argparse.Namespace | None = None
+
+
+def hint(*words: str) -> str:
+    """:func:`command_hint` for the command running now, for the "run this" lines code deep inside it writes.
+
+    Read when the line is written: a command that picked another server
+    (restore starting one) has its hints name that one.
+    """
+    return command_hint(_RUNNING, *words)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,11 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # agent and every shell this command starts can run `agents`.
         from agents_tmux.paths import path_with_bin
 
-        global USER_PATH
+        global USER_PATH, _RUNNING
         USER_PATH = os.environ.get("PATH", os.defpath)
         os.environ["PATH"] = path_with_bin(USER_PATH)
         _apply_chdir(args)
         _choose_server(args)
+        _RUNNING = args
         from agents_tmux import repolock
 
         # Who holds the repository lock, for a command that has to wait for it.

@@ -80,9 +80,11 @@ def merge_into(ref: AgentRef, root: Path, target: str, how: str) -> Merged:
 
     if how == "ff-only" or (how == "rebase" and up_to_date):
         if not up_to_date:
+            from agents_tmux.cli import hint
+
             raise AgentsError(
                 f"{target} has commits {ref.branch} lacks, so it cannot fast-forward: bring them in first with "
-                f"`agents sync {ref.name}`, or merge with --rebase, --squash or a merge commit; nothing was changed"
+                f"`{hint('sync', ref.name)}`, or merge with --rebase, --squash or a merge commit; nothing was changed"
             )
         gitops.git(root, "merge", "--ff-only", "--quiet", branch_ref)
         return Merged(_head(root), count, "fast-forward")

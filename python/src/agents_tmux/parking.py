@@ -54,10 +54,12 @@ def park(server: tmuxcmd.Server | None, ref: AgentRef, close_own_pane_later: boo
     pane is the caller's own (the shell left after the agent exited): it is
     left for the caller to close once it has reported.
     """
+    from agents_tmux.cli import hint
+
     if not ref.own_worktree:
-        raise AgentsError(f"{ref.name} works in the main checkout: there is no worktree to free; stop it with agents rm")
+        raise AgentsError(f"{ref.name} works in the main checkout: there is no worktree to free; stop it with {hint('rm', ref.name)}")
     if ref.status == PARKED:
-        raise AgentsError(f"{ref.name} is parked already (bring it back with agents unpark {ref.name})")
+        raise AgentsError(f"{ref.name} is parked already (bring it back with {hint('unpark', ref.name)})")
     if ref.status == registry.REMOVED:
         raise AgentsError(f"{ref.name} was removed: there is nothing to park")
     lifecycle.refuse_if_elsewhere(server, ref, "park")
@@ -113,7 +115,9 @@ def unpark(server: tmuxcmd.Server, ref: AgentRef, session: str | None, force: bo
     if not gitops.branch_exists(repo, ref.branch):
         raise AgentsError(f"the branch {ref.branch} of {ref.name} no longer exists: there is no work to bring back")
     if ref.worktree.exists() or ref.worktree.is_symlink():
-        raise AgentsError(f"{ref.worktree} exists already: move it away, then run agents unpark {ref.name} again; nothing was changed")
+        from agents_tmux.cli import hint
+
+        raise AgentsError(f"{ref.worktree} exists already: move it away, then run {hint('unpark', ref.name)} again; nothing was changed")
     cfg = config_mod.load(ref.repo, panes.plugin_options(server))
     kind = cfg.agent_kind(ref.kind or None)
     if not force:

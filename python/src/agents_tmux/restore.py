@@ -204,13 +204,15 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
             if isinstance(entry, dict) and entry.get("status", registry.ACTIVE) == registry.ACTIVE
             and (not names or name in names) and (name, repo) not in live
         ]
+        from agents_tmux.cli import hint
+
         for name in dict.fromkeys(names):
             # Asked for by name but not restorable: say why, never "every agent is running".
             status = entries[name].get("status", registry.ACTIVE) if isinstance(entries.get(name), dict) else None
             why = {
                 registry.REMOVED: "was removed with `agents rm`: removed agents are not restored",
-                "parked": f"is parked: bring it back with `agents unpark {name}`",
-                registry.STARTING: "is still being spawned (on record as starting; `agents prune` tells whether that spawn died)",
+                "parked": f"is parked: bring it back with `{hint('unpark', name)}`",
+                registry.STARTING: f"is still being spawned (on record as starting; `{hint('prune')}` tells whether that spawn died)",
             }.get(status or "")
             if why:
                 outcomes.append(Outcome(name, repo, False, why))
@@ -225,7 +227,7 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
                 outcomes.append(Outcome(ref.name, repo, False, f"runs in another tmux server ({entry.get('socket')})"))
                 continue
             if ref.worktree is None or not ref.worktree.is_dir():
-                outcomes.append(Outcome(ref.name, repo, False, f"its worktree {ref.worktree} is gone (agents prune cleans up)"))
+                outcomes.append(Outcome(ref.name, repo, False, f"its worktree {ref.worktree} is gone ({hint('prune')} cleans up)"))
                 continue
             try:
                 kind = cfg.agent_kind(ref.kind or None)

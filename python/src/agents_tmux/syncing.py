@@ -41,7 +41,9 @@ def check_ready(ref: AgentRef, base: str) -> None:
     if not base or gitops.git(ref.repo, "show-ref", "--verify", "--quiet", f"refs/heads/{base}", check=False).returncode != 0:
         raise AgentsError(f"{ref.name} has no base branch on record ({base or 'none'}): say which with --base BRANCH")
     if not ref.worktree.is_dir():
-        raise AgentsError(f"the worktree {ref.worktree} of {ref.name} is gone (parked? agents unpark {ref.name})")
+        from agents_tmux.cli import hint
+
+        raise AgentsError(f"the worktree {ref.worktree} of {ref.name} is gone (parked? {hint('unpark', ref.name)})")
     work = lifecycle.inspect(ref)
     if in_progress(ref):
         raise AgentsError(

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import hint, socket_of
 from agents_tmux.columns import display_width, pad
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     unfinished = [
         f"{agent.name}: {'still starting' if live else 'not running'}: on record as starting, {why} "
-        f"(worktree {agent.worktree}; see agents prune)"
+        f"(worktree {agent.worktree}; see {hint('prune')})"
         for agent, live, why in starting
     ]
     if not agents:

@@ -23,7 +23,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.commands._agent import add_repo_and_key_arguments, find_agent, say
 from agents_tmux.errors import AgentsError
 
@@ -96,12 +96,12 @@ def _merge(args: argparse.Namespace, server: tmuxcmd.Server | None, ref: AgentRe
         pending = work.losses(ref.branch)[:2]
         raise AgentsError(
             f"{ref.name} has uncommitted work in {ref.worktree} ({'; '.join(pending)}), which a merge would leave out: "
-            f"commit it, or use `agents rm {ref.name} --force` to save it first"
+            f"commit it, or use `{command_hint(args, 'rm', ref.name, '--force')}` to save it first"
         )
     if args.rm and work.kept_ignored:
         raise AgentsError(
             f"--rm would lose {ref.name}'s ignored files that are not disposable ({lifecycle.sample(work.kept_ignored)}): "
-            f"merge without --rm, then `agents rm {ref.name} --force` archives them; nothing was changed"
+            f"merge without --rm, then `{command_hint(args, 'rm', ref.name, '--force')}` archives them; nothing was changed"
         )
 
     current = gitops.git(root, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
@@ -175,7 +175,7 @@ def _offer_sync(args: argparse.Namespace, ref: AgentRef, how: str, exc: AgentsEr
         confirm_then_rerun(server, args, ["sync", "--from-key", *sync[1:]], prompt)
         return 0
     raise AgentsError(
-        f"{exc}; nothing was changed. Let {ref.name} settle it in its own worktree: `agents {' '.join(sync)}` "
+        f"{exc}; nothing was changed. Let {ref.name} settle it in its own worktree: `{command_hint(args, *sync)}` "
         "(the conflict goes to the agent), then merge again"
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from agents_tmux.cli import command_hint
 from agents_tmux.commands._agent import add_names_argument, add_repo_and_key_arguments, each_name, find_agent, say
 
 HELP = "stop an agent and free its worktree and pane, keeping its work and conversation (agents unpark)"
@@ -43,7 +44,7 @@ def _park(args: argparse.Namespace) -> int:
         line += f"; worktree {ref.worktree} removed"
     if done.archive is not None:
         line += f"; ignored files ({lifecycle.sample(done.archived)}) saved in {done.archive}"
-    line += f". Bring it back with: agents unpark {ref.name}"
+    line += f". Bring it back with: {command_hint(args, 'unpark', ref.name)}"
     say(args, line)
     if own_pane:
         lifecycle.close_pane(server, ref)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from agents_tmux.cli import command_hint
 from agents_tmux.commands._agent import add_repo_and_key_arguments, check_base, find_agent, say
 from agents_tmux.errors import AgentsError
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             pending = "; ".join(work.losses(ref.branch)[:2])
             raise AgentsError(
                 f"{ref.name} has uncommitted work in {ref.worktree} ({pending}), which a pull request would leave out: "
-                f"commit it (or ask {ref.name} to), then run agents pr again; nothing was pushed"
+                f"commit it (or ask {ref.name} to), then run {command_hint(args, 'pr', ref.name)} again; nothing was pushed"
             )
         target = pr.target_of(ref, base)
         subjects = pr.commits(ref, target.base_ref)

@@ -84,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     for action in kept:
         print(f"kept: {action.text}")
     if done and not args.yes:
-        print("(a dry run: run `agents prune --yes` to do it)")
+        scope = ["--all"] if args.all else ["--repo", str(lifecycle.repo_of(args.repo))] if args.repo else []
+        again = command_hint(args, "prune", *scope, *(["--squashed"] if args.squashed else []), "--yes")
+        print(f"(a dry run: run `{again}` to do it)")
     restorable = [a for a in kept if a.restorable]
     if restorable:
         count = len(restorable)

@@ -12,7 +12,7 @@ import argparse
 
 from typing import TYPE_CHECKING
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.errors import AgentsError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _restart(args: argparse.Namespace, server: tmuxcmd.Server, ref: AgentRef) ->
 
     if not ref.live:
         lifecycle.refuse_if_elsewhere(server, ref, "restart", *(["--force"] if args.force else []))
-        raise AgentsError(f"{ref.name} has no pane in this tmux server: bring it back with `agents restore {ref.name}`")
+        raise AgentsError(f"{ref.name} has no pane in this tmux server: bring it back with `{command_hint(args, 'restore', ref.name)}`")
     if ref.state != "exited" and not args.force:
         raise AgentsError(f"{ref.name} is still running (state {ref.state or 'unknown'}): use --force to kill and restart it")
     how = restore_mod.restart_in_pane(server, ref)

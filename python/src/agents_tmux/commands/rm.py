@@ -162,7 +162,9 @@ def _busy(ref: AgentRef, my_socket: str) -> str:
     # An agent stopped on an error waits for the user as much as one asking for permission.
     if ref.live and ref.state in ("starting", "working", "waiting", "error"):
         doing = "stopped on an error" if ref.state == "error" else f"is {ref.state}"
-        return f"it {doing} (`agents rm {ref.name}` removes it anyway)"
+        from agents_tmux.cli import hint
+
+        return f"it {doing} (`{hint('rm', ref.name)}` removes it anyway)"
     if not ref.live and alive_elsewhere(ref.entry, ref.repo, my_socket):
         return f"it runs in another tmux server ({ref.entry.get('socket')})"
     return ""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.errors import AgentsError
 
 HELP = "type TEXT (or stdin with -) into an agent and press Enter"
@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
             lifecycle.refuse_if_elsewhere(server, ref, "send", args.text)
         raise
     if agent.state == "exited":
-        raise AgentsError(f"{agent.name} has exited and its pane is a shell now: restart it first (agents restart {agent.name})")
+        raise AgentsError(f"{agent.name} has exited and its pane is a shell now: restart it first ({command_hint(args, 'restart', agent.name)})")
     deliver.send_text(socket, agent.pane_id, text)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from agents_tmux.cli import socket_of
+from agents_tmux.cli import command_hint, socket_of
 from agents_tmux.commands._agent import add_repo_and_key_arguments, check_base, find_agent, say
 from agents_tmux.errors import AgentsError
 
@@ -61,6 +61,6 @@ def report(args: argparse.Namespace, server: object, ref: object, base: str, how
     finish = "git commit --no-edit" if how == "merge" else "git rebase --continue"
     raise AgentsError(
         f"{where}; {ref.name} is not running to resolve them: resolve them there and run {finish} "
-        f"(or agents restart {ref.name} and ask it to)"
+        f"(or {command_hint(args, 'restart', ref.name)} and ask it to)"
     )
 
