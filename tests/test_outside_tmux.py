@@ -247,3 +247,22 @@ def test_hints_carry_the_socket_flags_the_command_was_given(terminal: Terminal, 
     pasted = subprocess.run(hint, shell=True, env=on_path, cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
     assert pasted.returncode == 0 and f"unparked {name}" in pasted.stdout, pasted
     assert [row.split()[1] for row in _agent_rows(terminal, "-L", "mine")] == [name]
+
+
+def test_spawn_in_a_server_without_the_plugin_says_how_to_load_it(terminal: Terminal, repo: Repo) -> None:
+    # The user's own tmux, without agents.tmux: spawn works, and says once why no status or keys show.
+    terminal.tmux("-f", "/dev/null", "new-session", "-d", "-s", "mine", "-c", str(repo.path))
+    terminal.tmux("set-option", "-g", "@agents-command", str(STANDIN))
+    spawned = terminal.agents("spawn", "Plain server", cwd=repo.path)
+    assert spawned.returncode == 0 and spawned.stdout.strip() == "plain-server", spawned
+    (line,) = spawned.stderr.splitlines()
+    assert line.startswith("agents spawn: note: the plugin is not loaded in this tmux server: "), line
+    doctor = terminal.agents("doctor", "-L", "default", cwd=repo.path)
+    fix = line.split("note: ", 1)[1].split(" or load it now: ")[0]
+    assert fix in doctor.stdout, (line, doctor.stdout)  # the same words as doctor's fix
+    load = line.rsplit("or load it now: ", 1)[1]
+    assert subprocess.run(load, shell=True, env=terminal.env, capture_output=True, check=False).returncode == 0
+    assert terminal.tmux("show-options", "-gqv", "@agents-cli").strip()
+    # Loaded now: no note.
+    again = terminal.agents("spawn", "Plain server again", cwd=repo.path)
+    assert again.returncode == 0 and again.stderr == "", again.stderr

@@ -61,6 +61,8 @@ PLUGIN_OPTIONS = (
     "@agents-lock-timeout",
     "@agents-layout",
     "@agents-min-pane",
+    # Not an override: the plugin sets it when it loads, so it tells whether it runs in this server.
+    "@agents-cli",
 )
 
 

@@ -397,6 +397,8 @@ class Prepared:
     target: str
     focus: bool
     log_option: str | None
+    #: The plugin runs in this server (it published @agents-cli): its status and keys are there.
+    plugin_loaded: bool = True
 
 
 def prepare(server: tmuxcmd.Server, request: SpawnRequest) -> Prepared:
@@ -417,7 +419,7 @@ def prepare(server: tmuxcmd.Server, request: SpawnRequest) -> Prepared:
         from agents_tmux import sessions
 
         origin_pane = f"={sessions.ensure(panes.socket_of_server(server), repo.root)[0]}:"
-    return Prepared(origin_pane, repo, cfg, kind, target, focus, options.get("@agents-log"))
+    return Prepared(origin_pane, repo, cfg, kind, target, focus, options.get("@agents-log"), bool(options.get("@agents-cli")))
 
 
 def warm_imports() -> None:

@@ -127,6 +127,18 @@ def _tmux_options(socket: Socket) -> dict[str, str]:
         return {}
 
 
+def plugin_not_loaded(socket: Socket) -> str:
+    """Says the plugin is not loaded in the server on ``socket``, and the lines that load it (tmux.conf, or now)."""
+    import shlex
+
+    from agents_tmux.panes import tmux_line
+
+    entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
+    now = tmux_line(socket, "run-shell", str(paths.PLUGIN_DIR / "agents.tmux"))
+    return (f"the plugin is not loaded in this tmux server: add `run-shell {entry}` (or the TPM line) to tmux.conf, "
+            f"or load it now: {now}")
+
+
 def _check_plugin(report: Report, args: argparse.Namespace) -> None:
     from agents_tmux.tmuxcmd import run as tmux_run
 
@@ -152,12 +164,7 @@ def _check_plugin(report: Report, args: argparse.Namespace) -> None:
     elif cli:
         report.ok(f"the plugin is loaded ({cli}); its spawn key is unbound (@agents-key)")
     else:
-        import shlex
-
-        entry = shlex.quote(str(paths.PLUGIN_DIR / "agents.tmux"))
-        now = " ".join(shlex.quote(word) for word in ["tmux", *socket.flags(), "run-shell", str(paths.PLUGIN_DIR / "agents.tmux")])
-        report.fail(f"the plugin is not loaded in this tmux server: add `run-shell {entry}` (or the TPM line) to tmux.conf, "
-                    f"or load it now: {now}")
+        report.fail(plugin_not_loaded(socket))
     if "@agent_state" in status:
         report.ok("the status bar shows the agents")
     elif "#{agents_status}" in status:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.key_token:
         return _run_at_enter(args)
     from agents_tmux.keyflow import check_task_buffer, origin_and_text
-    from agents_tmux.spawn import SpawnRequest, spawn
+    from agents_tmux.spawn import SpawnRequest
 
     buffer = check_task_buffer(args.task_buffer or TASK_BUFFER, TASK_BUFFER)
     # spawn checks the origin pane itself, in the call that reads its folder.
@@ -64,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
         directory=args.dir, focus=args.focus, force=args.force,
     )
     if buffer == TASK_BUFFER:
-        return _spawn_and_say(server, args, origin, lambda: spawn(server, request), TASK_BUFFER)
+        return _spawn_and_say(server, args, origin, lambda: _spawn_telling(server, args, request), TASK_BUFFER)
     try:
-        done = _spawn_and_say(server, args, origin, lambda: spawn(server, request), buffer)
+        done = _spawn_and_say(server, args, origin, lambda: _spawn_telling(server, args, request), buffer)
     except BaseException:
         _keep_task(server, task, buffer)
         raise
@@ -81,6 +82,19 @@ def _keep_task(server: Any, task: str, buffer: str | None = None) -> None:
     from agents_tmux.keyflow import keep_typed_text
 
     keep_typed_text(server, TASK_BUFFER, task, buffer)
+
+
+def _spawn_telling(server: Any, args: argparse.Namespace, request: Any) -> Any:
+    """Spawn; from the command line, then say when the server has not loaded the plugin (no status, no keys)."""
+    from agents_tmux.spawn import prepare, spawn
+
+    prepared = prepare(server, request)
+    spawned = spawn(server, request, prepared)
+    if not args.from_key and not prepared.plugin_loaded:
+        from agents_tmux.commands.doctor import plugin_not_loaded
+
+        print(f"agents spawn: note: {plugin_not_loaded(socket_of(args))}", file=sys.stderr)
+    return spawned
 
 
 def _spawn_and_say(server: Any, args: argparse.Namespace, origin: str | None, start: Callable[[], Any], buffer: str | None,
