@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -170,3 +171,29 @@ def test_up_from_a_pane_of_its_own_server_switches_instead_of_nesting(
         assert "tmux" not in up_server.run("list-panes", "-a", "-F", "#{pane_current_command}")
     finally:
         child.terminate(force=True)
+
+
+def test_two_clones_of_the_plugin_each_reload_their_own(test_env: dict[str, str], repo: Repo, tmp_path: Path) -> None:
+    # A second clone (a TPM install beside this dev clone): its own files, this clone's Python environment.
+    clone = tmp_path / "other-clone"
+    shutil.copytree(ROOT, clone, symlinks=True,
+                    ignore=shutil.ignore_patterns(".git", ".venv*", ".cache", ".bin", "__pycache__", "*.egg-info", ".pytest_cache"))
+    (clone / ".venv").symlink_to((ROOT / ".venv").resolve())
+    ours, theirs = UpServer(test_env), UpServer(test_env)
+    try:
+        assert ours.up(str(repo.path), "-d").returncode == 0
+        # `agents up` run by the other clone's own code (its plugin folder is the clone).
+        code = f"import sys; sys.path.insert(0, {str(clone / 'python' / 'src')!r}); from agents_tmux.cli import main; sys.exit(main())"
+        other = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-I", "-c", code, "-L", theirs.socket, "up", str(repo.path), "-d"],
+                               env=test_env, capture_output=True, text=True, timeout=60, check=False)
+        assert other.returncode == 0, other.stderr
+        assert theirs.run("show-options", "-gqv", "@agents-cli").strip() == str(clone / "scripts" / "agents")
+        for server, folder in ((ours, ROOT), (theirs, clone)):
+            # prefix + r: every file the server started with, read again.
+            files = server.run("display-message", "-p", "#{config_files}").strip().split(",")
+            server.run("set-option", "-gu", "@agents-cli")
+            server.run("source-file", *files)
+            assert server.run("show-options", "-gqv", "@agents-cli").strip() == str(folder / "scripts" / "agents"), files
+    finally:
+        for server in (ours, theirs):
+            stop_server(server.socket, test_env)

@@ -33,6 +33,17 @@ def repo_state_dir(repo_root: Path) -> Path:
     return state_dir() / "repos" / f"{repo_root.name}-{digest}"
 
 
+def plugin_loader_path() -> Path:
+    """The config file ``agents up`` writes to load this plugin folder: one per folder (its name plus a hash of its path).
+
+    A tmux server remembers the files it started with and reloads them
+    (prefix + r): shared by two clones (a TPM install and a dev clone), the
+    last ``up`` of either would decide which plugin every server reloads.
+    """
+    digest = _sha256(str(PLUGIN_DIR).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return state_dir() / f"load-plugin-{PLUGIN_DIR.name}-{digest}.conf"
+
+
 def script(name: str) -> Path:
     """A script shipped in the plugin's scripts/ folder."""
     return PLUGIN_DIR / "scripts" / name

@@ -44,7 +44,8 @@ def plugin_loader() -> Path:
         "# (a plain login shell resets PATH from /etc/profile).\n"
         f"set -g default-command {tmux_quote(shell)}\n"
     )
-    return write_if_changed(paths.state_dir() / "load-plugin.conf", text)
+    # Servers started before it was per folder reload the shared load-plugin.conf: left as it is.
+    return write_if_changed(paths.plugin_loader_path(), text)
 
 
 def start_session(socket: Socket, name: str, folder: Path, conf: Path | None = None) -> None:
