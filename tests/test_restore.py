@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pexpect
 
-from conftest import PREFIX, ROOT, STANDIN, Repo, Tmux, expect_text, read_standin_log, wait_for
+from conftest import PREFIX, ROOT, STANDIN, Repo, Tmux, expect_text, init_repo, read_standin_log, use_quiet_agents, wait_for
 
 
 def agent_panes(tmux: Tmux) -> dict[str, str]:
@@ -264,3 +264,24 @@ def test_restore_from_the_menu_asks_before_passing_the_cap(tmux: Tmux, repo: Rep
     assert len(agent_panes(tmux)) == 1
     client.send("y")
     wait_for(lambda: set(agent_panes(tmux)) == set(names), message="the other two after confirming")
+
+
+def test_restore_all_fills_the_cap_from_the_repository_worked_in_last(tmux: Tmux, repo: Repo, tmp_path: Path) -> None:
+    # "aaa" comes first in the state folder; its agent was at work before the one of "zzz".
+    older, newer = (use_quiet_agents(tmux, init_repo(tmp_path / name, repo.env, {"a.txt": "a\n"}), cap=10) for name in ("aaa", "zzz"))
+    first = tmux.agents("spawn", "older work", "-d", "--dir", str(older.path)).stdout.strip()
+    time.sleep(1.1)  # records count whole seconds
+    last = tmux.agents("spawn", "newer work", "-d", "--dir", str(newer.path)).stdout.strip()
+    for pane in wait_for(lambda: (p := agent_panes(tmux)) and len(p) == 2 and p, message="two agents").values():
+        tmux.run("kill-pane", "-t", pane)
+    tmux.run("set-option", "-g", "@agents-max", "1")
+    out = tmux.agents("restore", "--all", check=False)
+    assert out.returncode == 1 and [line.split(":")[0] for line in out.stdout.splitlines()] == [f"restored {last}"], out
+    (line,) = out.stderr.splitlines()
+    # Pasted from here (another repository), the line names the agent's own.
+    again = line.split("to bring it back anyway: ", 1)[1]
+    assert again == f"agents -L {tmux.socket} restore {first} --repo {older.path} --force", line
+    on_path = {**tmux.env, "PATH": f"{ROOT / '.bin'}:{tmux.env['PATH']}"}
+    pasted = subprocess.run(again, shell=True, env=on_path, cwd=repo.path, capture_output=True, text=True, timeout=60, check=False)
+    assert pasted.returncode == 0 and pasted.stdout.startswith(f"restored {first}:"), pasted
+    assert set(agent_panes(tmux)) == {first, last}

@@ -102,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
     outcomes = []
     # A registry so damaged that its repository cannot be told is still reported.
     problems = [f"{path}: the registry {problem}; fix it or move it aside" for path, problem in registry.unreadable()] if args.all else []
+    if len(repos) > 1 and not args.force:
+        # The cap is filled repository by repository: the one worked in last goes first.
+        repos = sorted(repos, key=_newest_activity, reverse=True)
     for repo in repos:
         try:
             outcomes += restore_mod.restore_repo(server, repo, args.session, tuple(args.names), force=args.force)
@@ -139,6 +142,18 @@ def run(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print("nothing to restore: every active agent is running")
     return 1 if (problems or missing or any(not o.restored for o in outcomes)) and not args.quiet and not args.from_key else 0
+
+
+def _newest_activity(repo: Path) -> float:
+    """When an active agent of ``repo`` was last at work (0 when none, or its registry cannot be read)."""
+    from agents_tmux import registry
+    from agents_tmux.restore import last_active
+
+    try:
+        entries, _ = registry.load_each(repo)
+    except AgentsError:
+        return 0.0
+    return max((last_active(entry) for entry in entries.values() if entry.get("status", registry.ACTIVE) == registry.ACTIVE), default=0.0)
 
 
 def _forced_line(args: argparse.Namespace, outcome: Outcome, here: Path | None) -> str:
