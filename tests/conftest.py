@@ -296,6 +296,22 @@ def pane_of(tmux: Tmux, name: str) -> str:
     raise AssertionError(f"no pane carries agent {name!r}")
 
 
+def server_processes(tmux: Tmux, wanted: Callable[[list[bytes]], bool]) -> dict[int, list[str]]:
+    """Processes of this test's tmux server (its socket in their environment) whose argv ``wanted`` accepts: pid → argv."""
+    found: dict[int, list[str]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            words = (proc / "cmdline").read_bytes().split(b"\0")
+            if not wanted(words) or tmux.socket.encode() not in (proc / "environ").read_bytes():
+                continue
+        except OSError:
+            continue
+        found[int(proc.name)] = [word.decode(errors="replace") for word in words]
+    return found
+
+
 def agent_panes(tmux: Tmux, check: bool = True) -> dict[str, str]:
     """Agent name -> pane, for every agent pane on the server (``check=False``: {} without a server)."""
     out = tmux.run("list-panes", "-a", "-F", "#{@agent_name}\t#{pane_id}", check=check)

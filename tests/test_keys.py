@@ -11,7 +11,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import PREFIX, Repo, Tmux, agent_panes, agent_start, expect_text, wait_for
+from conftest import PREFIX, Repo, Tmux, agent_panes, agent_start, expect_text, server_processes, wait_for
 
 
 def press_spawn_key(child: pexpect.spawn, task: str) -> None:
@@ -112,33 +112,19 @@ def test_prefix_A_keeps_a_trailing_semicolon(tmux: Tmux, repo: Repo, client: pex
     assert tmux.display("#{window_id}", panes["fix-it"]) == tmux.display("#{window_id}", origin)
 
 
-def _waiting_spawns(tmux: Tmux) -> list[str]:
-    """Command lines of the spawn key's processes still waiting for an Enter, on this test's server."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            words = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"--key-token" in words and tmux.socket.encode() in environ:
-            found.append(" ".join(w.decode(errors="replace") for w in words))
-    return found
-
-
 def test_a_cancelled_prompt_leaves_no_spawn_behind(tmux: Tmux, repo: Repo, client: pexpect.spawn) -> None:
     # The spawn starts as the prompt opens (it gets ready while the task is typed).
     client.send(PREFIX)
     client.send("A")
     client.expect("task:")
     client.send("never mind")
-    wait_for(lambda: _waiting_spawns(tmux), timeout=30, message="the spawn waiting for Enter")
+    wait_for(lambda: _waiting_pids(tmux), timeout=30, message="the spawn waiting for Enter")
     client.send("\x1b")  # Escape: the prompt closes, no Enter will come
     press_spawn_key(client, "the real one")
     panes = wait_for(lambda: agent_panes(tmux), message="the agent pane")
     assert list(panes) == ["the-real-one"]
     # The first prompt's spawn ended when the second prompt opened: nothing waits any more.
-    wait_for(lambda: not _waiting_spawns(tmux), timeout=30, message="no spawn left waiting")
+    wait_for(lambda: not _waiting_pids(tmux), timeout=30, message="no spawn left waiting")
     assert list(agent_panes(tmux)) == ["the-real-one"]
     assert [b for b in repo.branches() if b.startswith("agent/")] == ["agent/the-real-one"]
 
@@ -181,16 +167,7 @@ def test_the_pane_shows_before_the_worktree_is_ready(tmux: Tmux, repo: Repo, cli
 
 def _waiting_pids(tmux: Tmux) -> list[int]:
     """Pids of this server's spawn-key processes (the ones started as the prompt opens)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            words = (proc / "cmdline").read_bytes().split(b"\0")
-            environ = (proc / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"--key-token" in words and tmux.socket.encode() in environ:
-            found.append(int(proc.name))
-    return found
+    return list(server_processes(tmux, lambda words: b"--key-token" in words))
 
 
 def _flush(child: pexpect.spawn) -> None:
@@ -378,15 +355,7 @@ def test_a_client_that_goes_with_its_prompt_open_leaves_nothing_running(tmux: Tm
     wait_for(lambda: _waiting_pids(tmux), timeout=30, message="the spawn waiting for Enter")
 
     def prompts() -> list[int]:
-        found = []
-        for proc in Path("/proc").iterdir():
-            try:
-                words = (proc / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"command-prompt" in words and tmux.socket.encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        return found
+        return list(server_processes(tmux, lambda words: b"command-prompt" in words))
 
     assert prompts()
     tmux.run("detach-client", "-s", "main")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from conftest import AGENTS as AGENTS_CLI
-from conftest import PLAIN_AGENT, Repo, Tmux, expect_text, first_pane, read_standin_log, wait_for
+from conftest import PLAIN_AGENT, Repo, Tmux, expect_text, first_pane, read_standin_log, server_processes, wait_for
 
 TASK = "Fix the login"
 SLUG = "fix-the-login"
@@ -371,17 +371,8 @@ def test_team_key_prompt_of_a_client_that_goes_leaves_nothing_running(tmux: Tmux
     client.expect("team task:")
     client.send("half typed")
 
-    def prompts() -> list[str]:
-        found = []
-        for proc in Path("/proc").iterdir():
-            try:
-                words = (proc / "cmdline").read_bytes().split(b"\0")
-                environ = (proc / "environ").read_bytes()
-            except OSError:
-                continue
-            if (b"command-prompt" in words or any(w.endswith(b"ask-task") for w in words)) and tmux.socket.encode() in environ:
-                found.append(proc.name)
-        return found
+    def prompts() -> list[int]:
+        return list(server_processes(tmux, lambda words: b"command-prompt" in words or any(w.endswith(b"ask-task") for w in words)))
 
     tmux.run("detach-client", "-s", "main")
     wait_for(lambda: not prompts(), timeout=10, message="nothing left of the team key's prompt")
