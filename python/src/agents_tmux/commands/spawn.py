@@ -150,7 +150,8 @@ def _run_at_enter(args: argparse.Namespace) -> int:
     origin = args.pane or os.environ.get("TMUX_PANE") or None
     request = spawn_mod.SpawnRequest(task="", agent=args.agent, base=args.base, target=args.target, origin_pane=origin,
                                      directory=args.dir, focus=args.focus, force=args.force)
-    if args.client:
+    if args.client and not args.prompt_closes:
+        # tmux 3.2: nothing tells a spawn its prompt was cancelled but the next prompt of the client.
         keyflow.claim_prompt(server, args.client, token)
     refused: AgentsError | None = None
     prepared = None
