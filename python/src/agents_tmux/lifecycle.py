@@ -288,9 +288,9 @@ def sample(items: list[str], limit: int = 3) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _status_entries(worktree: Path) -> list[tuple[str, str]]:
-    """``(XY, path)`` from ``git status --porcelain -z``, every untracked file listed."""
-    out = gitops.git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames").stdout
+def _status_entries(worktree: Path, check: bool = True) -> list[tuple[str, str]]:
+    """``(XY, path)`` from ``git status --porcelain -z``, every untracked file listed (none when git fails, unless ``check``)."""
+    out = gitops.git(worktree, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", check=check).stdout
     entries = []
     for item in out.split("\0"):
         if len(item) > 3:
@@ -300,8 +300,7 @@ def _status_entries(worktree: Path) -> list[tuple[str, str]]:
 
 def status_paths(worktree: Path) -> list[str]:
     """The paths ``git status`` shows in ``worktree``: changed, staged or untracked (every untracked file)."""
-    out = gitops.git(worktree, "status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all", check=False).stdout
-    return [item[3:] for item in out.split("\0") if len(item) > 3]
+    return [path for _, path in _status_entries(worktree, check=False)]
 
 
 def unmerged_commits(repo: Path, ref: str, own_branch: str = "") -> int:
