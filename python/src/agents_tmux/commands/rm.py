@@ -255,8 +255,8 @@ def _left_as_it_is(ref: AgentRef, released: list[str] | None = None) -> str:
         pending = len(lifecycle.status_paths(folder)) if ref.own_worktree and folder is not None else 0
         if pending:
             where += f", {pending} uncommitted or untracked file{'s' if pending != 1 else ''} in it"
-    elif lifecycle.branch_tip(ref):
-        where += f", branch {ref.branch} kept, commit {lifecycle.short(lifecycle.branch_tip(ref))}"
+    elif tip := lifecycle.branch_tip(ref):
+        where += f", branch {ref.branch} kept, commit {lifecycle.short(tip)}"
     return where
 
 
