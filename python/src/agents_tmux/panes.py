@@ -157,8 +157,8 @@ def _no_server(socket: Socket) -> str:
         return f"no tmux server is running on {socket.path or socket.name} (start one with `{agents} {flags} up`, or run this inside tmux)"
     if tmuxcmd.inside_tmux():
         # $TMUX names a server that is gone (a shell that outlived it): say so, not "the default socket".
-        inside = os.environ.get("TMUX", "")
-        gone = inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else inside  # the path may hold a comma
+        path = tmuxcmd.tmux_env_socket()
+        gone = os.environ.get("TMUX", "") if path is None else path
         elsewhere = "; `agents up` runs one: -L agents" if tmuxcmd.server_listens(tmuxcmd.UP_SOCKET) else ""
         return f"the tmux server of this shell ($TMUX: {gone}) no longer runs: pick one with -L NAME or -S PATH{elsewhere}"
     return ("no tmux server is running, neither on the default socket nor the one `agents up` starts (-L agents): "

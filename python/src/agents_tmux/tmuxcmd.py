@@ -116,11 +116,16 @@ class Server:
             return str(self.socket_path)
         if self.socket_name:
             return socket_file(self.socket_name)
-        inside = os.environ.get("TMUX", "")
-        if inside:
-            # $TMUX is "socket path,server pid,session": the path may hold a comma.
-            return inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else None
+        if os.environ.get("TMUX"):
+            return tmux_env_socket()
         return socket_file("default")
+
+
+def tmux_env_socket() -> str | None:
+    """The socket path ``$TMUX`` names (None outside tmux, or when it does not read as tmux writes it)."""
+    inside = os.environ.get("TMUX", "")
+    # $TMUX is "socket path,server pid,session": the path may hold a comma.
+    return inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else None
 
 
 #: The socket name of the server ``agents up`` starts (tmux -L agents).
