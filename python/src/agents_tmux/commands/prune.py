@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -63,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             agents = lifecycle.live_agents(server)
             live = {(a.name, a.repo) for a in agents}
             live_worktrees = {a.worktree for a in agents}
-            actions = plan(repo, live, live_worktrees, my_socket, partial(command_hint, args), squashed=args.squashed)
+            actions = plan(repo, live, live_worktrees, my_socket, squashed=args.squashed)
             planned += len(actions)
             for action in actions:
                 if action.do is None:
@@ -107,15 +106,10 @@ def _restore_hint(args: argparse.Namespace, restorable: list[Action]) -> str:
     return command_hint(args, "restore")
 
 
-def _plain_hint(*words: str) -> str:
-    return " ".join(("agents", *words))
-
-
 def plan(
-    repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "", hint: Callable[..., str] = _plain_hint,
-    squashed: bool = False,
+    repo: Path, live: set[tuple[str, str]], live_worktrees: set[str], my_socket: str = "", squashed: bool = False,
 ) -> list[Action]:
-    """What pruning ``repo`` would do, safest first; ``hint(*words)`` writes the commands it names.
+    """What pruning ``repo`` would do, safest first; the commands it names are :func:`cli.hint`'s, for this server.
 
     ``squashed``: also delete the branches whose changes are all in their
     base, of the agents it removes and of no agent at all.
@@ -150,14 +144,14 @@ def plan(
         if ref.worktree is not None:
             recorded.add(ref.worktree)
         if entry.get("status") == registry.STARTING:
-            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket, hint, squashed)
+            actions += _plan_starting(ref, entry, (name, str(repo)) in live, my_socket, squashed)
             continue
         if (name, str(repo)) in live or entry.get("status", registry.ACTIVE) != registry.ACTIVE or not ref.own_worktree:
             continue
         if alive_elsewhere(entry, repo, my_socket):
             actions.append(Action(f"{name} ({ref.worktree}): runs in another tmux server ({entry.get('socket')}); left alone"))
             continue
-        actions += _checked(partial(_plan_gone_agent, hint=hint, squashed=squashed), ref)
+        actions += _checked(partial(_plan_gone_agent, squashed=squashed), ref)
 
     # Worktrees spawn made that no registry entry knows (a lost registry).
     for path, info in worktrees.items():
@@ -174,7 +168,7 @@ def plan(
     return actions
 
 
-def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str, hint: Callable[..., str],
+def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, my_socket: str,
                    squashed: bool = False) -> list[Action]:
     """A record still ``starting``: left alone while it may run, cleaned up like a gone agent once provably dead."""
     from agents_tmux import lifecycle, liveness, registry
@@ -194,7 +188,7 @@ def _plan_starting(ref: object, entry: dict[str, object], in_this_server: bool, 
             lifecycle.release_program_files(ref.repo, ref.name, ref.kind, ref.worktree or ref.repo)
 
         return [Action(f"retire {ref.name} ({ref.repo}): {verdict.why}", retire)]
-    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, hint=hint, squashed=squashed), ref)]
+    return [replace(action, text=f"{action.text} ({ref.name}: {verdict.why})") for action in _checked(partial(_plan_gone_agent, squashed=squashed), ref)]
 
 
 def _checked(planner: object, ref: object) -> list[Action]:
@@ -229,8 +223,9 @@ def _agent_name(repo: Path, path: Path, branch: str) -> str | None:
     return name if name and made_here == path else None
 
 
-def _plan_gone_agent(ref: object, hint: Callable[..., str], squashed: bool = False) -> list[Action]:
+def _plan_gone_agent(ref: object, squashed: bool = False) -> list[Action]:
     from agents_tmux import lifecycle, registry
+    from agents_tmux.cli import hint
 
     assert isinstance(ref, lifecycle.AgentRef)
     # Commits whose changes are all in the base (a squash merge) are not lost, as for rm.
