@@ -90,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
     if restorable:
         count = len(restorable)
         print(f"{count} agent{'s' if count != 1 else ''} without a pane can be brought back with their conversation "
-              f"(after a tmux server restart): run `{_restore_hint(args, restorable)}`")
+              f"(after a tmux server restart): run `{_restore_hint(args)}`")
     return 0
 
 
-def _restore_hint(args: argparse.Namespace, restorable: list[Action]) -> str:
+def _restore_hint(args: argparse.Namespace) -> str:
     """The restore line that brings back what prune left alone, wherever it is pasted from."""
     from agents_tmux import lifecycle
 
