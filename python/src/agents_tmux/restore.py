@@ -205,13 +205,14 @@ def restore_repo(server: tmuxcmd.Server, repo: Path, session: str | None = None,
             and (not names or name in names) and (name, repo) not in live
         ]
         from agents_tmux.cli import hint
+        from agents_tmux.parking import PARKED
 
         for name in dict.fromkeys(names):
             # Asked for by name but not restorable: say why, never "every agent is running".
             status = entries[name].get("status", registry.ACTIVE) if isinstance(entries.get(name), dict) else None
             why = {
                 registry.REMOVED: "was removed with `agents rm`: removed agents are not restored",
-                "parked": f"is parked: bring it back with `{hint('unpark', name)}`",
+                PARKED: f"is parked: bring it back with `{hint('unpark', name)}`",
                 registry.STARTING: f"is still being spawned (on record as starting; `{hint('prune')}` tells whether that spawn died)",
             }.get(status or "")
             if why:
