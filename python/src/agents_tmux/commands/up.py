@@ -18,7 +18,7 @@ from pathlib import Path
 
 from agents_tmux import paths, sessions
 from agents_tmux.errors import AgentsError
-from agents_tmux.tmuxcmd import UP_SOCKET, Socket, literal_args, no_formats, socket_file, tmux_binary, tmux_quote
+from agents_tmux.tmuxcmd import UP_SOCKET, Socket, literal_args, no_formats, socket_file, tmux_binary, tmux_env_socket, tmux_quote
 
 HELP = "start or attach to a tmux session for this repository, plugin loaded"
 DEFAULT_SOCKET = UP_SOCKET
@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
             print(tip)
         return 0
     inside = os.environ.get("TMUX", "")
-    here = inside.rsplit(",", 2)[0] if inside.count(",") >= 2 else ""
+    here = tmux_env_socket() or ""
     if here and os.path.realpath(here) == os.path.realpath(socket.path or socket_file(socket.name or DEFAULT_SOCKET)):
         # A pane of that very server: switch this client to the session. A client
         # attached inside its own server's pane would draw that server within itself.
