@@ -146,11 +146,16 @@ def socket_of(args: argparse.Namespace) -> Socket:
 
 
 def command_hint(args: argparse.Namespace | None, *words: str) -> str:
-    """``agents WORDS`` to paste into the shell this command ran in: quoted, on the same tmux server."""
+    """``agents WORDS`` to paste into the shell this command ran in: quoted, on the same tmux server.
+
+    >>> from argparse import Namespace
+    >>> command_hint(Namespace(socket_name="a", socket_path="/tmp/b s"), "unpark", "fix-it")
+    "agents -S '/tmp/b s' unpark fix-it"
+    """
     import shlex
 
-    name, path = (getattr(args, "socket_name", None), getattr(args, "socket_path", None))
-    flags = ["-L", name] if name else ["-S", path] if path else []
+    # The server the command used: -S wins over -L, as in tmux and Socket.
+    flags = Socket(name=getattr(args, "socket_name", None), path=getattr(args, "socket_path", None)).flags()
     return " ".join(shlex.quote(word) for word in ("agents", *flags, *words))
 
 
