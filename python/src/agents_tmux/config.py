@@ -6,6 +6,7 @@ line and the key, and says what was expected; see :class:`ConfigError`.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import shlex
@@ -170,7 +171,8 @@ def load(repo: Path | None, tmux_options: dict[str, str] | None = None, *, built
     # from its source folder (editable), and resources costs ~8 ms to import.
     text = DEFAULTS_FILE.read_text(encoding="utf-8")
     merged: dict[str, Any] = tomllib.loads(text)
-    builtin_kinds = tomllib.loads(text)["agents"]
+    # The built-in kinds as they are, before the user's files merge into them in place.
+    builtin_kinds = copy.deepcopy(merged["agents"])
     origin: dict[str, Path] = {}
     files = [] if builtin_only else config_files(repo)
     for path in files:
