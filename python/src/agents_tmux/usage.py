@@ -36,7 +36,8 @@ from agents_tmux.tmuxtext import no_formats
 # typing imports re, which costs more than a turn's reading; mypy reads this name the same way.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
+    from typing import Any
 
     from agents_tmux.programs import Program
 
@@ -91,6 +92,17 @@ class _DecodeContext:
 
 
 _scanner = None
+
+
+def json_objects(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The JSON objects among ``lines`` (a transcript's, as bytes); damaged lines and other values are skipped."""
+    for line in lines:
+        try:
+            entry = loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            yield entry
 
 
 def loads(text: str) -> object:
@@ -463,13 +475,16 @@ class Tally:
         if reader is not None:
             reader.read_usage(self, lines_holding(data, end, reader.usage_markers), path)
 
-    def count(self, counts: Counts, model: str, stamp: object, reply_id: str, path: str, main: bool) -> None:
+    def count(self, counts: Counts, model: object, stamp: object, reply_id: object, path: str, main: bool) -> None:
         """Add one reply's counts (:data:`KINDS`); a reply id seen lately in ``path`` replaces its earlier counts.
 
-        ``stamp``: the reply's ISO time (now when it has none); ``main``: a
-        reply of the conversation itself (not of a subagent), whose context is
-        the one shown.
+        ``model``, ``stamp`` and ``reply_id`` as the transcript gives them:
+        the model "unknown" when it names none, the time now when it has none
+        (``stamp`` is ISO), no id when it has none. ``main``: a reply of the
+        conversation itself (not of a subagent), whose context is the one shown.
         """
+        model = model if isinstance(model, str) and model else "unknown"
+        reply_id = reply_id if isinstance(reply_id, str) else ""
         at = epoch_of(stamp) or int(time.time())
         bucket = str(at - at % BUCKET)
         if reply_id:

@@ -294,7 +294,7 @@ class Program:
         :meth:`agents_tmux.usage.Tally.count`; what the program writes once for
         several replies (the model of a turn, the context window) may be kept in
         ``tally.turn_model`` and ``tally.window``. JSON is read with
-        :func:`agents_tmux.usage.loads` (``json`` is too slow to import here).
+        :func:`agents_tmux.usage.json_objects` (``json`` is too slow to import here).
         """
         del tally, lines, path
 

@@ -273,16 +273,11 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
     same ``message.id`` (the tally counts it once). Only the conversation's own
     replies (not a subagent's, not a sidechain) set the context shown.
     """
-    from agents_tmux.usage import loads
+    from agents_tmux.usage import json_objects
 
-    for line in lines:
-        if b'"assistant"' not in line:
-            continue  # a user line quoting usage (a tool result)
-        try:
-            entry = loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            continue  # not JSON: a damaged line, skipped
-        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+    # A user line may quote usage too (a tool result): not decoded.
+    for entry in json_objects(line for line in lines if b'"assistant"' in line):
+        if entry.get("type") != "assistant":
             continue
         message = entry.get("message")
         usage = message.get("usage") if isinstance(message, dict) else None
@@ -295,9 +290,7 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
                 counts[i] = value
         if not any(counts):
             continue  # Claude's own "<synthetic>" replies (errors, interruptions) cost nothing
-        model, reply_id = message.get("model"), message.get("id")
-        tally.count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
-                    reply_id if isinstance(reply_id, str) else "", path,
+        tally.count(counts, message.get("model"), entry.get("timestamp"), message.get("id"), path,
                     main=path == tally.transcript and not entry.get("isSidechain"))
 
 

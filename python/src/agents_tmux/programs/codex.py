@@ -136,14 +136,10 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
 
     Codex counts cached input inside ``input_tokens``: input here is the uncached part.
     """
-    from agents_tmux.usage import loads
+    from agents_tmux.usage import json_objects
 
-    for line in lines:
-        try:
-            entry = loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            continue
-        payload = entry.get("payload") if isinstance(entry, dict) else None
+    for entry in json_objects(lines):
+        payload = entry.get("payload")
         if not isinstance(payload, dict):
             continue
         kind = entry.get("type")
@@ -159,9 +155,7 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
             raw = [usage.get(key) for key in USAGE_KEYS]
             full_input, output, cache_write, cache_read = (v if isinstance(v, int) and v > 0 else 0 for v in raw)
             counts = [max(0, full_input - cache_read - cache_write), output, cache_write, cache_read]
-            response = payload.get("response_id")
-            tally.count(counts, tally.turn_model or "unknown", entry.get("timestamp"),
-                        response if isinstance(response, str) else "", path, main=True)
+            tally.count(counts, tally.turn_model, entry.get("timestamp"), payload.get("response_id"), path, main=True)
 
 
 class Codex(Program):

@@ -229,14 +229,10 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
     Cached input is counted apart from the rest; thinking counts as output,
     tool-use prompts as input.
     """
-    from agents_tmux.usage import loads
+    from agents_tmux.usage import json_objects
 
-    for line in lines:
-        try:
-            entry = loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            continue
-        if not isinstance(entry, dict) or entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
+    for entry in json_objects(lines):
+        if entry.get("type") != "gemini" or not isinstance(entry.get("tokens"), dict):
             continue
         tokens = entry["tokens"]
         full_input, output, cached, thoughts, tool = (
@@ -245,9 +241,7 @@ def read_usage(tally: Tally, lines: Iterable[bytes], path: str) -> None:
         )
         counts = [max(0, full_input - cached) + tool, output + thoughts, 0, cached]
         if any(counts):
-            model, reply_id = entry.get("model"), entry.get("id")
-            tally.count(counts, model if isinstance(model, str) and model else "unknown", entry.get("timestamp"),
-                        reply_id if isinstance(reply_id, str) else "", path, main=True)
+            tally.count(counts, entry.get("model"), entry.get("timestamp"), entry.get("id"), path, main=True)
 
 
 class Gemini(Program):
