@@ -45,12 +45,26 @@ def origin_and_text(
     return server, origin, text
 
 
-def read_typed_text(server: tmuxcmd.Server, buffer: str) -> str:
-    """The text a key's prompt left in ``buffer``, or a clear error when there is none."""
+def buffer_text(server: tmuxcmd.Server, buffer: str) -> str | None:
+    """The text in the tmux buffer ``buffer`` (stripped), None when there is no such buffer."""
     result = server.cmd("show-buffer", "-b", buffer)
     if result.returncode != 0:
-        raise AgentsError("no task was typed")
+        return None
     return "\n".join(result.stdout).strip()
+
+
+def read_typed_text(server: tmuxcmd.Server, buffer: str) -> str:
+    """The text a key's prompt left in ``buffer``, or a clear error when there is none."""
+    text = buffer_text(server, buffer)
+    if text is None:
+        raise AgentsError("no task was typed")
+    return text
+
+
+def drop_kept_copy(server: tmuxcmd.Server, keep_in: str, text: str) -> None:
+    """Delete ``keep_in`` when it still holds ``text``: the copy kept for the user of a task that has now started."""
+    if buffer_text(server, keep_in) == text:
+        server.cmd("delete-buffer", "-b", keep_in)
 
 
 def keep_typed_text(server: tmuxcmd.Server, keep_in: str, text: str, delete: str | None = None) -> None:
@@ -206,7 +220,4 @@ def take_typed_task(server: tmuxcmd.Server, token: str) -> str | None:
     started, moved to ``agents-task`` when refused): a spawn killed before
     then leaves it for scripts/ask-task to keep.
     """
-    result = server.cmd("show-buffer", "-b", task_buffer(token))
-    if result.returncode != 0:
-        return None
-    return "\n".join(result.stdout).strip()
+    return buffer_text(server, task_buffer(token))

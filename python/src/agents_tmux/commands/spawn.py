@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.key_token:
         return _run_at_enter(args)
-    from agents_tmux.keyflow import check_task_buffer, origin_and_text
+    from agents_tmux.keyflow import check_task_buffer, drop_kept_copy, origin_and_text
     from agents_tmux.spawn import SpawnRequest
 
     buffer = check_task_buffer(args.task_buffer or TASK_BUFFER, TASK_BUFFER)
@@ -72,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
         _keep_task(server, task, buffer)
         raise
     # agents-task holds a copy for the user; another refused task may have replaced it since.
-    if "\n".join(server.cmd("show-buffer", "-b", TASK_BUFFER).stdout).strip() == task:
-        server.cmd("delete-buffer", "-b", TASK_BUFFER)
+    drop_kept_copy(server, TASK_BUFFER, task)
     return done
 
 

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace, server: Any, origin: str | None, task: str | None, buffer: str) -> int:
-    from agents_tmux.keyflow import keep_typed_text
+    from agents_tmux.keyflow import drop_kept_copy, keep_typed_text
     from agents_tmux.spawn import BudgetNear
     from agents_tmux.teams import TeamCapReached, TeamRequest, start_team
 
@@ -100,8 +100,8 @@ def _start(args: argparse.Namespace, server: Any, origin: str | None, task: str 
         return 0
     if args.from_key:
         server.cmd("delete-buffer", "-b", buffer)
-        if buffer != TASK_BUFFER and "\n".join(server.cmd("show-buffer", "-b", TASK_BUFFER).stdout).strip() == task:
-            server.cmd("delete-buffer", "-b", TASK_BUFFER)  # the copy a cap question kept
+        if buffer != TASK_BUFFER:
+            drop_kept_copy(server, TASK_BUFFER, task)  # the copy a cap question kept
         display_message(socket, f"agents: team started: {_summary(team)}", args.client)
     else:
         for member in team.members:
